@@ -1,0 +1,183 @@
+//! The fully connected layer.
+
+use typenum::Unsigned;
+
+use crate::gemm::{matmul, View};
+use crate::rules::{AffineGradOutput, AffineInput, DimEq, ShapeEq};
+use crate::shape::Shape;
+use crate::tensor::{Element, Tensor};
+
+/// `Y = X·Wᵀ + b`: a fully connected layer from `DI` input features to `DO` outputs, with
+/// `X: (N, DI)`, `W: (DO, DI)`, `b: (DO,)`, `Y: (N, DO)`.
+///
+/// `backward` returns `dX = dY·W` of shape `(N, DI)`, and in [`AffineGrads`]
+/// `dW = dYᵀ·X` of shape `(DO, DI)` and `db = Σₙ dY` of shape `(DO,)`.
+///
+/// ```
+/// use shaped::{Affine, AffineGrads, Tensor, typenum::{U2, U3, U4}};
+/// let layer = Affine::<U3, U2>::new(
+///     Tensor::from_vec(vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5])?,
+///     Tensor::from_vec(vec![0.0, 1.0])?,
+/// );
+/// let x = Tensor::<(U4, U3)>::full(1.0);
+/// let y: Tensor<(U4, U2)> = layer.forward(&x);
+/// assert_eq!(&y.as_slice()[..2], &[0.0, 2.5]);
+/// let dy = Tensor::<(U4, U2)>::full(1.0);
+/// let (dx, grads): (Tensor<(U4, U3)>, AffineGrads<U3, U2>) = layer.backward(&x, &dy);
+/// assert_eq!(grads.bias.as_slice(), &[4.0, 4.0]);
+/// assert_eq!(&dx.as_slice()[..3], &[1.5, 0.5, -0.5]);
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Affine<DI, DO, E = f32>
+where
+    (DO, DI): Shape,
+    (DO,): Shape,
+{
+    /// `W`, shape `(DO, DI)` (PyTorch's `Linear.weight` layout).
+    pub weight: Tensor<(DO, DI), E>,
+    /// `b`, shape `(DO,)`.
+    pub bias: Tensor<(DO,), E>,
+}
+
+/// The parameter gradients of an [`Affine`] layer, shaped like its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AffineGrads<DI, DO, E = f32>
+where
+    (DO, DI): Shape,
+    (DO,): Shape,
+{
+    /// `dW = dYᵀ·X`, shape `(DO, DI)`.
+    pub weight: Tensor<(DO, DI), E>,
+    /// `db = Σₙ dY`, shape `(DO,)`.
+    pub bias: Tensor<(DO,), E>,
+}
+
+impl<DI: Unsigned, DO: Unsigned, E: Element> Affine<DI, DO, E>
+where
+    (DO, DI): Shape,
+    (DO,): Shape,
+{
+    /// A layer with the given weight `(DO, DI)` and bias `(DO,)`.
+    pub fn new(weight: Tensor<(DO, DI), E>, bias: Tensor<(DO,), E>) -> Self {
+        Self { weight, bias }
+    }
+
+    /// `Y = X·Wᵀ + b`, `(N, DI) -> (N, DO)`.
+    ///
+    /// An input whose last dim is not `DI` does not compile:
+    /// `shape mismatch in Affine input: expected _784 features (DI), found _100`.
+    pub fn forward<N, D>(&self, x: &Tensor<(N, D), E>) -> Tensor<(N, DO), E>
+    where
+        N: Unsigned,
+        D: Unsigned + DimEq<DI, AffineInput>,
+        (N, D): Shape,
+        (N, DO): Shape,
+    {
+        let mut y = Vec::with_capacity(N::USIZE * DO::USIZE);
+        for _ in 0..N::USIZE {
+            y.extend_from_slice(self.bias.as_slice());
+        }
+        matmul(
+            N::USIZE,
+            DO::USIZE,
+            DI::USIZE,
+            &mut y,
+            DO::USIZE,
+            true,
+            View::rows(x.as_slice(), DI::USIZE),
+            View::transposed(self.weight.as_slice(), DI::USIZE),
+        );
+        Tensor::from_vec_exact(y)
+    }
+
+    /// The gradients of a loss through the layer: given `x` `(N, DI)` and `dy = ∂L/∂Y`
+    /// `(N, DO)`, returns `dX = dY·W` `(N, DI)` and the parameter gradients
+    /// `dW = dYᵀ·X` `(DO, DI)`, `db = Σₙ dY` `(DO,)`.
+    ///
+    /// `dy` must have exactly the forward output's shape `(N, DO)`: another batch or another
+    /// `DO` does not compile, and the error prints both shapes.
+    pub fn backward<N, D, G>(
+        &self,
+        x: &Tensor<(N, D), E>,
+        dy: &Tensor<G, E>,
+    ) -> (Tensor<(N, DI), E>, AffineGrads<DI, DO, E>)
+    where
+        N: Unsigned,
+        D: Unsigned + DimEq<DI, AffineInput>,
+        G: Shape + ShapeEq<(N, DO), AffineGradOutput>,
+        (N, D): Shape,
+        (N, DI): Shape,
+    {
+        let (n, di, d_o) = (N::USIZE, DI::USIZE, DO::USIZE);
+        let dys = dy.as_slice();
+        let mut dx = Tensor::<(N, DI), E>::zeros();
+        matmul(
+            n,
+            di,
+            d_o,
+            dx.as_mut_slice(),
+            di,
+            false,
+            View::rows(dys, d_o),
+            View::rows(self.weight.as_slice(), di),
+        );
+        let mut dw = Tensor::<(DO, DI), E>::zeros();
+        matmul(
+            d_o,
+            di,
+            n,
+            dw.as_mut_slice(),
+            di,
+            false,
+            View::transposed(dys, d_o),
+            View::rows(x.as_slice(), di),
+        );
+        let mut db = Tensor::<(DO,), E>::zeros();
+        for row in dys.chunks_exact(d_o) {
+            for (b, g) in db.as_mut_slice().iter_mut().zip(row) {
+                *b += *g;
+            }
+        }
+        (
+            dx,
+            AffineGrads {
+                weight: dw,
+                bias: db,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use typenum::consts::*;
+
+    // Hand-computed: W = [[1, 2], [3, 4], [5, 6]], b = [1, 0, -1], x = [[1, -1]].
+    fn layer() -> Affine<U2, U3, f64> {
+        Affine::new(
+            Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap(),
+            Tensor::from_vec(vec![1.0, 0.0, -1.0]).unwrap(),
+        )
+    }
+
+    #[test]
+    fn forward_is_x_times_w_transposed_plus_b() {
+        let x = Tensor::<(U1, U2), f64>::from_vec(vec![1.0, -1.0]).unwrap();
+        let y = layer().forward(&x);
+        assert_eq!(y.as_slice(), &[1.0 - 2.0 + 1.0, 3.0 - 4.0, 5.0 - 6.0 - 1.0]);
+    }
+
+    #[test]
+    fn backward_matches_hand_computed_products() {
+        let x = Tensor::<(U1, U2), f64>::from_vec(vec![1.0, -1.0]).unwrap();
+        let dy = Tensor::<(U1, U3), f64>::from_vec(vec![1.0, 2.0, 3.0]).unwrap();
+        let (dx, g) = layer().backward(&x, &dy);
+        // dX = dY·W = [1+6+15, 2+8+18]
+        assert_eq!(dx.as_slice(), &[22.0, 28.0]);
+        // dW = dYᵀ·X = [[1, -1], [2, -2], [3, -3]]
+        assert_eq!(g.weight.as_slice(), &[1.0, -1.0, 2.0, -2.0, 3.0, -3.0]);
+        assert_eq!(g.bias.as_slice(), &[1.0, 2.0, 3.0]);
+    }
+}

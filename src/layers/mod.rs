@@ -1,0 +1,4 @@
+//! Layers: one file each, forward and backward side by side.
+
+pub mod affine;
+pub mod relu;

@@ -1,0 +1,64 @@
+//! The rectified linear unit.
+
+use crate::rules::{ReluGradOutput, ShapeEq};
+use crate::shape::Shape;
+use crate::tensor::{Element, Tensor};
+
+/// `y = max(0, x)`, element-wise, on any shape.
+///
+/// `backward` returns `dx = dy ∘ 1[x > 0]`, of the input's shape: the gradient is zero where
+/// `x == 0`, as in PyTorch.
+///
+/// ```
+/// use shaped::{ReLU, Tensor, typenum::U4};
+/// let x = Tensor::<(U4,)>::from_vec(vec![-1.0, 0.0, 2.0, 3.0])?;
+/// let y: Tensor<(U4,)> = ReLU.forward(&x);
+/// assert_eq!(y.as_slice(), &[0.0, 0.0, 2.0, 3.0]);
+/// let dx = ReLU.backward(&x, &Tensor::<(U4,)>::full(1.0));
+/// assert_eq!(dx.as_slice(), &[0.0, 0.0, 1.0, 1.0]);
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReLU;
+
+impl ReLU {
+    /// `y = max(0, x)`.
+    pub fn forward<S: Shape, E: Element>(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
+        let zero = E::zero();
+        x.map(|v| if v > zero { v } else { zero })
+    }
+
+    /// `dx = dy ∘ 1[x > 0]`. `dy` must have the input's shape; another shape does not
+    /// compile, and the error prints both shapes.
+    pub fn backward<S, G, E>(&self, x: &Tensor<S, E>, dy: &Tensor<G, E>) -> Tensor<S, E>
+    where
+        S: Shape,
+        G: Shape + ShapeEq<S, ReluGradOutput>,
+        E: Element,
+    {
+        let zero = E::zero();
+        let mut dx = Tensor::<S, E>::zeros();
+        for ((d, &xv), &g) in dx
+            .as_mut_slice()
+            .iter_mut()
+            .zip(x.as_slice())
+            .zip(dy.as_slice())
+        {
+            *d = if xv > zero { g } else { zero };
+        }
+        dx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use typenum::consts::*;
+
+    #[test]
+    fn gradient_is_zero_at_zero_and_below() {
+        let x = Tensor::<(U2, U2), f64>::from_vec(vec![-0.5, 0.0, 1e-300, 7.0]).unwrap();
+        let dy = Tensor::<(U2, U2), f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(ReLU.backward(&x, &dy).as_slice(), &[0.0, 0.0, 3.0, 4.0]);
+    }
+}

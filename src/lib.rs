@@ -1,0 +1,38 @@
+//! Tensors whose dimensions are types, and layers whose forward and backward passes only
+//! compile when the shapes match.
+//!
+//! A map of the crate, bottom up:
+//!
+//! - **dims** ([`dims`]): every dimension is a `typenum` unsigned (`U4`, `U784`), re-exported
+//!   here, with the named shape arithmetic.
+//! - **shapes** ([`Shape`]): tuples of dims, rank 1 to 6, row-major.
+//! - **tensors** ([`Tensor`]): heap storage whose length is fixed by the shape.
+//! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
+//!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
+//! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`) and [`ReLU`], each with a typed `backward`.
+//!
+//! ```
+//! use shaped::{Affine, ReLU, Tensor, typenum::{U2, U3, U4}};
+//! let layer = Affine::<U3, U2>::new(Tensor::full(0.5), Tensor::zeros());
+//! let x = Tensor::<(U4, U3)>::full(1.0);
+//! let y = ReLU.forward(&layer.forward(&x)); // Tensor<(U4, U2)>, inferred
+//! let dy = Tensor::<(U4, U2)>::full(1.0);
+//! let (dx, grads) = layer.backward(&x, &ReLU.backward(&layer.forward(&x), &dy));
+//! assert_eq!(y.as_slice(), &[1.5; 8]);
+//! assert_eq!(grads.weight.as_slice(), &[4.0; 6]);
+//! assert_eq!(dx.as_slice(), &[1.0; 12]);
+//! ```
+
+pub mod dims;
+mod gemm;
+pub mod layers;
+pub mod rules;
+mod shape;
+mod tensor;
+
+pub use dims::*;
+pub use layers::affine::{Affine, AffineGrads};
+pub use layers::relu::ReLU;
+pub use shape::{Count, Shape};
+pub use tensor::{Element, ShapeError, Tensor};
+pub use typenum;

@@ -1,0 +1,268 @@
+//! Shape rules, checked by the compiler, with errors that print dims in decimal.
+//!
+//! Every rule a user can break has a name (a marker type such as [`AffineInput`]) and a message.
+//! A rule is checked as a type-level bool (`IsEqual`, `IsLessOrEqual`): when it holds (`B1`)
+//! the check costs nothing; when it fails (`B0`) the two numbers are spelled as decimal display
+//! types (`_784`, or `_1<_024>` for 1024: groups of three digits) and a never-implemented trait
+//! carrying the rule's message is required, so the first line of the error reads, for example,
+//!
+//! ```text
+//! error[E0277]: shape mismatch in Affine input: expected _784 features, found _100
+//! ```
+//!
+//! typenum's own numbers print as nested `UInt<UInt<…, B1>, B0>` in any error; this module
+//! exists so users never have to read them.
+
+use core::ops::BitAnd;
+use typenum::{And, Bit, Eq, IsEqual, UInt, UTerm, B0, B1};
+
+/// Decimal display types for shape errors. Internal: the names appear in error messages only.
+pub mod decimal {
+    use core::marker::PhantomData;
+    use typenum::consts::*;
+    use typenum::{Bit, IsLess, Le, Mod, Quot};
+
+    /// The display type of one digit.
+    pub trait Digit {
+        /// `_0` .. `_9`.
+        type Out;
+    }
+    /// Spelling one more digit onto a display type: `_78` + 4 = `_784`.
+    pub trait Append<D> {
+        /// The longer display type.
+        type Out;
+    }
+    /// Attaching the lower three-digit groups: `_1` with `_024` = `_1<_024>`.
+    pub trait WithRest<R> {
+        /// The display type with its lower groups.
+        type Out;
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/decimal.rs"));
+
+    /// The display type of `Self` followed by lower groups `Rest`.
+    pub trait Spell<Rest> {
+        /// The display type.
+        type Out;
+    }
+    /// The display type of a number, e.g. `_784` for `U784`.
+    pub type Decimal<N> = <N as Spell<()>>::Out;
+
+    impl<N, Rest> Spell<Rest> for N
+    where
+        N: IsLess<U1000>,
+        Le<N, U1000>: SpellGroups<N, Rest>,
+    {
+        type Out = <Le<N, U1000> as SpellGroups<N, Rest>>::Out;
+    }
+
+    /// Branch on `N < 1000`.
+    pub trait SpellGroups<N, Rest> {
+        /// The display type.
+        type Out;
+    }
+    impl<N: Unpadded, Rest> SpellGroups<N, Rest> for B1
+    where
+        N::Out: WithRest<Rest>,
+    {
+        type Out = <N::Out as WithRest<Rest>>::Out;
+    }
+    impl<N, Rest> SpellGroups<N, Rest> for B0
+    where
+        N: core::ops::Div<U1000> + core::ops::Rem<U1000>,
+        Mod<N, U1000>: Padded,
+        <Mod<N, U1000> as Padded>::Out: WithRest<Rest>,
+        Quot<N, U1000>: Spell<<<Mod<N, U1000> as Padded>::Out as WithRest<Rest>>::Out>,
+    {
+        type Out = <Quot<N, U1000> as Spell<
+            <<Mod<N, U1000> as Padded>::Out as WithRest<Rest>>::Out,
+        >>::Out;
+    }
+
+    /// Three digits, zero-padded: `U24` -> `_024`.
+    pub trait Padded {
+        /// The display type.
+        type Out;
+    }
+    impl<N> Padded for N
+    where
+        N: core::ops::Div<U100> + core::ops::Div<U10> + core::ops::Rem<U10>,
+        Quot<N, U10>: core::ops::Rem<U10>,
+        Quot<N, U100>: Digit,
+        <Quot<N, U100> as Digit>::Out: Append<Mod<Quot<N, U10>, U10>>,
+        <<Quot<N, U100> as Digit>::Out as Append<Mod<Quot<N, U10>, U10>>>::Out: Append<Mod<N, U10>>,
+    {
+        type Out = <<<Quot<N, U100> as Digit>::Out as Append<Mod<Quot<N, U10>, U10>>>::Out as Append<
+            Mod<N, U10>,
+        >>::Out;
+    }
+
+    /// Up to three digits without leading zeros: `U24` -> `_24`.
+    pub trait Unpadded {
+        /// The display type.
+        type Out;
+    }
+    impl<N> Unpadded for N
+    where
+        N: IsLess<U10> + IsLess<U100>,
+        (Le<N, U10>, Le<N, U100>): UnpaddedBranch<N>,
+    {
+        type Out = <(Le<N, U10>, Le<N, U100>) as UnpaddedBranch<N>>::Out;
+    }
+    /// Branch on the number of digits.
+    pub trait UnpaddedBranch<N> {
+        /// The display type.
+        type Out;
+    }
+    impl<N: Digit, Any: Bit> UnpaddedBranch<N> for (B1, Any) {
+        type Out = N::Out;
+    }
+    impl<N> UnpaddedBranch<N> for (B0, B1)
+    where
+        N: core::ops::Div<U10> + core::ops::Rem<U10>,
+        Quot<N, U10>: Digit,
+        <Quot<N, U10> as Digit>::Out: Append<Mod<N, U10>>,
+    {
+        type Out = <<Quot<N, U10> as Digit>::Out as Append<Mod<N, U10>>>::Out;
+    }
+    impl<N: Padded> UnpaddedBranch<N> for (B0, B0) {
+        type Out = N::Out;
+    }
+}
+
+/// How a number or a shape is shown in a shape error: `_784`, or `(_4, _3)` for a shape.
+#[doc(hidden)]
+pub trait Show {
+    /// The display type.
+    type Out;
+}
+impl Show for UTerm {
+    type Out = decimal::_0;
+}
+impl<U, B> Show for UInt<U, B>
+where
+    UInt<U, B>: decimal::Spell<()>,
+{
+    type Out = decimal::Decimal<UInt<U, B>>;
+}
+macro_rules! show_tuple {
+    ($($d:ident),+) => {
+        impl<$($d: Show),+> Show for ($($d,)+) {
+            type Out = ($($d::Out,)+);
+        }
+    };
+}
+show_tuple!(A);
+show_tuple!(A, B);
+show_tuple!(A, B, C);
+show_tuple!(A, B, C, D);
+show_tuple!(A, B, C, D, F);
+show_tuple!(A, B, C, D, F, G);
+
+/// The verdict of one rule on two values: `B1` (the rule holds) always satisfies it; `B0`
+/// satisfies it only if the rule's never-implemented message trait does, which is the error
+/// the user reads.
+#[doc(hidden)]
+pub trait Verdict<Rule, Expected, Found> {}
+impl<Rule, Expected, Found> Verdict<Rule, Expected, Found> for B1 {}
+
+/// Declares a named shape rule: a marker type, and the message its violation prints.
+macro_rules! shape_rule {
+    ($(#[$doc:meta])* $rule:ident, $fails:ident, $msg:literal, $label:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $rule;
+
+        #[doc(hidden)]
+        #[diagnostic::on_unimplemented(message = $msg, label = $label)]
+        pub trait $fails<Expected, Found> {}
+
+        impl<Expected: Show, Found: Show> Verdict<$rule, Expected, Found> for B0 where
+            $rule: $fails<Expected::Out, Found::Out>
+        {
+        }
+    };
+}
+#[allow(unused_imports)] // used by the layer modules as they add rules
+pub(crate) use shape_rule;
+
+/// The dim `Self` (found) equals `Expected`; otherwise `Rule`'s error, in decimal.
+pub trait DimEq<Expected, Rule> {}
+impl<Found, Expected, Rule> DimEq<Expected, Rule> for Found
+where
+    Found: IsEqual<Expected>,
+    Eq<Found, Expected>: Verdict<Rule, Expected, Found>,
+{
+}
+
+/// Type-level comparison of two shapes of the same rank: `Same` is `B1` when every dim agrees.
+///
+/// Every [`Shape`](crate::Shape) compares equal to itself (a supertrait), which is what lets a
+/// function generic over the batch `N` pass a rule that compares a shape with itself.
+#[diagnostic::on_unimplemented(
+    message = "rank mismatch: a tensor of another rank than expected",
+    label = "this tensor has another number of dims than the rule expects"
+)]
+pub trait ShapeCmp<Other> {
+    /// `B1` if the shapes are equal, `B0` otherwise.
+    type Same: Bit;
+}
+impl<A: IsEqual<B>, B> ShapeCmp<(B,)> for (A,) {
+    type Same = Eq<A, B>;
+}
+macro_rules! shape_cmp {
+    ($a0:ident $b0:ident, $($a:ident $b:ident),+) => {
+        impl<$a0, $b0, $($a, $b),+> ShapeCmp<($b0, $($b,)+)> for ($a0, $($a,)+)
+        where
+            $a0: IsEqual<$b0>,
+            ($($a,)+): ShapeCmp<($($b,)+)>,
+            Eq<$a0, $b0>: BitAnd<<($($a,)+) as ShapeCmp<($($b,)+)>>::Same>,
+            And<Eq<$a0, $b0>, <($($a,)+) as ShapeCmp<($($b,)+)>>::Same>: Bit,
+        {
+            type Same = And<Eq<$a0, $b0>, <($($a,)+) as ShapeCmp<($($b,)+)>>::Same>;
+        }
+    };
+}
+shape_cmp!(A0 B0_, A1 B1_);
+shape_cmp!(A0 B0_, A1 B1_, A2 B2_);
+shape_cmp!(A0 B0_, A1 B1_, A2 B2_, A3 B3_);
+shape_cmp!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_);
+shape_cmp!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_, A5 B5_);
+
+/// The shape `Self` (found) equals `Expected`; otherwise `Rule`'s error, both shapes in decimal.
+pub trait ShapeEq<Expected, Rule> {}
+impl<Found, Expected, Rule> ShapeEq<Expected, Rule> for Found
+where
+    Found: ShapeCmp<Expected>,
+    <Found as ShapeCmp<Expected>>::Same: Verdict<Rule, Expected, Found>,
+{
+}
+
+shape_rule!(
+    /// The input features of `x` in `Affine::forward`/`backward` must be the layer's `DI`.
+    AffineInput,
+    AffineInputMismatch,
+    "shape mismatch in Affine input: expected {Expected} features (DI), found {Found}",
+    "the input's last dim must be the layer's DI"
+);
+shape_rule!(
+    /// `grad_output` of `Affine::backward` must have the forward output's shape `(N, DO)`.
+    AffineGradOutput,
+    AffineGradOutputMismatch,
+    "shape mismatch in Affine grad_output: expected {Expected} (N, DO), found {Found}",
+    "grad_output must have the shape of the forward output (N, DO)"
+);
+shape_rule!(
+    /// `grad_output` of `ReLU::backward` must have the input's shape.
+    ReluGradOutput,
+    ReluGradOutputMismatch,
+    "shape mismatch in ReLU grad_output: expected {Expected} (the input's shape), found {Found}",
+    "grad_output must have the shape of the input"
+);
+shape_rule!(
+    /// `Tensor::reshape` keeps the number of elements.
+    ReshapeCount,
+    ReshapeCountMismatch,
+    "reshape changes the element count: the tensor has {Expected} elements, the new shape {Found}",
+    "the new shape must hold the same number of elements"
+);

@@ -18,10 +18,7 @@ fn main() {
     if version.starts_with(&format!("rustc {UI_TOOLCHAIN}")) {
         println!("cargo:rustc-cfg=shaped_ui_toolchain");
     }
-    println!(
-        "cargo:rustc-env=SHAPED_RUSTC_VERSION={}",
-        version.trim()
-    );
+    println!("cargo:rustc-env=SHAPED_RUSTC_VERSION={}", version.trim());
 
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("decimal.rs");
     std::fs::write(out, decimal_table()).unwrap();
@@ -50,7 +47,10 @@ fn decimal_table() -> String {
         );
         if digits.len() < 3 {
             for d in 0..10 {
-                let _ = writeln!(s, "impl Append<U{d}> for {n}<()> {{ type Out = _{digits}{d}<()>; }}");
+                let _ = writeln!(
+                    s,
+                    "impl Append<U{d}> for {n}<()> {{ type Out = _{digits}{d}<()>; }}"
+                );
             }
         }
     }

@@ -14,11 +14,19 @@ pub(crate) struct View<'a, E> {
 impl<'a, E> View<'a, E> {
     /// A row-major matrix with `cols` columns.
     pub fn rows(data: &'a [E], cols: usize) -> Self {
-        Self { data, rs: cols, cs: 1 }
+        Self {
+            data,
+            rs: cols,
+            cs: 1,
+        }
     }
     /// The transpose of a row-major matrix with `cols` columns.
     pub fn transposed(data: &'a [E], cols: usize) -> Self {
-        Self { data, rs: 1, cs: cols }
+        Self {
+            data,
+            rs: 1,
+            cs: cols,
+        }
     }
 }
 
@@ -48,8 +56,14 @@ pub(crate) fn matmul<E: Element>(
     b: View<'_, E>,
 ) {
     assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
-    assert!(fits(m, k, a.rs, a.cs, a.data.len()), "gemm: lhs out of bounds");
-    assert!(fits(k, n, b.rs, b.cs, b.data.len()), "gemm: rhs out of bounds");
+    assert!(
+        fits(m, k, a.rs, a.cs, a.data.len()),
+        "gemm: lhs out of bounds"
+    );
+    assert!(
+        fits(k, n, b.rs, b.cs, b.data.len()),
+        "gemm: rhs out of bounds"
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -127,6 +141,15 @@ mod tests {
         let a = [0.0f32; 5];
         let b = [0.0f32; 6];
         let mut dst = [0.0f32; 4];
-        matmul(2, 2, 3, &mut dst, 2, false, View::rows(&a, 3), View::rows(&b, 2));
+        matmul(
+            2,
+            2,
+            3,
+            &mut dst,
+            2,
+            false,
+            View::rows(&a, 3),
+            View::rows(&b, 2),
+        );
     }
 }

@@ -74,9 +74,8 @@ pub mod decimal {
         <Mod<N, U1000> as Padded>::Out: WithRest<Rest>,
         Quot<N, U1000>: Spell<<<Mod<N, U1000> as Padded>::Out as WithRest<Rest>>::Out>,
     {
-        type Out = <Quot<N, U1000> as Spell<
-            <<Mod<N, U1000> as Padded>::Out as WithRest<Rest>>::Out,
-        >>::Out;
+        type Out =
+            <Quot<N, U1000> as Spell<<<Mod<N, U1000> as Padded>::Out as WithRest<Rest>>::Out>>::Out;
     }
 
     /// Three digits, zero-padded: `U24` -> `_024`.
@@ -92,9 +91,10 @@ pub mod decimal {
         <Quot<N, U100> as Digit>::Out: Append<Mod<Quot<N, U10>, U10>>,
         <<Quot<N, U100> as Digit>::Out as Append<Mod<Quot<N, U10>, U10>>>::Out: Append<Mod<N, U10>>,
     {
-        type Out = <<<Quot<N, U100> as Digit>::Out as Append<Mod<Quot<N, U10>, U10>>>::Out as Append<
-            Mod<N, U10>,
-        >>::Out;
+        type Out =
+            <<<Quot<N, U100> as Digit>::Out as Append<Mod<Quot<N, U10>, U10>>>::Out as Append<
+                Mod<N, U10>,
+            >>::Out;
     }
 
     /// Up to three digits without leading zeros: `U24` -> `_24`.
@@ -230,6 +230,10 @@ shape_cmp!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_);
 shape_cmp!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_, A5 B5_);
 
 /// The shape `Self` (found) equals `Expected`; otherwise `Rule`'s error, both shapes in decimal.
+#[diagnostic::on_unimplemented(
+    message = "rank mismatch in {Rule}: the tensor has another number of dims than expected",
+    label = "this tensor's rank differs from the expected shape's"
+)]
 pub trait ShapeEq<Expected, Rule> {}
 impl<Found, Expected, Rule> ShapeEq<Expected, Rule> for Found
 where

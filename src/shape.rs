@@ -2,7 +2,9 @@
 
 use core::ops::Mul;
 use generic_array::ArrayLength;
-use typenum::{Prod, Unsigned, B1};
+use typenum::{Prod, B1};
+
+use crate::dims::Dim;
 
 use crate::rules::ShapeCmp;
 
@@ -11,8 +13,8 @@ use crate::rules::ShapeCmp;
 /// A function generic over a dim needs this one bound per tensor:
 ///
 /// ```
-/// use shaped::{Shape, Tensor, Affine, typenum::{U3, U2, Unsigned}};
-/// fn predict<N: Unsigned>(layer: &Affine<U3, U2>, x: &Tensor<(N, U3)>) -> Tensor<(N, U2)>
+/// use shaped::{Affine, Dim, Shape, Tensor, U2, U3};
+/// fn predict<N: Dim>(layer: &Affine<U3, U2>, x: &Tensor<(N, U3)>) -> Tensor<(N, U2)>
 /// where
 ///     (N, U3): Shape,
 ///     (N, U2): Shape,
@@ -34,7 +36,7 @@ pub trait Shape: ShapeCmp<Self, Same = B1> + Sized + Send + Sync + 'static {
     const DIMS: &'static [usize];
 }
 
-impl<A: Unsigned + Send + Sync + 'static> Shape for (A,)
+impl<A: Dim> Shape for (A,)
 where
     A: ArrayLength,
     (A,): ShapeCmp<(A,), Same = B1>,
@@ -47,7 +49,7 @@ where
 
 macro_rules! shape_tuple {
     ($rank:literal; $($d:ident),+; $size:ty) => {
-        impl<$($d: Unsigned + Send + Sync + 'static),+> Shape for ($($d,)+)
+        impl<$($d: Dim),+> Shape for ($($d,)+)
         where
             // The element count is the product of the dims (computed in the type system).
             $size: ArrayLength,

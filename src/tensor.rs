@@ -51,7 +51,11 @@ pub struct ShapeError {
 
 impl fmt::Display for ShapeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "shape error: expected {}, found {}", self.expected, self.found)
+        write!(
+            f,
+            "shape error: expected {}, found {}",
+            self.expected, self.found
+        )
     }
 }
 impl std::error::Error for ShapeError {}
@@ -181,7 +185,6 @@ impl<S: Shape, E> Tensor<S, E> {
     pub fn dims(&self) -> &'static [usize] {
         S::DIMS
     }
-
 }
 
 impl<S: Shape, E: Clone> Clone for Tensor<S, E> {
@@ -208,7 +211,12 @@ impl<S: Shape, E: Element> Default for Tensor<S, E> {
 
 impl<S: Shape, E: fmt::Debug> fmt::Debug for Tensor<S, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tensor<{}, {}> ", fmt_dims(S::DIMS), core::any::type_name::<E>())?;
+        write!(
+            f,
+            "Tensor<{}, {}> ",
+            fmt_dims(S::DIMS),
+            core::any::type_name::<E>()
+        )?;
         const SHOWN: usize = 16;
         let s = self.as_slice();
         if s.len() <= SHOWN {

@@ -1,6 +1,6 @@
 //! The fully connected layer.
 
-use typenum::Unsigned;
+use crate::dims::Dim;
 
 use crate::gemm::{matmul, View};
 use crate::rules::{AffineGradOutput, AffineInput, DimEq, ShapeEq};
@@ -53,7 +53,7 @@ where
     pub bias: Tensor<(DO,), E>,
 }
 
-impl<DI: Unsigned, DO: Unsigned, E: Element> Affine<DI, DO, E>
+impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E>
 where
     (DO, DI): Shape,
     (DO,): Shape,
@@ -69,8 +69,8 @@ where
     /// `shape mismatch in Affine input: expected _784 features (DI), found _100`.
     pub fn forward<N, D>(&self, x: &Tensor<(N, D), E>) -> Tensor<(N, DO), E>
     where
-        N: Unsigned,
-        D: Unsigned + DimEq<DI, AffineInput>,
+        N: Dim,
+        D: Dim + DimEq<DI, AffineInput>,
         (N, D): Shape,
         (N, DO): Shape,
     {
@@ -103,8 +103,8 @@ where
         dy: &Tensor<G, E>,
     ) -> (Tensor<(N, DI), E>, AffineGrads<DI, DO, E>)
     where
-        N: Unsigned,
-        D: Unsigned + DimEq<DI, AffineInput>,
+        N: Dim,
+        D: Dim + DimEq<DI, AffineInput>,
         G: Shape + ShapeEq<(N, DO), AffineGradOutput>,
         (N, D): Shape,
         (N, DI): Shape,

@@ -1,0 +1,8 @@
+// The ReLU gradient must have the input's shape: (4, 3) here, not (4, 2).
+use shaped::{typenum::*, ReLU, Tensor};
+
+fn main() {
+    let x = Tensor::<(U4, U3)>::zeros();
+    let dy = Tensor::<(U4, U2)>::zeros();
+    let _dx = ReLU.backward(&x, &dy);
+}

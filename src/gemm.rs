@@ -39,16 +39,14 @@ fn fits(rows: usize, cols: usize, rs: usize, cs: usize, len: usize) -> bool {
     rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
 }
 
-/// `dst (m x n) = a (m x k) · b (k x n)`, plus the old `dst` when `accumulate`.
+/// `dst (m x n) = a (m x k) · b (k x n)`, with `[m, n, k]` given first, plus the old `dst` when `accumulate`.
 /// `dst` is row-major with `dst_rs` elements between rows.
 ///
 /// # Panics
 ///
 /// If a view does not fit its slice (an internal error: shapes come from the types).
 pub(crate) fn matmul<E: Element>(
-    m: usize,
-    n: usize,
-    k: usize,
+    [m, n, k]: [usize; 3],
     dst: &mut [E],
     dst_rs: usize,
     accumulate: bool,
@@ -127,7 +125,7 @@ mod tests {
             (View::transposed(&a, m), View::transposed(&b, k)),
         ] {
             let mut dst = vec![1.0; m * n];
-            matmul(m, n, k, &mut dst, n, true, av, bv);
+            matmul([m, n, k], &mut dst, n, true, av, bv);
             let want = naive(m, n, k, av, bv);
             for (d, w) in dst.iter().zip(&want) {
                 assert!((d - (w + 1.0)).abs() < 1e-12, "{d} vs {w} + 1");
@@ -142,9 +140,7 @@ mod tests {
         let b = [0.0f32; 6];
         let mut dst = [0.0f32; 4];
         matmul(
-            2,
-            2,
-            3,
+            [2, 2, 3],
             &mut dst,
             2,
             false,

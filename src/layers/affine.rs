@@ -79,9 +79,7 @@ where
             y.extend_from_slice(self.bias.as_slice());
         }
         matmul(
-            N::USIZE,
-            DO::USIZE,
-            DI::USIZE,
+            [N::USIZE, DO::USIZE, DI::USIZE],
             &mut y,
             DO::USIZE,
             true,
@@ -113,9 +111,7 @@ where
         let dys = dy.as_slice();
         let mut dx = Tensor::<(N, DI), E>::zeros();
         matmul(
-            n,
-            di,
-            d_o,
+            [n, di, d_o],
             dx.as_mut_slice(),
             di,
             false,
@@ -124,9 +120,7 @@ where
         );
         let mut dw = Tensor::<(DO, DI), E>::zeros();
         matmul(
-            d_o,
-            di,
-            n,
+            [d_o, di, n],
             dw.as_mut_slice(),
             di,
             false,

@@ -66,11 +66,14 @@ pub(crate) fn matmul<E: Element>(
         return;
     }
     let flops = 2 * m * n * k;
-    let parallelism = if flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
+    // Already on a worker of the pool (a batch-parallel layer): the other workers are busy.
+    let on_worker = rayon::current_thread_index().is_some();
+    let parallelism =
+        if flops >= PARALLEL_MIN_FLOPS && !on_worker && rayon::current_num_threads() > 1 {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
     // SAFETY: every index the product touches is inside its slice (asserted above); `dst` is
     // borrowed mutably, so it aliases neither input; `E` is f32 or f64 (sealed), both of which
     // the gemm crate supports.

@@ -32,6 +32,7 @@ mod tensor;
 
 pub use dims::*;
 pub use layers::affine::{Affine, AffineGrads};
+pub use layers::conv::{Conv, ConvGrads};
 pub use layers::relu::ReLU;
 pub use shape::{Count, Shape};
 pub use tensor::{Element, ShapeError, Tensor};

@@ -270,3 +270,38 @@ shape_rule!(
     "reshape changes the element count: the tensor has {Expected} elements, the new shape {Found}",
     "the new shape must hold the same number of elements"
 );
+shape_rule!(
+    /// The input channels of `x` in `Conv::forward`/`backward` must be the layer's `C`.
+    ConvChannels,
+    ConvChannelsMismatch,
+    "shape mismatch in Conv input channels: expected {Expected} channels (C), found {Found}",
+    "the input's channel dim (axis 1 of N, C, H, W) must be the layer's C"
+);
+shape_rule!(
+    /// A convolution kernel's height must fit the padded input height `H + 2P`.
+    ConvKernelHeight,
+    ConvKernelHeightTooLarge,
+    "kernel height {Found} is larger than the padded input height {Expected} (H + 2P) in Conv",
+    "the kernel does not fit the padded input"
+);
+shape_rule!(
+    /// A convolution kernel's width must fit the padded input width `W + 2P`.
+    ConvKernelWidth,
+    ConvKernelWidthTooLarge,
+    "kernel width {Found} is larger than the padded input width {Expected} (W + 2P) in Conv",
+    "the kernel does not fit the padded input"
+);
+shape_rule!(
+    /// A convolution's stride must be at least 1.
+    ConvStride,
+    ConvStrideZero,
+    "stride must be non-zero in Conv: found S = {Found}",
+    "a convolution with stride 0 has no output size"
+);
+shape_rule!(
+    /// `grad_output` of `Conv::backward` must have the forward output's shape `(N, K, HO, WO)`.
+    ConvGradOutput,
+    ConvGradOutputMismatch,
+    "shape mismatch in Conv grad_output: expected {Expected} (N, K, HO, WO), found {Found}",
+    "grad_output must have the shape of the forward output (N, K, HO, WO)"
+);

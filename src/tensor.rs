@@ -31,13 +31,42 @@ pub trait Element:
 {
     /// The type's name, for messages: `"f32"` or `"f64"`.
     const NAME: &'static str;
+
+    /// Runs `f` on two zeroed scratch buffers of this thread, of lengths `a` and `b`, reused
+    /// across calls (the lowering buffers of convolution). Reentrant: a nested call gets fresh
+    /// buffers.
+    #[doc(hidden)]
+    fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [Self], &mut [Self]) -> R) -> R;
 }
-impl Element for f32 {
-    const NAME: &'static str = "f32";
+
+macro_rules! element {
+    ($t:ty, $name:literal) => {
+        impl Element for $t {
+            const NAME: &'static str = $name;
+
+            fn with_scratch<R>(
+                a: usize,
+                b: usize,
+                f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
+            ) -> R {
+                thread_local! {
+                    static SCRATCH: core::cell::Cell<(Vec<$t>, Vec<$t>)> =
+                        const { core::cell::Cell::new((Vec::new(), Vec::new())) };
+                }
+                let (mut va, mut vb) = SCRATCH.with(|s| s.take());
+                va.clear();
+                va.resize(a, 0.0);
+                vb.clear();
+                vb.resize(b, 0.0);
+                let r = f(&mut va, &mut vb);
+                SCRATCH.with(|s| s.set((va, vb)));
+                r
+            }
+        }
+    };
 }
-impl Element for f64 {
-    const NAME: &'static str = "f64";
-}
+element!(f32, "f32");
+element!(f64, "f64");
 
 /// Runtime data that does not fit a tensor's type: a wrong element count, a wrong shape in a
 /// file. It says what was expected and what came.

@@ -1,4 +1,5 @@
 //! Layers: one file each, forward and backward side by side.
 
 pub mod affine;
+pub mod conv;
 pub mod relu;

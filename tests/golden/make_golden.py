@@ -53,6 +53,42 @@ def relu_at_zero():
     return record("relu0.x", x) + record("relu0.dy", dy) + record("relu0.dx", x.grad)
 
 
+# (tag, N, C, H, W, K, HF, WF, S, P): every configuration the convolution tests cover.
+CONV_CASES = [
+    ("s1p0", 2, 3, 7, 7, 4, 3, 3, 1, 0),
+    ("s1p1", 2, 2, 6, 6, 3, 3, 3, 1, 1),
+    ("s2p1", 2, 3, 8, 8, 4, 3, 3, 2, 1),
+    ("s3p2", 1, 2, 10, 10, 2, 3, 3, 3, 2),
+    ("kernel_2x4", 2, 2, 7, 9, 3, 2, 4, 1, 1),
+    ("input_5x11", 2, 1, 5, 11, 2, 3, 3, 2, 0),
+    ("k1_s2", 2, 4, 6, 6, 3, 1, 1, 2, 0),
+    ("kernel_fills_padded_input", 2, 2, 3, 3, 2, 5, 5, 1, 1),
+    ("stride_remainder", 2, 2, 8, 8, 2, 3, 3, 3, 0),
+    ("s2p2", 3, 2, 7, 6, 3, 3, 3, 2, 2),
+    ("pointwise", 2, 3, 4, 5, 2, 1, 1, 1, 0),
+    ("k5_s2p2", 4, 3, 12, 12, 5, 5, 5, 2, 2),
+    ("lenet", 2, 1, 12, 12, 3, 5, 5, 1, 0),
+]
+
+
+def conv(rng, tag, n, c, h, w, k, hf, wf, s, p):
+    """Y = conv2d(X, W, b, stride=S, padding=P); L = Σ Y ∘ dY; gradients by autograd."""
+    x = rng.standard_normal((n, c, h, w))
+    wt = rng.standard_normal((k, c, hf, wf)) / np.sqrt(c * hf * wf)
+    b = rng.standard_normal(k)
+    ho, wo = (h + 2 * p - hf) // s + 1, (w + 2 * p - wf) // s + 1
+    dy = rng.standard_normal((n, k, ho, wo))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, wt, b))
+    y = torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p)
+    assert y.shape == (n, k, ho, wo)
+    (y * torch.tensor(dy)).sum().backward()
+    out = ""
+    for name, t in [("x", x), ("w", wt), ("b", b), ("dy", dy), ("y", y),
+                    ("dx", tx.grad), ("dw", tw.grad), ("db", tb.grad)]:
+        out += record(f"{tag}.{name}", t)
+    return out
+
+
 def main():
     rng = np.random.default_rng(20261127)
     text = header()
@@ -60,6 +96,12 @@ def main():
     text += affine_relu(rng, "wide", 7, 33, 17)
     text += relu_at_zero()
     with open(os.path.join(HERE, "affine_relu.txt"), "w") as f:
+        f.write(text)
+    rng = np.random.default_rng(3)
+    text = header()
+    for case in CONV_CASES:
+        text += conv(rng, *case)
+    with open(os.path.join(HERE, "conv.txt"), "w") as f:
         f.write(text)
 
 

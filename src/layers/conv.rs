@@ -1,0 +1,454 @@
+//! The strided, zero-padded 2-D convolution (NCHW), lowered to matrix products.
+
+use core::marker::PhantomData;
+use rayon::prelude::*;
+
+use crate::dims::{ConvOut, ConvOutput, Dim, Height, Width};
+use crate::gemm::{matmul, View};
+use crate::rules::{ConvChannels, ConvGradOutput, DimEq, ShapeEq};
+use crate::shape::Shape;
+use crate::tensor::{Element, Tensor};
+
+/// `Y[n, k] = b[k] + Σ_c X[n, c] ⋆ W[k, c]`: `K` filters of `C × HF × WF` slide over the
+/// zero-padded input with stride `S`, as a cross-correlation (PyTorch's `conv2d`, caffe's
+/// convolution). `X: (N, C, H, W)`, `W: (K, C, HF, WF)`, `b: (K,)`,
+/// `Y: (N, K, HO, WO)` with `HO = ⌊(H + 2P − HF) / S⌋ + 1` ([`ConvOut`]), likewise `WO`.
+///
+/// With `Xp` the input padded by `P` zeros on each side, `backward` returns
+///
+/// - `dX[n, c] = (dilate_S(dY[n]) ⋆full rot180(W)) [c]`, shape `(N, C, H, W)`: the full
+///   correlation of `dY`, dilated by `S − 1` zeros between elements, with the filters rotated
+///   by 180° and their `K`/`C` roles swapped, cropped by `P` on each side; rows and columns of
+///   `X` that no window reaches (when `S` leaves a remainder) get zero. Element-wise,
+///   `dX[n,c,h,w] = Σ_k Σ_{i,j} dY[n,k,oh,ow] · W[k,c,i,j]` over `oh·S + i = h + P`,
+///   `ow·S + j = w + P`.
+/// - `dW[k, c, i, j] = Σ_n Σ_{oh,ow} dY[n,k,oh,ow] · Xp[n, c, oh·S + i, ow·S + j]`: the
+///   correlation of `Xp` with the dilated `dY`, shape `(K, C, HF, WF)` in [`ConvGrads`].
+/// - `db[k] = Σ_{n,oh,ow} dY[n, k, oh, ow]`, shape `(K,)`.
+///
+/// ```
+/// use shaped::{Conv, ConvGrads, Tensor, typenum::*};
+/// let conv = Conv::<U3, U16, U3, U3, U2, U1>::new(Tensor::full(0.1), Tensor::zeros());
+/// let x = Tensor::<(U8, U3, U32, U32)>::full(1.0);
+/// let y: Tensor<(U8, U16, U16, U16)> = conv.forward(&x);
+/// let dy = Tensor::<(U8, U16, U16, U16)>::full(1.0);
+/// let (dx, grads): (Tensor<(U8, U3, U32, U32)>, ConvGrads<U3, U16, U3, U3>) =
+///     conv.backward(&x, &dy);
+/// assert!((y.as_slice()[17] - 2.7).abs() < 1e-6); // an interior 3 x 3 x 3 window
+/// assert_eq!(grads.bias.as_slice()[0], 8.0 * 16.0 * 16.0);
+/// # let _ = dx;
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conv<C, K, HF, WF, S = typenum::U1, P = typenum::U0, E = f32>
+where
+    (K, C, HF, WF): Shape,
+    (K,): Shape,
+{
+    /// `W`, shape `(K, C, HF, WF)` (PyTorch's `Conv2d.weight` layout).
+    pub weight: Tensor<(K, C, HF, WF), E>,
+    /// `b`, shape `(K,)`.
+    pub bias: Tensor<(K,), E>,
+    stride_padding: PhantomData<(S, P)>,
+}
+
+/// The parameter gradients of a [`Conv`] layer, shaped like its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvGrads<C, K, HF, WF, E = f32>
+where
+    (K, C, HF, WF): Shape,
+    (K,): Shape,
+{
+    /// `dW`, shape `(K, C, HF, WF)`.
+    pub weight: Tensor<(K, C, HF, WF), E>,
+    /// `db`, shape `(K,)`.
+    pub bias: Tensor<(K,), E>,
+}
+
+/// The sizes of one convolution, read off the types.
+#[derive(Clone, Copy, Debug)]
+struct Geom {
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    hf: usize,
+    wf: usize,
+    s: usize,
+    p: usize,
+    ho: usize,
+    wo: usize,
+}
+
+impl Geom {
+    /// Rows of the lowered input: one per (channel, kernel row, kernel column).
+    fn patch(&self) -> usize {
+        self.c * self.hf * self.wf
+    }
+    /// Columns of the lowered input: one per output position.
+    fn positions(&self) -> usize {
+        self.ho * self.wo
+    }
+    /// A 1×1 kernel, stride 1, no padding: the input is its own lowering.
+    fn is_pointwise(&self) -> bool {
+        self.hf == 1 && self.wf == 1 && self.s == 1 && self.p == 0
+    }
+    /// For kernel offset `j`, the output columns `lo..hi` whose input column
+    /// `o·S + j − P` lies inside `0..size`.
+    fn valid(&self, j: usize, out: usize, size: usize) -> (usize, usize) {
+        // o·S + j ≥ P  ⇔  o ≥ ⌈(P − j) / S⌉
+        let lo = if j >= self.p {
+            0
+        } else {
+            (self.p - j).div_ceil(self.s)
+        };
+        // o·S + j − P < size  ⇔  o < ⌈(size + P − j) / S⌉
+        let hi = (size + self.p).saturating_sub(j).div_ceil(self.s).min(out);
+        (lo.min(hi), hi)
+    }
+
+    /// Lowers one sample `x (C, H, W)` into `cols (C·HF·WF, HO·WO)`, zeros for the padding.
+    fn im2col<E: Element>(&self, x: &[E], cols: &mut [E]) {
+        let (ho, wo, s, p) = (self.ho, self.wo, self.s, self.p);
+        let mut rows = cols.chunks_exact_mut(self.positions());
+        for c in 0..self.c {
+            let plane = &x[c * self.h * self.w..(c + 1) * self.h * self.w];
+            for i in 0..self.hf {
+                let (oh_lo, oh_hi) = self.valid(i, ho, self.h);
+                for j in 0..self.wf {
+                    let row = rows.next().expect("one row per (c, i, j)");
+                    let (ow_lo, ow_hi) = self.valid(j, wo, self.w);
+                    row[..oh_lo * wo].fill(E::zero());
+                    row[oh_hi * wo..].fill(E::zero());
+                    for oh in oh_lo..oh_hi {
+                        let src = &plane[(oh * s + i - p) * self.w..][..self.w];
+                        let dst = &mut row[oh * wo..(oh + 1) * wo];
+                        dst[..ow_lo].fill(E::zero());
+                        dst[ow_hi..].fill(E::zero());
+                        let first = ow_lo * s + j - p;
+                        if s == 1 {
+                            dst[ow_lo..ow_hi].copy_from_slice(&src[first..first + ow_hi - ow_lo]);
+                        } else {
+                            for (d, v) in dst[ow_lo..ow_hi]
+                                .iter_mut()
+                                .zip(src[first..].iter().step_by(s))
+                            {
+                                *d = *v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`Geom::im2col`]: adds `cols` back onto one sample `dx (C, H, W)`.
+    fn col2im<E: Element>(&self, cols: &[E], dx: &mut [E]) {
+        let (ho, wo, s, p) = (self.ho, self.wo, self.s, self.p);
+        dx.fill(E::zero());
+        let mut rows = cols.chunks_exact(self.positions());
+        for c in 0..self.c {
+            let plane = &mut dx[c * self.h * self.w..(c + 1) * self.h * self.w];
+            for i in 0..self.hf {
+                let (oh_lo, oh_hi) = self.valid(i, ho, self.h);
+                for j in 0..self.wf {
+                    let row = rows.next().expect("one row per (c, i, j)");
+                    let (ow_lo, ow_hi) = self.valid(j, wo, self.w);
+                    for oh in oh_lo..oh_hi {
+                        let dst = &mut plane[(oh * s + i - p) * self.w..][..self.w];
+                        let src = &row[oh * wo + ow_lo..oh * wo + ow_hi];
+                        let first = ow_lo * s + j - p;
+                        if s == 1 {
+                            for (d, v) in dst[first..].iter_mut().zip(src) {
+                                *d += *v;
+                            }
+                        } else {
+                            for (d, v) in dst[first..].iter_mut().step_by(s).zip(src) {
+                                *d += *v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Samples per parallel task: the batch split evenly over the pool, or one task when the
+/// batch is a single sample (then the products themselves may use both cores).
+fn samples_per_task(n: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads().max(1)).max(1)
+}
+
+impl<C, K, HF, WF, S, P, E> Conv<C, K, HF, WF, S, P, E>
+where
+    C: Dim,
+    K: Dim,
+    HF: Dim,
+    WF: Dim,
+    S: Dim,
+    P: Dim,
+    E: Element,
+    (K, C, HF, WF): Shape,
+    (K,): Shape,
+{
+    /// A layer with the given weight `(K, C, HF, WF)` and bias `(K,)`.
+    pub fn new(weight: Tensor<(K, C, HF, WF), E>, bias: Tensor<(K,), E>) -> Self {
+        Self {
+            weight,
+            bias,
+            stride_padding: PhantomData,
+        }
+    }
+
+    fn geom<H: Dim, W: Dim, HO: Dim, WO: Dim>() -> Geom {
+        Geom {
+            c: C::USIZE,
+            h: H::USIZE,
+            w: W::USIZE,
+            k: K::USIZE,
+            hf: HF::USIZE,
+            wf: WF::USIZE,
+            s: S::USIZE,
+            p: P::USIZE,
+            ho: HO::USIZE,
+            wo: WO::USIZE,
+        }
+    }
+
+    /// `(N, C, H, W) -> (N, K, HO, WO)`.
+    ///
+    /// Another channel count, a kernel larger than the padded input, or a zero stride does not
+    /// compile; the error names the rule and both numbers.
+    #[allow(clippy::type_complexity)]
+    pub fn forward<N, C2, H, W>(
+        &self,
+        x: &Tensor<(N, C2, H, W), E>,
+    ) -> Tensor<(N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>), E>
+    where
+        N: Dim,
+        C2: Dim + DimEq<C, ConvChannels>,
+        H: Dim + ConvOutput<HF, S, P, Height>,
+        W: Dim + ConvOutput<WF, S, P, Width>,
+        (N, C2, H, W): Shape,
+        (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>): Shape,
+    {
+        let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
+        let mut y = Tensor::<(N, K, _, _), E>::zeros();
+        let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
+        let per_task = samples_per_task(N::USIZE);
+        y.as_mut_slice()
+            .par_chunks_mut(per_task * out_len)
+            .zip(x.as_slice().par_chunks(per_task * in_len))
+            .for_each(|(ys, xs)| {
+                let cols_len = if g.is_pointwise() {
+                    0
+                } else {
+                    g.patch() * g.positions()
+                };
+                E::with_scratch(cols_len, 0, |cols, _| {
+                    for (yn, xn) in ys.chunks_exact_mut(out_len).zip(xs.chunks_exact(in_len)) {
+                        self.forward_one(&g, xn, yn, cols);
+                    }
+                });
+            });
+        y
+    }
+
+    fn forward_one(&self, g: &Geom, x: &[E], y: &mut [E], cols: &mut [E]) {
+        let positions = g.positions();
+        for (row, &b) in y.chunks_exact_mut(positions).zip(self.bias.as_slice()) {
+            row.fill(b);
+        }
+        let lowered: &[E] = if g.is_pointwise() {
+            x
+        } else {
+            g.im2col(x, cols);
+            cols
+        };
+        // Y (K × HO·WO) += W (K × C·HF·WF) · cols (C·HF·WF × HO·WO)
+        matmul(
+            [g.k, positions, g.patch()],
+            y,
+            positions,
+            true,
+            View::rows(self.weight.as_slice(), g.patch()),
+            View::rows(lowered, positions),
+        );
+    }
+
+    /// The gradients of a loss through the layer: given `x` `(N, C, H, W)` and `dy = ∂L/∂Y`
+    /// `(N, K, HO, WO)`, returns `dX` `(N, C, H, W)` and [`ConvGrads`] `dW` `(K, C, HF, WF)`,
+    /// `db` `(K,)` (formulas on [`Conv`]).
+    ///
+    /// `dy` must have exactly the forward output's shape: a `dy` of the un-strided size, or of
+    /// another batch, does not compile, and the error prints both shapes.
+    #[allow(clippy::type_complexity)]
+    pub fn backward<N, C2, H, W, G>(
+        &self,
+        x: &Tensor<(N, C2, H, W), E>,
+        dy: &Tensor<G, E>,
+    ) -> (Tensor<(N, C, H, W), E>, ConvGrads<C, K, HF, WF, E>)
+    where
+        N: Dim,
+        C2: Dim + DimEq<C, ConvChannels>,
+        H: Dim + ConvOutput<HF, S, P, Height>,
+        W: Dim + ConvOutput<WF, S, P, Width>,
+        (N, C2, H, W): Shape,
+        (N, C, H, W): Shape,
+        (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>): Shape,
+        G: Shape
+            + ShapeEq<(N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>), ConvGradOutput>,
+    {
+        let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
+        let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
+        let mut dx = Tensor::<(N, C, H, W), E>::zeros();
+        let mut db = Tensor::<(K,), E>::zeros();
+        for (idx, row) in dy.as_slice().chunks_exact(g.positions()).enumerate() {
+            db.as_mut_slice()[idx % g.k] += row.iter().copied().sum::<E>();
+        }
+        let per_task = samples_per_task(N::USIZE);
+        let dw_len = g.k * g.patch();
+        let dw = dx
+            .as_mut_slice()
+            .par_chunks_mut(per_task * in_len)
+            .zip(x.as_slice().par_chunks(per_task * in_len))
+            .zip(dy.as_slice().par_chunks(per_task * out_len))
+            .map(|((dxs, xs), dys)| {
+                let mut dw = vec![E::zero(); dw_len];
+                let cols_len = g.patch() * g.positions();
+                E::with_scratch(cols_len, cols_len, |cols, dcols| {
+                    for ((dxn, xn), dyn_) in dxs
+                        .chunks_exact_mut(in_len)
+                        .zip(xs.chunks_exact(in_len))
+                        .zip(dys.chunks_exact(out_len))
+                    {
+                        self.backward_one(&g, xn, dyn_, dxn, &mut dw, cols, dcols);
+                    }
+                });
+                dw
+            })
+            .reduce_with(|mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += *y);
+                a
+            })
+            .unwrap_or_else(|| vec![E::zero(); dw_len]);
+        (
+            dx,
+            ConvGrads {
+                weight: Tensor::from_vec_exact(dw),
+                bias: db,
+            },
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward_one(
+        &self,
+        g: &Geom,
+        x: &[E],
+        dy: &[E],
+        dx: &mut [E],
+        dw: &mut [E],
+        cols: &mut [E],
+        dcols: &mut [E],
+    ) {
+        let (positions, patch) = (g.positions(), g.patch());
+        let lowered: &[E] = if g.is_pointwise() {
+            x
+        } else {
+            g.im2col(x, cols);
+            cols
+        };
+        // dW (K × C·HF·WF) += dY (K × HO·WO) · colsᵀ (HO·WO × C·HF·WF)
+        matmul(
+            [g.k, patch, positions],
+            dw,
+            patch,
+            true,
+            View::rows(dy, positions),
+            View::transposed(lowered, positions),
+        );
+        // dcols (C·HF·WF × HO·WO) = Wᵀ (C·HF·WF × K) · dY (K × HO·WO), then back onto dX
+        let target: &mut [E] = if g.is_pointwise() { dx } else { dcols };
+        matmul(
+            [patch, positions, g.k],
+            target,
+            positions,
+            false,
+            View::transposed(self.weight.as_slice(), patch),
+            View::rows(dy, positions),
+        );
+        if !g.is_pointwise() {
+            g.col2im(dcols, dx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use typenum::consts::*;
+
+    /// The definition, summed directly: the reference the lowering is checked against.
+    fn direct(g: &Geom, x: &[f64], w: &[f64]) -> Vec<f64> {
+        let mut y = vec![0.0; g.k * g.ho * g.wo];
+        for k in 0..g.k {
+            for oh in 0..g.ho {
+                for ow in 0..g.wo {
+                    let mut acc = 0.0;
+                    for c in 0..g.c {
+                        for i in 0..g.hf {
+                            for j in 0..g.wf {
+                                let (h, wi) = (
+                                    (oh * g.s + i) as isize - g.p as isize,
+                                    (ow * g.s + j) as isize - g.p as isize,
+                                );
+                                if h >= 0 && wi >= 0 && (h as usize) < g.h && (wi as usize) < g.w {
+                                    acc += x[(c * g.h + h as usize) * g.w + wi as usize]
+                                        * w[((k * g.c + c) * g.hf + i) * g.wf + j];
+                                }
+                            }
+                        }
+                    }
+                    y[(k * g.ho + oh) * g.wo + ow] = acc;
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn lowering_matches_the_definition_with_stride_and_padding() {
+        let conv = Conv::<U2, U3, U3, U2, U2, U1, f64>::new(
+            Tensor::from_fn(|i| (i[0] * 7 + i[1] * 3 + i[2] * 2 + i[3]) as f64 * 0.1 - 1.0),
+            Tensor::zeros(),
+        );
+        let x = Tensor::<(U1, U2, U5, U6), f64>::from_fn(|i| {
+            ((i[1] * 30 + i[2] * 6 + i[3]) as f64).sin()
+        });
+        let y = conv.forward(&x);
+        let g = Conv::<U2, U3, U3, U2, U2, U1, f64>::geom::<U5, U6, U3, U4>();
+        assert_eq!(y.dims(), &[1, 3, 3, 4]);
+        let want = direct(&g, x.as_slice(), conv.weight.as_slice());
+        for (a, b) in y.as_slice().iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), c> = <x, col2im(c)> for any x, c.
+        let g = Conv::<U2, U1, U3, U2, U2, U1, f64>::geom::<U5, U4, U3, U3>();
+        let x: Vec<f64> = (0..2 * 5 * 4).map(|i| (i as f64 * 0.7).cos()).collect();
+        let c: Vec<f64> = (0..g.patch() * g.positions())
+            .map(|i| (i as f64 * 0.3).sin())
+            .collect();
+        let mut cols = vec![0.0; c.len()];
+        g.im2col(&x, &mut cols);
+        let mut back = vec![0.0; x.len()];
+        g.col2im(&c, &mut back);
+        let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-12, "{lhs} vs {rhs}");
+    }
+}

@@ -1,6 +1,6 @@
-//! Convolution gradients: PyTorch float64 golden values over 13 configurations (stride 1, 2,
+//! Convolution gradients: PyTorch float64 golden values over 14 configurations (stride 1, 2,
 //! 3; padding 0, 1, 2; non-square kernel and input; 1×1 with stride 2; a kernel filling the
-//! padded input; a stride leaving a remainder; C, K, N > 1), finite differences, and f32.
+//! padded input; a stride leaving a remainder; C, K, N > 1; padding wider than the kernel reaches), finite differences, and f32.
 
 mod common;
 use common::{dot, finite_diff, golden, rel_err, Record};
@@ -65,10 +65,15 @@ macro_rules! conv_case {
     };
 }
 
+#[rustfmt::skip]
 conv_case!(stride1_pad0, "s1p0", U2, U3, U7, U7, U4, U3, U3, U1, U0);
+#[rustfmt::skip]
 conv_case!(stride1_pad1, "s1p1", U2, U2, U6, U6, U3, U3, U3, U1, U1);
+#[rustfmt::skip]
 conv_case!(stride2_pad1, "s2p1", U2, U3, U8, U8, U4, U3, U3, U2, U1);
+#[rustfmt::skip]
 conv_case!(stride3_pad2, "s3p2", U1, U2, U10, U10, U2, U3, U3, U3, U2);
+#[rustfmt::skip]
 conv_case!(
     non_square_kernel,
     "kernel_2x4",
@@ -82,6 +87,7 @@ conv_case!(
     U1,
     U1
 );
+#[rustfmt::skip]
 conv_case!(
     non_square_input,
     "input_5x11",
@@ -95,6 +101,7 @@ conv_case!(
     U2,
     U0
 );
+#[rustfmt::skip]
 conv_case!(
     one_by_one_kernel_stride2,
     "k1_s2",
@@ -108,6 +115,7 @@ conv_case!(
     U2,
     U0
 );
+#[rustfmt::skip]
 conv_case!(
     kernel_fills_padded_input,
     "kernel_fills_padded_input",
@@ -121,6 +129,7 @@ conv_case!(
     U1,
     U1
 );
+#[rustfmt::skip]
 conv_case!(
     stride_leaves_a_remainder,
     "stride_remainder",
@@ -134,8 +143,11 @@ conv_case!(
     U3,
     U0
 );
+#[rustfmt::skip]
 conv_case!(stride2_pad2, "s2p2", U3, U2, U7, U6, U3, U3, U3, U2, U2);
+#[rustfmt::skip]
 conv_case!(pointwise, "pointwise", U2, U3, U4, U5, U2, U1, U1, U1, U0);
+#[rustfmt::skip]
 conv_case!(
     kernel5_stride2_pad2,
     "k5_s2p2",
@@ -149,7 +161,22 @@ conv_case!(
     U2,
     U2
 );
+#[rustfmt::skip]
 conv_case!(lenet_like, "lenet", U2, U1, U12, U12, U3, U5, U5, U1, U0);
+#[rustfmt::skip]
+conv_case!(
+    padding_beyond_kernel_reach,
+    "padding_beyond_kernel_reach",
+    U2,
+    U2,
+    U4,
+    U3,
+    U2,
+    U1,
+    U7,
+    U1,
+    U2
+);
 
 /// Finite differences of `L = Σ conv(x) ∘ G` for one geometry, in f64.
 macro_rules! fd_case {
@@ -198,6 +225,7 @@ macro_rules! fd_case {
     };
 }
 
+#[rustfmt::skip]
 fd_case!(
     finite_differences_stride2_pad1,
     U2,
@@ -210,6 +238,7 @@ fd_case!(
     U2,
     U1
 );
+#[rustfmt::skip]
 fd_case!(
     finite_differences_stride3_remainder,
     U1,
@@ -222,6 +251,7 @@ fd_case!(
     U3,
     U0
 );
+#[rustfmt::skip]
 fd_case!(
     finite_differences_pointwise,
     U2,
@@ -234,6 +264,7 @@ fd_case!(
     U1,
     U0
 );
+#[rustfmt::skip]
 fd_case!(
     finite_differences_kernel_fills_input,
     U2,
@@ -275,3 +306,7 @@ fn single_sample_and_large_batch_agree_with_per_sample_calls() {
     }
     assert!(rel_err(g.weight.as_slice(), &dw_sum) < 1e-12);
 }
+
+// Stride 2, padding 2, a 6-wide kernel on a 2-wide input: some kernel columns only see padding.
+#[rustfmt::skip]
+fd_case!(finite_differences_padding_only_columns, U1, U2, U3, U2, U2, U3, U6, U2, U2);

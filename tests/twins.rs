@@ -2,7 +2,7 @@
 //! corrected. Each test is named after its ui-test, so a failing ui-test is known to fail for
 //! the shape it names and for nothing else.
 
-use shaped::{typenum::*, Affine, AffineGrads, ReLU, Tensor};
+use shaped::{typenum::*, Affine, AffineGrads, Conv, ConvGrads, ReLU, Tensor};
 
 #[test]
 fn affine_input_dim_mismatch() {
@@ -76,4 +76,59 @@ fn affine_output_annotated_wrong_do() {
     let x = Tensor::<(U4, U3)>::zeros();
     let y: Tensor<(U4, U2)> = layer.forward(&x);
     assert_eq!(y.dims(), &[4, 2]);
+}
+
+#[test]
+fn conv_channel_mismatch() {
+    let conv = Conv::<U3, U16, U3, U3, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(U8, U3, U32, U32)>::zeros();
+    assert_eq!(conv.forward(&x).dims(), &[8, 16, 32, 32]);
+}
+
+#[test]
+fn conv_kernel_taller_than_padded_input() {
+    // 7 rows fit once the 5-row input is padded by 1 on each side.
+    let conv = Conv::<U1, U4, U7, U3, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(U2, U1, U5, U9)>::zeros();
+    assert_eq!(conv.forward(&x).dims(), &[2, 4, 1, 9]);
+}
+
+#[test]
+fn conv_kernel_wider_than_padded_input() {
+    let conv = Conv::<U1, U4, U3, U7, U1, U2>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(U2, U1, U9, U3)>::zeros();
+    assert_eq!(conv.forward(&x).dims(), &[2, 4, 11, 1]);
+}
+
+#[test]
+fn conv_zero_stride() {
+    let conv = Conv::<U1, U4, U3, U3, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(U2, U1, U8, U8)>::zeros();
+    assert_eq!(conv.forward(&x).dims(), &[2, 4, 8, 8]);
+}
+
+#[test]
+fn conv_grad_output_unstrided() {
+    let conv = Conv::<U3, U8, U3, U3, U2, U1>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(U4, U3, U32, U32)>::zeros();
+    let dy = Tensor::<(U4, U8, U16, U16)>::zeros();
+    let (dx, _) = conv.backward(&x, &dy);
+    assert_eq!(dx.dims(), &[4, 3, 32, 32]);
+}
+
+#[test]
+fn conv_output_annotated_wrong_ho() {
+    let conv = Conv::<U3, U8, U3, U3, U2, U1>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(U4, U3, U32, U32)>::zeros();
+    let y: Tensor<(U4, U8, U16, U16)> = conv.forward(&x);
+    assert_eq!(y.dims(), &[4, 8, 16, 16]);
+}
+
+#[test]
+fn conv_weight_grad_swapped_k_c() {
+    let conv = Conv::<U3, U8, U3, U3, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(U4, U3, U8, U8)>::zeros();
+    let dy = Tensor::<(U4, U8, U8, U8)>::zeros();
+    let (_dx, grads): (_, ConvGrads<U3, U8, U3, U3>) = conv.backward(&x, &dy);
+    assert_eq!(grads.weight.dims(), &[8, 3, 3, 3]);
 }

@@ -117,6 +117,11 @@ impl Geom {
                 for j in 0..self.wf {
                     let row = rows.next().expect("one row per (c, i, j)");
                     let (ow_lo, ow_hi) = self.valid(j, wo, self.w);
+                    if ow_lo == ow_hi {
+                        // This kernel column only ever sees padding.
+                        row.fill(E::zero());
+                        continue;
+                    }
                     row[..oh_lo * wo].fill(E::zero());
                     row[oh_hi * wo..].fill(E::zero());
                     for oh in oh_lo..oh_hi {
@@ -153,6 +158,9 @@ impl Geom {
                 for j in 0..self.wf {
                     let row = rows.next().expect("one row per (c, i, j)");
                     let (ow_lo, ow_hi) = self.valid(j, wo, self.w);
+                    if ow_lo == ow_hi {
+                        continue;
+                    }
                     for oh in oh_lo..oh_hi {
                         let dst = &mut plane[(oh * s + i - p) * self.w..][..self.w];
                         let src = &row[oh * wo + ow_lo..oh * wo + ow_hi];

@@ -32,8 +32,9 @@ pub trait Element:
     /// The type's name, for messages: `"f32"` or `"f64"`.
     const NAME: &'static str;
 
-    /// Runs `f` on two zeroed scratch buffers of this thread, of lengths `a` and `b`, reused
-    /// across calls (the lowering buffers of convolution). Reentrant: a nested call gets fresh
+    /// Runs `f` on two scratch buffers of this thread, of lengths `a` and `b`, reused across
+    /// calls (the lowering buffers of convolution). Their contents are unspecified (left from
+    /// the last use): `f` must write before it reads. Reentrant: a nested call gets fresh
     /// buffers.
     #[doc(hidden)]
     fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [Self], &mut [Self]) -> R) -> R;
@@ -54,11 +55,10 @@ macro_rules! element {
                         const { core::cell::Cell::new((Vec::new(), Vec::new())) };
                 }
                 let (mut va, mut vb) = SCRATCH.with(|s| s.take());
-                va.clear();
+                // Only growth is zero-filled; the lowering overwrites every element it reads.
                 va.resize(a, 0.0);
-                vb.clear();
                 vb.resize(b, 0.0);
-                let r = f(&mut va, &mut vb);
+                let r = f(&mut va[..a], &mut vb[..b]);
                 SCRATCH.with(|s| s.set((va, vb)));
                 r
             }

@@ -117,39 +117,29 @@ impl Geom {
                 for j in 0..self.wf {
                     let row = rows.next().expect("one row per (c, i, j)");
                     let (ow_lo, ow_hi) = self.valid(j, wo, self.w);
-                    if ow_lo == ow_hi {
-                        // This kernel column only ever sees padding.
+                    if ow_lo > 0 || ow_hi < wo || oh_lo > 0 || oh_hi < ho {
+                        // One fill for the whole row: per-segment fills of one or two
+                        // elements cost a call each and dominated the lowering.
                         row.fill(E::zero());
-                        continue;
                     }
-                    row[..oh_lo * wo].fill(E::zero());
-                    row[oh_hi * wo..].fill(E::zero());
+                    if ow_lo == ow_hi {
+                        continue; // this kernel column only ever sees padding
+                    }
                     for oh in oh_lo..oh_hi {
                         let src = &plane[(oh * s + i - p) * self.w..][..self.w];
                         let dst = &mut row[oh * wo..(oh + 1) * wo];
-                        dst[..ow_lo].fill(E::zero());
-                        dst[ow_hi..].fill(E::zero());
                         let first = ow_lo * s + j - p;
-                        if s == 1 {
-                            dst[ow_lo..ow_hi].copy_from_slice(&src[first..first + ow_hi - ow_lo]);
-                        } else {
-                            for (d, v) in dst[ow_lo..ow_hi]
-                                .iter_mut()
-                                .zip(src[first..].iter().step_by(s))
-                            {
-                                *d = *v;
-                            }
-                        }
+                        gather(s, &mut dst[ow_lo..ow_hi], &src[first..]);
                     }
                 }
             }
         }
     }
 
-    /// The adjoint of [`Geom::im2col`]: adds `cols` back onto one sample `dx (C, H, W)`.
+    /// The adjoint of [`Geom::im2col`]: adds `cols` onto one sample `dx (C, H, W)` (which
+    /// the caller zeroed).
     fn col2im<E: Element>(&self, cols: &[E], dx: &mut [E]) {
         let (ho, wo, s, p) = (self.ho, self.wo, self.s, self.p);
-        dx.fill(E::zero());
         let mut rows = cols.chunks_exact(self.positions());
         for c in 0..self.c {
             let plane = &mut dx[c * self.h * self.w..(c + 1) * self.h * self.w];
@@ -165,17 +155,66 @@ impl Geom {
                         let dst = &mut plane[(oh * s + i - p) * self.w..][..self.w];
                         let src = &row[oh * wo + ow_lo..oh * wo + ow_hi];
                         let first = ow_lo * s + j - p;
-                        if s == 1 {
-                            for (d, v) in dst[first..].iter_mut().zip(src) {
-                                *d += *v;
-                            }
-                        } else {
-                            for (d, v) in dst[first..].iter_mut().step_by(s).zip(src) {
-                                *d += *v;
-                            }
-                        }
+                        scatter_add(s, &mut dst[first..], src);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `dst[o] = src[o·s]`, with the common strides as constants so the loop vectorises.
+#[inline]
+fn gather<E: Copy>(s: usize, dst: &mut [E], src: &[E]) {
+    #[inline(always)]
+    fn fixed<E: Copy, const S: usize>(dst: &mut [E], src: &[E]) {
+        let Some(last) = dst.len().checked_sub(1) else {
+            return;
+        };
+        // Exact chunks need no bounds checks; the last element's chunk may pass the row's end.
+        let (body, tail) = dst.split_at_mut(last);
+        for (d, c) in body.iter_mut().zip(src.chunks_exact(S)) {
+            *d = c[0];
+        }
+        tail[0] = src[last * S];
+    }
+    match s {
+        1 => dst.copy_from_slice(&src[..dst.len()]),
+        2 => fixed::<E, 2>(dst, src),
+        3 => fixed::<E, 3>(dst, src),
+        _ => {
+            for (d, v) in dst.iter_mut().zip(src.iter().step_by(s)) {
+                *d = *v;
+            }
+        }
+    }
+}
+
+/// `dst[o·s] += src[o]`, the adjoint of [`gather`].
+#[inline]
+fn scatter_add<E: Element>(s: usize, dst: &mut [E], src: &[E]) {
+    #[inline(always)]
+    fn fixed<E: Element, const S: usize>(dst: &mut [E], src: &[E]) {
+        // Whole groups of S first, written back in full (the other lanes gain +0), so the
+        // loop vectorises; then the tail.
+        let whole = src.len().min(dst.len() / S);
+        for (c, v) in dst[..whole * S].chunks_exact_mut(S).zip(&src[..whole]) {
+            c[0] += *v;
+            for other in &mut c[1..] {
+                *other += E::zero();
+            }
+        }
+        for (o, v) in src.iter().enumerate().skip(whole) {
+            dst[o * S] += *v;
+        }
+    }
+    match s {
+        1 => dst.iter_mut().zip(src).for_each(|(d, v)| *d += *v),
+        2 => fixed::<E, 2>(dst, src),
+        3 => fixed::<E, 3>(dst, src),
+        _ => {
+            for (d, v) in dst.iter_mut().step_by(s).zip(src) {
+                *d += *v;
             }
         }
     }
@@ -310,41 +349,47 @@ where
         let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
         let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
         let mut dx = Tensor::<(N, C, H, W), E>::zeros();
-        let mut db = Tensor::<(K,), E>::zeros();
-        for (idx, row) in dy.as_slice().chunks_exact(g.positions()).enumerate() {
-            db.as_mut_slice()[idx % g.k] += row.iter().copied().sum::<E>();
-        }
         let per_task = samples_per_task(N::USIZE);
-        let dw_len = g.k * g.patch();
-        let dw = dx
+        let (dw_len, positions) = (g.k * g.patch(), g.positions());
+        // Each task accumulates dWᵀ (C·HF·WF × K) and then db (K) in one buffer.
+        let acc = dx
             .as_mut_slice()
             .par_chunks_mut(per_task * in_len)
             .zip(x.as_slice().par_chunks(per_task * in_len))
             .zip(dy.as_slice().par_chunks(per_task * out_len))
             .map(|((dxs, xs), dys)| {
-                let mut dw = vec![E::zero(); dw_len];
-                let cols_len = g.patch() * g.positions();
+                let mut acc = vec![E::zero(); dw_len + g.k];
+                let (dw, db) = acc.split_at_mut(dw_len);
+                let cols_len = g.patch() * positions;
                 E::with_scratch(cols_len, cols_len, |cols, dcols| {
                     for ((dxn, xn), dyn_) in dxs
                         .chunks_exact_mut(in_len)
                         .zip(xs.chunks_exact(in_len))
                         .zip(dys.chunks_exact(out_len))
                     {
-                        self.backward_one(&g, xn, dyn_, dxn, &mut dw, cols, dcols);
+                        self.backward_one(&g, xn, dyn_, dxn, dw, cols, dcols);
+                        for (b, row) in db.iter_mut().zip(dyn_.chunks_exact(positions)) {
+                            *b += row.iter().copied().sum::<E>();
+                        }
                     }
                 });
-                dw
+                acc
             })
             .reduce_with(|mut a, b| {
                 a.iter_mut().zip(&b).for_each(|(x, y)| *x += *y);
                 a
             })
-            .unwrap_or_else(|| vec![E::zero(); dw_len]);
+            .unwrap_or_else(|| vec![E::zero(); dw_len + g.k]);
+        // Transpose dWᵀ once into (K, C, HF, WF).
+        let patch = g.patch();
+        let dw: Vec<E> = (0..dw_len)
+            .map(|idx| acc[(idx % patch) * g.k + idx / patch])
+            .collect();
         (
             dx,
             ConvGrads {
                 weight: Tensor::from_vec_exact(dw),
-                bias: db,
+                bias: Tensor::from_vec_exact(acc[dw_len..].to_vec()),
             },
         )
     }
@@ -367,14 +412,15 @@ where
             g.im2col(x, cols);
             cols
         };
-        // dW (K × C·HF·WF) += dY (K × HO·WO) · colsᵀ (HO·WO × C·HF·WF)
+        // dWᵀ (C·HF·WF × K) += cols (C·HF·WF × HO·WO) · dYᵀ (HO·WO × K); this orientation
+        // packs the small dY instead of the large lowered input (measured faster).
         matmul(
-            [g.k, patch, positions],
+            [patch, g.k, positions],
             dw,
-            patch,
+            g.k,
             true,
-            View::rows(dy, positions),
-            View::transposed(lowered, positions),
+            View::rows(lowered, positions),
+            View::transposed(dy, positions),
         );
         // dcols (C·HF·WF × HO·WO) = Wᵀ (C·HF·WF × K) · dY (K × HO·WO), then back onto dX
         let target: &mut [E] = if g.is_pointwise() { dx } else { dcols };

@@ -1,0 +1,99 @@
+//! Convolution forward and forward+backward on the three workloads of the PyTorch
+//! comparison (`benches/conv_vs_pytorch.py`).
+//!
+//! `cargo bench --bench conv` runs them under criterion. `cargo bench --bench conv --
+//! --timings R` instead prints one JSON line of per-workload medians over R calls, which the
+//! comparison script reads.
+
+use criterion::Criterion;
+use shaped::{typenum::*, Conv, ConvOut, Tensor, Width};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Deterministic inputs in [-0.5, 0.5).
+fn noise(seed: u64) -> impl FnMut(&[usize]) -> f32 {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    move |_| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
+
+type Out<N, K, H, W, HF, WF, S, P> = (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>);
+
+/// One workload: returns its (forward, forward+backward) closures.
+macro_rules! workload {
+    ($n:ty, $c:ty, $h:ty, $w:ty, $k:ty, $hf:ty, $wf:ty, $s:ty, $p:ty) => {{
+        let conv = Conv::<$c, $k, $hf, $wf, $s, $p>::new(
+            Tensor::from_fn(noise(1)),
+            Tensor::from_fn(noise(2)),
+        );
+        let x = Tensor::<($n, $c, $h, $w)>::from_fn(noise(3));
+        let dy = Tensor::<Out<$n, $k, $h, $w, $hf, $wf, $s, $p>>::from_fn(noise(4));
+        let (c2, x2) = (conv.clone(), x.clone());
+        let fwd = move || {
+            black_box(conv.forward(black_box(&x)));
+        };
+        let train = move || {
+            let y = c2.forward(black_box(&x2));
+            black_box(&y);
+            black_box(c2.backward(&x2, black_box(&dy)));
+        };
+        (fwd, train)
+    }};
+}
+
+fn median_seconds(mut f: impl FnMut(), reps: usize) -> f64 {
+    for _ in 0..3 {
+        f();
+    }
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn main() {
+    let (small_f, small_t) = workload!(U8, U3, U32, U32, U16, U3, U3, U1, U1);
+    let (s2_f, s2_t) = workload!(U32, U16, U32, U32, U32, U3, U3, U2, U1);
+    let (lenet_f, lenet_t) = workload!(U64, U1, U28, U28, U6, U5, U5, U1, U0);
+    let mut cases: Vec<(&str, Box<dyn FnMut()>, Box<dyn FnMut()>)> = vec![
+        ("conv_small", Box::new(small_f), Box::new(small_t)),
+        ("conv_stride2", Box::new(s2_f), Box::new(s2_t)),
+        ("conv_lenet", Box::new(lenet_f), Box::new(lenet_t)),
+    ];
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--timings") {
+        let reps: usize = args.get(i + 1).and_then(|r| r.parse().ok()).unwrap_or(50);
+        let fields: Vec<String> = cases
+            .iter_mut()
+            .map(|(name, f, t)| {
+                format!(
+                    "\"{name}\": {{\"forward\": {:e}, \"forward_backward\": {:e}}}",
+                    median_seconds(f, reps),
+                    median_seconds(t, reps)
+                )
+            })
+            .collect();
+        println!("{{{}}}", fields.join(", "));
+        return;
+    }
+    let mut c = Criterion::default()
+        .sample_size(30)
+        .measurement_time(std::time::Duration::from_secs(3))
+        .configure_from_args();
+    for (name, f, t) in cases.iter_mut() {
+        let mut g = c.benchmark_group(*name);
+        g.bench_function("forward", |b| b.iter(&mut *f));
+        g.bench_function("forward+backward", |b| b.iter(&mut *t));
+        g.finish();
+    }
+    c.final_summary();
+}

@@ -23,7 +23,10 @@ impl<D> Dim for D where
 use core::ops::{Add, Div, Mul, Sub};
 use typenum::{Add1, Diff, Gr, IsGreater, IsLessOrEqual, LeEq, Prod, Quot, Sum};
 
-use crate::rules::{ConvKernelHeight, ConvKernelWidth, ConvStride, Verdict};
+use crate::rules::{
+    ConvKernelHeight, ConvKernelWidth, ConvStride, PoolStride, PoolWindowHeight, PoolWindowWidth,
+    Verdict,
+};
 
 /// The output size of a convolution along one axis: `⌊(X + 2P − F) / S⌋ + 1` for an input of
 /// `X`, a kernel of `F`, stride `S` and zero padding `P` on both sides.
@@ -55,17 +58,44 @@ pub struct Height;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Width;
 
-/// An axis of a convolution, and the rules that name it.
+/// The height axis of a pooling window (errors say "pool window height").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolHeight;
+/// The width axis of a pooling window (errors say "pool window width").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolWidth;
+
+/// An axis of a sliding window (convolution or pooling), and the rules that name it.
 pub trait ConvAxis {
-    /// The rule "the kernel fits the padded input" on this axis.
+    /// The rule "the window fits the padded input" on this axis.
     type KernelRule;
+    /// The rule "the stride is non-zero".
+    type StrideRule;
 }
 impl ConvAxis for Height {
     type KernelRule = ConvKernelHeight;
+    type StrideRule = ConvStride;
 }
 impl ConvAxis for Width {
     type KernelRule = ConvKernelWidth;
+    type StrideRule = ConvStride;
 }
+impl ConvAxis for PoolHeight {
+    type KernelRule = PoolWindowHeight;
+    type StrideRule = PoolStride;
+}
+impl ConvAxis for PoolWidth {
+    type KernelRule = PoolWindowWidth;
+    type StrideRule = PoolStride;
+}
+
+/// The output size of a pooling window `K` with stride `S` (no padding) along one axis:
+/// `⌊(X − K) / S⌋ + 1`, that is [`ConvOut`]`<X, K, S, U0, A>`, with errors that speak of the
+/// pool window. `A` is [`PoolHeight`] (the default) or [`PoolWidth`].
+pub type PoolOut<X, K, S, A = PoolHeight> = ConvOut<X, K, S, typenum::U0, A>;
+
+/// The flattened size `C·H·W` of one `(C, H, W)` sample.
+pub type Flat<C, H, W> = Prod<Prod<C, H>, W>;
 
 /// Computes [`ConvOut`]; implemented for every input size, checked on use.
 pub trait ConvOutput<F, S, P, A> {
@@ -104,9 +134,9 @@ where
 {
     type Out = typenum::U1;
 }
-impl<Xp, F, S, A> ConvOutBranch<Xp, F, S, A> for (B1, B0)
+impl<Xp, F, S, A: ConvAxis> ConvOutBranch<Xp, F, S, A> for (B1, B0)
 where
-    B0: Verdict<ConvStride, S, S>,
+    B0: Verdict<A::StrideRule, S, S>,
 {
     type Out = typenum::U1;
 }

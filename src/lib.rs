@@ -25,15 +25,26 @@
 
 pub mod dims;
 mod gemm;
+pub mod init;
+pub mod io;
 pub mod layers;
+pub mod loss;
+pub mod module;
+pub mod optim;
 pub mod rules;
 mod shape;
 mod tensor;
 
 pub use dims::*;
+pub use init::Init;
 pub use layers::affine::{Affine, AffineGrads};
-pub use layers::conv::{Conv, ConvGrads};
+pub use layers::conv::{Conv, ConvCache, ConvGrads};
+pub use layers::flatten::Flatten;
+pub use layers::pool::{AvgPool2d, MaxPool2d};
 pub use layers::relu::ReLU;
+pub use loss::{mse, softmax_cross_entropy, LabelError};
+pub use module::{Module, Params};
+pub use optim::{Adam, Sgd};
 pub use shape::{Count, Shape};
 pub use tensor::{Element, ShapeError, Tensor};
 pub use typenum;

@@ -305,3 +305,31 @@ shape_rule!(
     "shape mismatch in Conv grad_output: expected {Expected} (N, K, HO, WO), found {Found}",
     "grad_output must have the shape of the forward output (N, K, HO, WO)"
 );
+shape_rule!(
+    /// A pooling window's height must fit the input height.
+    PoolWindowHeight,
+    PoolWindowHeightTooLarge,
+    "pool window height {Found} is larger than the input height {Expected}",
+    "the pool window does not fit the input"
+);
+shape_rule!(
+    /// A pooling window's width must fit the input width.
+    PoolWindowWidth,
+    PoolWindowWidthTooLarge,
+    "pool window width {Found} is larger than the input width {Expected}",
+    "the pool window does not fit the input"
+);
+shape_rule!(
+    /// A pooling stride must be at least 1.
+    PoolStride,
+    PoolStrideZero,
+    "stride must be non-zero in a pool: found S = {Found}",
+    "a pool with stride 0 has no output size"
+);
+shape_rule!(
+    /// The target of `mse` must have the prediction's shape.
+    MseTarget,
+    MseTargetMismatch,
+    "shape mismatch in mse target: expected {Expected} (the prediction's shape), found {Found}",
+    "the target must have the prediction's shape"
+);

@@ -3,6 +3,7 @@
 use crate::dims::Dim;
 
 use crate::gemm::{matmul, View};
+use crate::module::{Module, Params};
 use crate::rules::{AffineGradOutput, AffineInput, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -140,6 +141,81 @@ where
                 bias: db,
             },
         )
+    }
+}
+
+impl<DI: Dim, DO: Dim, E: Element> Params<E> for Affine<DI, DO, E>
+where
+    (DO, DI): Shape,
+    (DO,): Shape,
+{
+    type Grads = AffineGrads<DI, DO, E>;
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
+        f(
+            &format!("{prefix}weight"),
+            <(DO, DI)>::DIMS,
+            self.weight.as_slice(),
+        );
+        f(
+            &format!("{prefix}bias"),
+            <(DO,)>::DIMS,
+            self.bias.as_slice(),
+        );
+    }
+
+    fn visit_mut<Err>(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
+    ) -> Result<(), Err> {
+        f(
+            &format!("{prefix}weight"),
+            <(DO, DI)>::DIMS,
+            self.weight.as_mut_slice(),
+        )?;
+        f(
+            &format!("{prefix}bias"),
+            <(DO,)>::DIMS,
+            self.bias.as_mut_slice(),
+        )
+    }
+
+    fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E])) {
+        f(self.weight.as_mut_slice(), grads.weight.as_slice());
+        f(self.bias.as_mut_slice(), grads.bias.as_slice());
+    }
+}
+
+impl<N, D, DI, DO, E> Module<E, Tensor<(N, D), E>> for Affine<DI, DO, E>
+where
+    N: Dim,
+    D: Dim + DimEq<DI, AffineInput>,
+    DI: Dim,
+    DO: Dim,
+    E: Element,
+    (N, D): Shape,
+    (N, DI): Shape,
+    (N, DO): Shape,
+    (DO, DI): Shape,
+    (DO,): Shape,
+{
+    type Out = Tensor<(N, DO), E>;
+    /// The input, for `dW = dYᵀ·X`.
+    type Cache = Tensor<(N, D), E>;
+
+    fn infer(&self, x: &Tensor<(N, D), E>) -> Self::Out {
+        self.forward(x)
+    }
+
+    fn forward_train(&self, x: Tensor<(N, D), E>) -> (Self::Out, Self::Cache) {
+        (self.forward(&x), x)
+    }
+
+    fn backward_train(&self, x: Self::Cache, dy: &Self::Out) -> (Tensor<(N, D), E>, Self::Grads) {
+        let (dx, grads) = self.backward(&x, dy);
+        // `D` is `DI` (checked by the rule above); the data moves, nothing is copied.
+        (Tensor::from_vec_exact(dx.into_vec()), grads)
     }
 }
 

@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use crate::dims::{ConvOut, ConvOutput, Dim, Height, Width};
 use crate::gemm::{matmul, View};
+use crate::module::{Module, Params};
 use crate::rules::{ConvChannels, ConvGradOutput, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -281,24 +282,45 @@ where
     {
         let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
         let mut y = Tensor::<(N, K, _, _), E>::zeros();
+        self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut []);
+        y
+    }
+
+    /// The forward pass over a batch. With a non-empty `keep` (one lowered input per sample),
+    /// the lowering is kept there for the backward pass; otherwise it lives in per-thread
+    /// scratch.
+    fn forward_slices(&self, g: &Geom, x: &[E], y: &mut [E], keep: &mut [E]) {
         let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
-        let per_task = samples_per_task(N::USIZE);
-        y.as_mut_slice()
+        let cols_len = if g.is_pointwise() {
+            0
+        } else {
+            g.patch() * g.positions()
+        };
+        let per_task = samples_per_task(x.len() / in_len);
+        let tasks = y
             .par_chunks_mut(per_task * out_len)
-            .zip(x.as_slice().par_chunks(per_task * in_len))
-            .for_each(|(ys, xs)| {
-                let cols_len = if g.is_pointwise() {
-                    0
-                } else {
-                    g.patch() * g.positions()
-                };
+            .zip(x.par_chunks(per_task * in_len));
+        if keep.is_empty() || cols_len == 0 {
+            tasks.for_each(|(ys, xs)| {
                 E::with_scratch(cols_len, 0, |cols, _| {
                     for (yn, xn) in ys.chunks_exact_mut(out_len).zip(xs.chunks_exact(in_len)) {
-                        self.forward_one(&g, xn, yn, cols);
+                        self.forward_one(g, xn, yn, cols);
                     }
                 });
             });
-        y
+        } else {
+            tasks
+                .zip(keep.par_chunks_mut(per_task * cols_len))
+                .for_each(|((ys, xs), ks)| {
+                    for ((yn, xn), cols) in ys
+                        .chunks_exact_mut(out_len)
+                        .zip(xs.chunks_exact(in_len))
+                        .zip(ks.chunks_exact_mut(cols_len))
+                    {
+                        self.forward_one(g, xn, yn, cols);
+                    }
+                });
+        }
     }
 
     fn forward_one(&self, g: &Geom, x: &[E], y: &mut [E], cols: &mut [E]) {
@@ -347,27 +369,54 @@ where
             + ShapeEq<(N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>), ConvGradOutput>,
     {
         let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
-        let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
         let mut dx = Tensor::<(N, C, H, W), E>::zeros();
-        let per_task = samples_per_task(N::USIZE);
-        let (dw_len, positions) = (g.k * g.patch(), g.positions());
+        let grads = self.backward_slices(&g, x.as_slice(), dy.as_slice(), dx.as_mut_slice(), &[]);
+        (dx, grads)
+    }
+
+    /// The backward pass over a batch, given the lowered input kept by the forward pass or,
+    /// when `kept` is empty, lowering again.
+    fn backward_slices(
+        &self,
+        g: &Geom,
+        x: &[E],
+        dy: &[E],
+        dx: &mut [E],
+        kept: &[E],
+    ) -> ConvGrads<C, K, HF, WF, E> {
+        let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
+        let (dw_len, positions, patch) = (g.k * g.patch(), g.positions(), g.patch());
+        let cols_len = if g.is_pointwise() {
+            0
+        } else {
+            patch * positions
+        };
+        let n = x.len() / in_len;
+        let per_task = samples_per_task(n);
+        let kept_len = if kept.is_empty() { 0 } else { cols_len };
         // Each task accumulates dWᵀ (C·HF·WF × K) and then db (K) in one buffer.
         let acc = dx
-            .as_mut_slice()
             .par_chunks_mut(per_task * in_len)
-            .zip(x.as_slice().par_chunks(per_task * in_len))
-            .zip(dy.as_slice().par_chunks(per_task * out_len))
-            .map(|((dxs, xs), dys)| {
+            .zip(x.par_chunks(per_task * in_len))
+            .zip(dy.par_chunks(per_task * out_len))
+            .enumerate()
+            .map(|(task, ((dxs, xs), dys))| {
                 let mut acc = vec![E::zero(); dw_len + g.k];
                 let (dw, db) = acc.split_at_mut(dw_len);
-                let cols_len = g.patch() * positions;
-                E::with_scratch(cols_len, cols_len, |cols, dcols| {
-                    for ((dxn, xn), dyn_) in dxs
+                let first = task * per_task;
+                E::with_scratch(cols_len - kept_len, cols_len, |cols, dcols| {
+                    for (idx, ((dxn, xn), dyn_)) in dxs
                         .chunks_exact_mut(in_len)
                         .zip(xs.chunks_exact(in_len))
                         .zip(dys.chunks_exact(out_len))
+                        .enumerate()
                     {
-                        self.backward_one(&g, xn, dyn_, dxn, dw, cols, dcols);
+                        let lowered = if kept.is_empty() {
+                            None
+                        } else {
+                            Some(&kept[(first + idx) * cols_len..][..cols_len])
+                        };
+                        self.backward_one(g, xn, dyn_, dxn, dw, lowered, cols, dcols);
                         for (b, row) in db.iter_mut().zip(dyn_.chunks_exact(positions)) {
                             *b += row.iter().copied().sum::<E>();
                         }
@@ -381,17 +430,13 @@ where
             })
             .unwrap_or_else(|| vec![E::zero(); dw_len + g.k]);
         // Transpose dWᵀ once into (K, C, HF, WF).
-        let patch = g.patch();
         let dw: Vec<E> = (0..dw_len)
             .map(|idx| acc[(idx % patch) * g.k + idx / patch])
             .collect();
-        (
-            dx,
-            ConvGrads {
-                weight: Tensor::from_vec_exact(dw),
-                bias: Tensor::from_vec_exact(acc[dw_len..].to_vec()),
-            },
-        )
+        ConvGrads {
+            weight: Tensor::from_vec_exact(dw),
+            bias: Tensor::from_vec_exact(acc[dw_len..].to_vec()),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -402,15 +447,18 @@ where
         dy: &[E],
         dx: &mut [E],
         dw: &mut [E],
+        kept: Option<&[E]>,
         cols: &mut [E],
         dcols: &mut [E],
     ) {
         let (positions, patch) = (g.positions(), g.patch());
-        let lowered: &[E] = if g.is_pointwise() {
-            x
-        } else {
-            g.im2col(x, cols);
-            cols
+        let lowered: &[E] = match kept {
+            _ if g.is_pointwise() => x,
+            Some(kept) => kept,
+            None => {
+                g.im2col(x, cols);
+                cols
+            }
         };
         // dWᵀ (C·HF·WF × K) += cols (C·HF·WF × HO·WO) · dYᵀ (HO·WO × K); this orientation
         // packs the small dY instead of the large lowered input (measured faster).
@@ -435,6 +483,113 @@ where
         if !g.is_pointwise() {
             g.col2im(dcols, dx);
         }
+    }
+}
+
+impl<C, K, HF, WF, S, P, E> Params<E> for Conv<C, K, HF, WF, S, P, E>
+where
+    C: Dim,
+    K: Dim,
+    HF: Dim,
+    WF: Dim,
+    E: Element,
+    (K, C, HF, WF): Shape,
+    (K,): Shape,
+{
+    type Grads = ConvGrads<C, K, HF, WF, E>;
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
+        f(
+            &format!("{prefix}weight"),
+            <(K, C, HF, WF)>::DIMS,
+            self.weight.as_slice(),
+        );
+        f(&format!("{prefix}bias"), <(K,)>::DIMS, self.bias.as_slice());
+    }
+
+    fn visit_mut<Err>(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
+    ) -> Result<(), Err> {
+        f(
+            &format!("{prefix}weight"),
+            <(K, C, HF, WF)>::DIMS,
+            self.weight.as_mut_slice(),
+        )?;
+        f(
+            &format!("{prefix}bias"),
+            <(K,)>::DIMS,
+            self.bias.as_mut_slice(),
+        )
+    }
+
+    fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E])) {
+        f(self.weight.as_mut_slice(), grads.weight.as_slice());
+        f(self.bias.as_mut_slice(), grads.bias.as_slice());
+    }
+}
+
+/// What [`Conv`]'s backward pass needs from its forward pass: the input and its lowering
+/// (one `C·HF·WF × HO·WO` matrix per sample), so the backward pass does not lower again.
+pub struct ConvCache<X, E> {
+    x: X,
+    lowered: Vec<E>,
+}
+
+impl<N, C2, H, W, C, K, HF, WF, S, P, E> Module<E, Tensor<(N, C2, H, W), E>>
+    for Conv<C, K, HF, WF, S, P, E>
+where
+    N: Dim,
+    C: Dim,
+    K: Dim,
+    HF: Dim,
+    WF: Dim,
+    S: Dim,
+    P: Dim,
+    E: Element,
+    C2: Dim + DimEq<C, ConvChannels>,
+    H: Dim + ConvOutput<HF, S, P, Height>,
+    W: Dim + ConvOutput<WF, S, P, Width>,
+    (N, C2, H, W): Shape,
+    (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>): Shape,
+    (K, C, HF, WF): Shape,
+    (K,): Shape,
+{
+    type Out = Tensor<(N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>), E>;
+    type Cache = ConvCache<Tensor<(N, C2, H, W), E>, E>;
+
+    fn infer(&self, x: &Tensor<(N, C2, H, W), E>) -> Self::Out {
+        self.forward(x)
+    }
+
+    fn forward_train(&self, x: Tensor<(N, C2, H, W), E>) -> (Self::Out, Self::Cache) {
+        let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
+        let mut y = Tensor::<(N, K, _, _), E>::zeros();
+        let mut lowered = if g.is_pointwise() {
+            Vec::new()
+        } else {
+            vec![E::zero(); N::USIZE * g.patch() * g.positions()]
+        };
+        self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut lowered);
+        (y, ConvCache { x, lowered })
+    }
+
+    fn backward_train(
+        &self,
+        cache: Self::Cache,
+        dy: &Self::Out,
+    ) -> (Tensor<(N, C2, H, W), E>, Self::Grads) {
+        let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
+        let mut dx = Tensor::<(N, C2, H, W), E>::zeros();
+        let grads = self.backward_slices(
+            &g,
+            cache.x.as_slice(),
+            dy.as_slice(),
+            dx.as_mut_slice(),
+            &cache.lowered,
+        );
+        (dx, grads)
     }
 }
 

@@ -2,4 +2,6 @@
 
 pub mod affine;
 pub mod conv;
+pub mod flatten;
+pub mod pool;
 pub mod relu;

@@ -1,5 +1,6 @@
 //! The rectified linear unit.
 
+use crate::module::{no_params, Module};
 use crate::rules::{ReluGradOutput, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -60,5 +61,25 @@ mod tests {
         let x = Tensor::<(U2, U2), f64>::from_vec(vec![-0.5, 0.0, 1e-300, 7.0]).unwrap();
         let dy = Tensor::<(U2, U2), f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0]).unwrap();
         assert_eq!(ReLU.backward(&x, &dy).as_slice(), &[0.0, 0.0, 3.0, 4.0]);
+    }
+}
+
+no_params!(ReLU);
+
+impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for ReLU {
+    type Out = Tensor<S, E>;
+    /// The input, for the mask `1[x > 0]`.
+    type Cache = Tensor<S, E>;
+
+    fn infer(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
+        self.forward(x)
+    }
+
+    fn forward_train(&self, x: Tensor<S, E>) -> (Tensor<S, E>, Tensor<S, E>) {
+        (self.forward(&x), x)
+    }
+
+    fn backward_train(&self, x: Tensor<S, E>, dy: &Tensor<S, E>) -> (Tensor<S, E>, ()) {
+        (self.backward(&x, dy), ())
     }
 }

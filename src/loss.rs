@@ -1,0 +1,134 @@
+//! Losses: each returns the loss and its gradient with respect to the prediction.
+
+use core::fmt;
+
+use crate::dims::Dim;
+use crate::rules::{MseTarget, ShapeEq};
+use crate::shape::Shape;
+use crate::tensor::{Element, Tensor};
+
+/// Labels that do not fit the logits: another count than the batch, or a class out of range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelError {
+    /// `labels.len()` is not the batch size.
+    Count {
+        /// The batch size `N`.
+        expected: usize,
+        /// The number of labels given.
+        found: usize,
+    },
+    /// A label is not below the number of classes.
+    OutOfRange {
+        /// The position of the label in the batch.
+        index: usize,
+        /// The label.
+        label: usize,
+        /// The number of classes `C`.
+        classes: usize,
+    },
+}
+
+impl fmt::Display for LabelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Count { expected, found } => {
+                write!(f, "expected {expected} labels (the batch size), found {found}")
+            }
+            Self::OutOfRange {
+                index,
+                label,
+                classes,
+            } => write!(
+                f,
+                "label {label} at position {index} is out of range: expected a class in 0..{classes}"
+            ),
+        }
+    }
+}
+impl std::error::Error for LabelError {}
+
+/// Softmax cross-entropy on integer labels, averaged over the batch (PyTorch's
+/// `cross_entropy` with `reduction="mean"`): `L = −(1/N) Σₙ log softmax(zₙ)[yₙ]`, computed with
+/// a stable log-sum-exp.
+///
+/// Returns `L` and `∂L/∂z = (softmax(z) − onehot(y)) / N`, of the logits' shape `(N, C)`.
+///
+/// ```
+/// use shaped::{softmax_cross_entropy, Tensor, typenum::*};
+/// let logits = Tensor::<(U2, U3), f64>::from_vec(vec![0.0, 0.0, 0.0, 10.0, 0.0, 0.0])?;
+/// let (loss, grad) = softmax_cross_entropy(&logits, &[1, 0])?;
+/// assert!((loss - (3f64.ln() + (1.0 + 2.0 * (-10f64).exp()).ln()) / 2.0).abs() < 1e-12);
+/// assert_eq!(grad.dims(), &[2, 3]);
+/// assert!(softmax_cross_entropy(&logits, &[1, 3]).is_err()); // class 3 of 3
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn softmax_cross_entropy<N: Dim, C: Dim, E: Element>(
+    logits: &Tensor<(N, C), E>,
+    labels: &[usize],
+) -> Result<(E, Tensor<(N, C), E>), LabelError>
+where
+    (N, C): Shape,
+{
+    if labels.len() != N::USIZE {
+        return Err(LabelError::Count {
+            expected: N::USIZE,
+            found: labels.len(),
+        });
+    }
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= C::USIZE) {
+        return Err(LabelError::OutOfRange {
+            index,
+            label,
+            classes: C::USIZE,
+        });
+    }
+    let n = E::from_usize(N::USIZE).expect("a batch size");
+    let mut grad = logits.clone();
+    let mut loss = E::zero();
+    for (row, &label) in grad.as_mut_slice().chunks_exact_mut(C::USIZE).zip(labels) {
+        let max = row.iter().copied().fold(E::neg_infinity(), E::max);
+        let mut sum = E::zero();
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        // log softmax[label] = z[label] − max − ln Σ exp(z − max)
+        loss += sum.ln() - row[label].ln();
+        for v in row.iter_mut() {
+            *v = *v / sum / n;
+        }
+        row[label] = row[label] - E::one() / n;
+    }
+    Ok((loss / n, grad))
+}
+
+/// Mean squared error, averaged over every element (PyTorch's `mse_loss`):
+/// `L = (1/|S|) Σ (p − t)²`, and `∂L/∂p = 2 (p − t) / |S|`, of the prediction's shape.
+///
+/// A target of another shape does not compile.
+///
+/// ```
+/// use shaped::{mse, Tensor, typenum::*};
+/// let p = Tensor::<(U2,)>::from_vec(vec![1.0, 3.0])?;
+/// let t = Tensor::<(U2,)>::from_vec(vec![0.0, 1.0])?;
+/// let (loss, grad) = mse(&p, &t);
+/// assert_eq!(loss, 2.5);
+/// assert_eq!(grad.as_slice(), &[1.0, 2.0]);
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
+pub fn mse<S, G, E>(pred: &Tensor<S, E>, target: &Tensor<G, E>) -> (E, Tensor<S, E>)
+where
+    S: Shape,
+    G: Shape + ShapeEq<S, MseTarget>,
+    E: Element,
+{
+    let count = E::from_usize(S::NUM_ELEMENTS).expect("an element count");
+    let mut grad = pred.clone();
+    let mut loss = E::zero();
+    for (g, &t) in grad.as_mut_slice().iter_mut().zip(target.as_slice()) {
+        let d = *g - t;
+        loss += d * d;
+        *g = (d + d) / count;
+    }
+    (loss / count, grad)
+}

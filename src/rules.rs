@@ -333,3 +333,20 @@ shape_rule!(
     "shape mismatch in mse target: expected {Expected} (the prediction's shape), found {Found}",
     "the target must have the prediction's shape"
 );
+
+/// `T`, as seen from the batch dim `N`: [`AtBatch<N, T>`](AtBatch) is `T` once `N` is known.
+///
+/// Method lookup on a model (`model.forward_train(x)`) happens before the argument's type is
+/// known, with the batch still open. A junction rule stated on `AtBatch<N, D>` instead of `D`
+/// is therefore undecided during lookup, so a mis-wired model reaches the rule's own error
+/// (`shape mismatch in Affine input: …`) instead of failing lookup with a "no method named
+/// `forward_train`" error that prints the whole model in typenum's binary.
+pub trait Anchor<T> {
+    /// `T`.
+    type Out;
+}
+impl<N: crate::dims::Dim, T> Anchor<T> for N {
+    type Out = T;
+}
+/// `T`, known once the batch `N` is (see [`Anchor`]).
+pub type AtBatch<N, T> = <N as Anchor<T>>::Out;

@@ -132,3 +132,75 @@ fn conv_weight_grad_swapped_k_c() {
     let (_dx, grads): (_, ConvGrads<U3, U8, U3, U3>) = conv.backward(&x, &dy);
     assert_eq!(grads.weight.dims(), &[8, 3, 3, 3]);
 }
+
+mod models {
+    use rand::{rngs::StdRng, SeedableRng};
+    use shaped::{mse, typenum::*, Affine, AvgPool2d, Conv, Flatten, Init, MaxPool2d};
+    use shaped::{Module, ReLU, Sgd, Tensor};
+
+    fn rng() -> StdRng {
+        StdRng::seed_from_u64(0)
+    }
+
+    #[test]
+    fn model_miswired_flatten_to_affine() {
+        type Cnn = (
+            Conv<U1, U32, U3, U3, U1, U1>,
+            ReLU,
+            MaxPool2d<U2>,
+            Flatten,
+            Affine<U512, U64>,
+            ReLU,
+            Affine<U64, U10>,
+        );
+        let model = Cnn::init(&mut rng());
+        let logits = model.infer(&Tensor::<(U32, U1, U8, U8)>::zeros());
+        assert_eq!(logits.dims(), &[32, 10]);
+    }
+
+    #[test]
+    fn model_miswired_hidden_layers() {
+        let model = <(Affine<U64, U128>, ReLU, Affine<U128, U10>)>::init(&mut rng());
+        let (logits, _cache) = model.forward_train(Tensor::<(U32, U64)>::zeros());
+        assert_eq!(logits.dims(), &[32, 10]);
+    }
+
+    #[test]
+    fn model_miswired_conv_channels() {
+        let model = <(
+            Conv<U1, U8, U3, U3, U1, U1>,
+            ReLU,
+            Conv<U8, U16, U3, U3, U2, U1>,
+        )>::init(&mut rng());
+        let (y, _cache) = model.forward_train(Tensor::<(U2, U1, U16, U16)>::zeros());
+        assert_eq!(y.dims(), &[2, 16, 8, 8]);
+    }
+
+    #[test]
+    fn optimizer_given_another_models_grads() {
+        let mut small = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::init(&mut rng());
+        let before = small.0.weight.clone();
+        let (y, cache) = small.forward_train(Tensor::<(U3, U4)>::full(1.0));
+        let (_, grads) = small.backward_train(cache, &y);
+        Sgd::new(0.1).step(&mut small, &grads);
+        assert_ne!(small.0.weight, before);
+    }
+
+    #[test]
+    fn maxpool_window_larger_than_input() {
+        let y = MaxPool2d::<U4>::new().infer(&Tensor::<(U2, U3, U4, U4)>::zeros());
+        assert_eq!(y.dims(), &[2, 3, 1, 1]);
+    }
+
+    #[test]
+    fn pool_zero_stride() {
+        let y = AvgPool2d::<U2, U1>::new().infer(&Tensor::<(U2, U3, U4, U4)>::zeros());
+        assert_eq!(y.dims(), &[2, 3, 3, 3]);
+    }
+
+    #[test]
+    fn mse_target_other_shape() {
+        let (loss, _) = mse(&Tensor::<(U8, U2)>::full(1.0), &Tensor::<(U8, U2)>::zeros());
+        assert_eq!(loss, 1.0);
+    }
+}

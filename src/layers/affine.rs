@@ -4,7 +4,7 @@ use crate::dims::Dim;
 
 use crate::gemm::{matmul, View};
 use crate::module::{Module, Params};
-use crate::rules::{AffineGradOutput, AffineInput, DimEq, ShapeEq};
+use crate::rules::{AffineGradOutput, AffineInput, AtBatch, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -190,7 +190,9 @@ where
 impl<N, D, DI, DO, E> Module<E, Tensor<(N, D), E>> for Affine<DI, DO, E>
 where
     N: Dim,
-    D: Dim + DimEq<DI, AffineInput>,
+    D: Dim,
+    // The junction rule, undecided until the batch is known (see `rules::Anchor`).
+    AtBatch<N, D>: DimEq<DI, AffineInput>,
     DI: Dim,
     DO: Dim,
     E: Element,

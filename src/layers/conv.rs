@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use crate::dims::{ConvOut, ConvOutput, Dim, Height, Width};
 use crate::gemm::{matmul, View};
 use crate::module::{Module, Params};
-use crate::rules::{ConvChannels, ConvGradOutput, DimEq, ShapeEq};
+use crate::rules::{AtBatch, ConvChannels, ConvGradOutput, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -548,9 +548,11 @@ where
     S: Dim,
     P: Dim,
     E: Element,
-    C2: Dim + DimEq<C, ConvChannels>,
+    C2: Dim,
     H: Dim + ConvOutput<HF, S, P, Height>,
     W: Dim + ConvOutput<WF, S, P, Width>,
+    // The junction rule, undecided until the batch is known (see `rules::Anchor`).
+    AtBatch<N, C2>: DimEq<C, ConvChannels>,
     (N, C2, H, W): Shape,
     (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>): Shape,
     (K, C, HF, WF): Shape,

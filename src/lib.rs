@@ -40,7 +40,7 @@ pub use init::Init;
 pub use layers::affine::{Affine, AffineGrads};
 pub use layers::conv::{Conv, ConvCache, ConvGrads};
 pub use layers::flatten::Flatten;
-pub use layers::pool::{AvgPool2d, MaxPool2d};
+pub use layers::pool::{AvgPool2d, MaxPool2d, MaxPoolCache};
 pub use layers::relu::ReLU;
 pub use loss::{mse, softmax_cross_entropy, LabelError};
 pub use module::{Module, Params};

@@ -1,5 +1,6 @@
 //! Flattening a batch of images into a batch of vectors.
 
+use core::marker::PhantomData;
 use core::ops::Mul;
 
 use crate::dims::{Dim, Flat};
@@ -37,17 +38,18 @@ where
     (N, Flat<C, H, W>): Shape,
 {
     type Out = Tensor<(N, Flat<C, H, W>), E>;
-    type Cache = ();
+    /// Nothing but the input's type.
+    type Cache = PhantomData<Tensor<(N, C, H, W), E>>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
         Tensor::from_vec_exact(x.as_slice().to_vec())
     }
 
-    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, ()) {
-        (Tensor::from_vec_exact(x.into_vec()), ())
+    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
+        (Tensor::from_vec_exact(x.into_vec()), PhantomData)
     }
 
-    fn backward_train(&self, _: (), dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
+    fn backward_train(&self, _: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
         (Tensor::from_vec_exact(dy.as_slice().to_vec()), ())
     }
 }

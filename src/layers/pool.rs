@@ -103,6 +103,13 @@ impl<K, S> Default for AvgPool2d<K, S> {
 no_params!(MaxPool2d<K, S>; K, S);
 no_params!(AvgPool2d<K, S>; K, S);
 
+/// What [`MaxPool2d`]'s backward pass needs: the flat input index of each window's maximum.
+/// `X` is the input type.
+pub struct MaxPoolCache<X> {
+    argmax: Vec<u32>,
+    input: PhantomData<X>,
+}
+
 /// The pooled output type.
 type Pooled<N, C, H, W, K, S, E> = Tensor<(N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>), E>;
 
@@ -139,8 +146,7 @@ where
     (N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>): Shape,
 {
     type Out = Pooled<N, C, H, W, K, S, E>;
-    /// The flat input index of each window's maximum.
-    type Cache = Vec<u32>;
+    type Cache = MaxPoolCache<Tensor<(N, C, H, W), E>>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
         let w = Window::of::<N, C, H, W, K, S, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>>();
@@ -149,18 +155,19 @@ where
         y
     }
 
-    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Vec<u32>) {
+    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
         let w = Window::of::<N, C, H, W, K, S, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>>();
         let mut y = Tensor::zeros();
         let mut argmax = Vec::with_capacity(y.as_slice().len());
         Self::run(&w, x.as_slice(), y.as_mut_slice(), Some(&mut argmax));
-        (y, argmax)
+        let input = PhantomData;
+        (y, MaxPoolCache { argmax, input })
     }
 
-    fn backward_train(&self, argmax: Vec<u32>, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
+    fn backward_train(&self, cache: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
         let mut dx = Tensor::<(N, C, H, W), E>::zeros();
         let d = dx.as_mut_slice();
-        for (&at, &g) in argmax.iter().zip(dy.as_slice()) {
+        for (&at, &g) in cache.argmax.iter().zip(dy.as_slice()) {
             d[at as usize] += g;
         }
         (dx, ())
@@ -180,7 +187,8 @@ where
     (N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>): Shape,
 {
     type Out = Pooled<N, C, H, W, K, S, E>;
-    type Cache = ();
+    /// Nothing but the input's type.
+    type Cache = PhantomData<Tensor<(N, C, H, W), E>>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
         let w = Window::of::<N, C, H, W, K, S, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>>();
@@ -191,11 +199,11 @@ where
         y
     }
 
-    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, ()) {
-        (self.infer(&x), ())
+    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
+        (self.infer(&x), PhantomData)
     }
 
-    fn backward_train(&self, _: (), dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
+    fn backward_train(&self, _: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
         let w = Window::of::<N, C, H, W, K, S, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>>();
         let scale = E::one() / E::from_usize(K::USIZE * K::USIZE).expect("a small count");
         let mut dx = Tensor::<(N, C, H, W), E>::zeros();

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Golden values for the gradient tests, computed by PyTorch autograd in float64.
+"""Golden values for the gradient tests, computed by PyTorch autograd in float64; also
+tests/golden/torch_cnn.safetensors (a PyTorch model's parameters for shaped to load) and the
+logits PyTorch computes from tests/golden/shaped_cnn.safetensors (written by shaped's test
+`shaped_file_loads_into_pytorch` with SHAPED_WRITE_GOLDEN=1).
 
 Run from the repository root:  python3 tests/golden/make_golden.py
 (needs `pip install torch numpy`). It rewrites tests/golden/*.txt; the tests never run Python.
@@ -90,6 +93,97 @@ def conv(rng, tag, n, c, h, w, k, hf, wf, s, p):
     return out
 
 
+def pools(rng):
+    """max_pool2d and avg_pool2d, forward and backward."""
+    out = ""
+    for tag, kind, shape, k, st in [
+        ("max_k2s2", "max", (2, 3, 6, 6), 2, 2),
+        ("max_k3s2", "max", (1, 2, 7, 7), 3, 2),
+        ("avg_k2s2", "avg", (2, 3, 6, 6), 2, 2),
+        ("avg_k3s1", "avg", (1, 2, 5, 6), 3, 1),
+    ]:
+        x = torch.tensor(rng.standard_normal(shape), requires_grad=True)
+        f = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+        y = f(x, k, st)
+        dy = torch.tensor(rng.standard_normal(tuple(y.shape)))
+        y.backward(dy)
+        for name, t in [("x", x), ("dy", dy), ("y", y), ("dx", x.grad)]:
+            out += record(f"{tag}.{name}", t)
+    return out
+
+
+def losses(rng):
+    """cross_entropy (mean) on integer labels, and mse_loss (mean), with their gradients."""
+    z = torch.tensor(rng.standard_normal((4, 5)) * 3, requires_grad=True)
+    labels = torch.tensor([0, 4, 2, 2])
+    loss = torch.nn.functional.cross_entropy(z, labels)
+    loss.backward()
+    out = record("ce.logits", z) + record("ce.labels", labels.double()) + record("ce.loss", loss.reshape(1)) + record("ce.grad", z.grad)
+    p = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    t = torch.tensor(rng.standard_normal((3, 4)))
+    loss = torch.nn.functional.mse_loss(p, t)
+    loss.backward()
+    out += record("mse.pred", p) + record("mse.target", t) + record("mse.loss", loss.reshape(1)) + record("mse.grad", p.grad)
+    return out
+
+
+def optimizers(rng):
+    """Three steps of SGD (momentum, weight decay) and of Adam on a Linear(3, 2), given grads."""
+    out = ""
+    w0, b0 = rng.standard_normal((2, 3)), rng.standard_normal(2)
+    grads = [(rng.standard_normal((2, 3)), rng.standard_normal(2)) for _ in range(3)]
+    out += record("opt.w0", w0) + record("opt.b0", b0)
+    for i, (gw, gb) in enumerate(grads):
+        out += record(f"opt.gw{i}", gw) + record(f"opt.gb{i}", gb)
+    for tag, make in [
+        ("sgd", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01)),
+        ("adam", lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.001)),
+    ]:
+        w, b = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+        opt = make([w, b])
+        for i, (gw, gb) in enumerate(grads):
+            w.grad, b.grad = torch.tensor(gw), torch.tensor(gb)
+            opt.step()
+            out += record(f"{tag}.w{i}", w) + record(f"{tag}.b{i}", b)
+    return out
+
+
+def sequential():
+    """The CNN of tests/models.rs as nn.Sequential, in float64."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, stride=1, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 8),
+        torch.nn.ReLU(),
+        torch.nn.Linear(8, 3),
+    ).double()
+
+
+def model(rng):
+    """A whole model: PyTorch's parameters saved as safetensors, then forward, loss, backward;
+    and the logits PyTorch computes from the file shaped wrote (tests/golden/shaped_cnn.safetensors)."""
+    from safetensors.torch import load_file, save_file
+    torch.manual_seed(7)
+    net = sequential()
+    save_file(net.state_dict(), os.path.join(HERE, "torch_cnn.safetensors"))
+    x = torch.tensor(rng.standard_normal((2, 1, 8, 8)))
+    labels = torch.tensor([2, 0])
+    logits = net(x)
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    loss.backward()
+    out = record("model.x", x) + record("model.logits", logits) + record("model.loss", loss.reshape(1))
+    for name, p in net.named_parameters():
+        out += record(f"model.grad.{name}", p.grad)
+    shaped_file = os.path.join(HERE, "shaped_cnn.safetensors")
+    if os.path.exists(shaped_file):
+        net2 = sequential()
+        net2.load_state_dict(load_file(shaped_file))
+        out += record("model.shaped_file_logits", net2(x))
+    return out
+
+
 def main():
     rng = np.random.default_rng(20261127)
     text = header()
@@ -103,6 +197,10 @@ def main():
     for case in CONV_CASES:
         text += conv(rng, *case)
     with open(os.path.join(HERE, "conv.txt"), "w") as f:
+        f.write(text)
+    rng = np.random.default_rng(4)
+    text = header() + pools(rng) + losses(rng) + optimizers(rng) + model(rng)
+    with open(os.path.join(HERE, "models.txt"), "w") as f:
         f.write(text)
 
 

@@ -1,12 +1,14 @@
 //! Convolution forward and forward+backward on the three workloads of the PyTorch
-//! comparison (`benches/conv_vs_pytorch.py`).
+//! comparison (`benches/conv_vs_pytorch.py`). Forward+backward goes through
+//! `Module::forward_train`/`backward_train`, as a model's training step does (the input is
+//! cloned into the cache each call, as the step would move it).
 //!
 //! `cargo bench --bench conv` runs them under criterion. `cargo bench --bench conv --
 //! --timings R` instead prints one JSON line of per-workload medians over R calls, which the
 //! comparison script reads.
 
 use criterion::Criterion;
-use shaped::{typenum::*, Conv, ConvOut, Tensor, Width};
+use shaped::{typenum::*, Conv, ConvOut, Module, Tensor, Width};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -36,10 +38,11 @@ macro_rules! workload {
         let fwd = move || {
             black_box(conv.forward(black_box(&x)));
         };
+        // As in a model: the forward pass keeps the lowered input for the backward pass.
         let train = move || {
-            let y = c2.forward(black_box(&x2));
+            let (y, cache) = c2.forward_train(black_box(x2.clone()));
             black_box(&y);
-            black_box(c2.backward(&x2, black_box(&dy)));
+            black_box(c2.backward_train(cache, black_box(&dy)));
         };
         (fwd, train)
     }};

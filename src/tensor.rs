@@ -38,10 +38,24 @@ pub trait Element:
     /// buffers.
     #[doc(hidden)]
     fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [Self], &mut [Self]) -> R) -> R;
+
+    /// A buffer of `len` elements (contents unspecified), reusing one given back with
+    /// [`Element::give_back`] on this thread if there is one: the lowering a convolution keeps
+    /// from its forward to its backward pass is megabytes, and a fresh allocation of that size
+    /// costs page faults every step.
+    #[doc(hidden)]
+    fn take_buffer(len: usize) -> Vec<Self>;
+
+    /// Returns a buffer for [`Element::take_buffer`] to reuse.
+    #[doc(hidden)]
+    fn give_back(buffer: Vec<Self>);
 }
 
 macro_rules! element {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $stash:ident) => {
+        thread_local! {
+            static $stash: core::cell::Cell<Vec<Vec<$t>>> = const { core::cell::Cell::new(Vec::new()) };
+        }
         impl Element for $t {
             const NAME: &'static str = $name;
 
@@ -62,11 +76,35 @@ macro_rules! element {
                 SCRATCH.with(|s| s.set((va, vb)));
                 r
             }
+
+            fn take_buffer(len: usize) -> Vec<Self> {
+                let mut v = $stash.with(|s| {
+                    let mut stash = s.take();
+                    let pick = stash.iter().position(|b| b.capacity() >= len);
+                    let v = pick.map(|i| stash.swap_remove(i)).unwrap_or_default();
+                    s.set(stash);
+                    v
+                });
+                v.resize(len, 0.0);
+                v.truncate(len);
+                v
+            }
+
+            fn give_back(buffer: Vec<Self>) {
+                $stash.with(|s| {
+                    let mut stash = s.take();
+                    // A few buffers at most: enough for the convolutions of one model.
+                    if stash.len() < 8 {
+                        stash.push(buffer);
+                    }
+                    s.set(stash);
+                });
+            }
         }
     };
 }
-element!(f32, "f32");
-element!(f64, "f64");
+element!(f32, "f32", STASH_F32);
+element!(f64, "f64", STASH_F64);
 
 /// Runtime data that does not fit a tensor's type: a wrong element count, a wrong shape in a
 /// file. It says what was expected and what came.

@@ -571,7 +571,7 @@ where
         let mut lowered = if g.is_pointwise() {
             Vec::new()
         } else {
-            vec![E::zero(); N::USIZE * g.patch() * g.positions()]
+            E::take_buffer(N::USIZE * g.patch() * g.positions())
         };
         self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut lowered);
         (y, ConvCache { x, lowered })
@@ -591,6 +591,7 @@ where
             dx.as_mut_slice(),
             &cache.lowered,
         );
+        E::give_back(cache.lowered);
         (dx, grads)
     }
 }

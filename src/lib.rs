@@ -9,7 +9,13 @@
 //! - **tensors** ([`Tensor`]): heap storage whose length is fixed by the shape.
 //! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
 //!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
-//! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`) and [`ReLU`], each with a typed `backward`.
+//! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
+//!   output size computed by the compiler: [`ConvOut`]), [`MaxPool2d`], [`AvgPool2d`],
+//!   [`Flatten`], each with a typed `backward`.
+//! - **models** ([`module`]): a tuple of layers is a model; [`Module::forward_train`] keeps a
+//!   typed cache, [`Module::backward_train`] returns gradients shaped like the model.
+//! - **training**: losses ([`softmax_cross_entropy`], [`mse`]), optimizers ([`Sgd`],
+//!   [`Adam`]), PyTorch's initialisation ([`Init`]), safetensors with PyTorch's names ([`io`]).
 //!
 //! ```
 //! use shaped::{Affine, ReLU, Tensor, typenum::{U2, U3, U4}};

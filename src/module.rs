@@ -75,6 +75,32 @@ macro_rules! no_params {
 }
 pub(crate) use no_params;
 
+/// The [`Params`] methods of a layer whose parameters are `self.weight` and `self.bias`, of
+/// shapes `$w` and `$b` (PyTorch's names).
+macro_rules! weight_bias_params {
+    ($w:ty, $b:ty) => {
+        fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
+            f(&format!("{prefix}weight"), <$w>::DIMS, self.weight.as_slice());
+            f(&format!("{prefix}bias"), <$b>::DIMS, self.bias.as_slice());
+        }
+
+        fn visit_mut<Err>(
+            &mut self,
+            prefix: &str,
+            f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
+        ) -> Result<(), Err> {
+            f(&format!("{prefix}weight"), <$w>::DIMS, self.weight.as_mut_slice())?;
+            f(&format!("{prefix}bias"), <$b>::DIMS, self.bias.as_mut_slice())
+        }
+
+        fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E])) {
+            f(self.weight.as_mut_slice(), grads.weight.as_slice());
+            f(self.bias.as_mut_slice(), grads.bias.as_slice());
+        }
+    };
+}
+pub(crate) use weight_bias_params;
+
 macro_rules! tuple_model {
     ($($l:ident $i:tt $c:ident $g:ident $a:ident $b:ident),+ ; $last:ident) => {
         impl<E: Element, $($l: Params<E>),+> Params<E> for ($($l,)+) {

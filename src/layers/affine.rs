@@ -3,7 +3,7 @@
 use crate::dims::Dim;
 
 use crate::gemm::{matmul, View};
-use crate::module::{Module, Params};
+use crate::module::{weight_bias_params, Module, Params};
 use crate::rules::{AffineGradOutput, AffineInput, AtBatch, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -151,40 +151,7 @@ where
 {
     type Grads = AffineGrads<DI, DO, E>;
 
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
-        f(
-            &format!("{prefix}weight"),
-            <(DO, DI)>::DIMS,
-            self.weight.as_slice(),
-        );
-        f(
-            &format!("{prefix}bias"),
-            <(DO,)>::DIMS,
-            self.bias.as_slice(),
-        );
-    }
-
-    fn visit_mut<Err>(
-        &mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
-    ) -> Result<(), Err> {
-        f(
-            &format!("{prefix}weight"),
-            <(DO, DI)>::DIMS,
-            self.weight.as_mut_slice(),
-        )?;
-        f(
-            &format!("{prefix}bias"),
-            <(DO,)>::DIMS,
-            self.bias.as_mut_slice(),
-        )
-    }
-
-    fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E])) {
-        f(self.weight.as_mut_slice(), grads.weight.as_slice());
-        f(self.bias.as_mut_slice(), grads.bias.as_slice());
-    }
+    weight_bias_params!((DO, DI), (DO,));
 }
 
 impl<N, D, DI, DO, E> Module<E, Tensor<(N, D), E>> for Affine<DI, DO, E>

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::dims::{ConvOut, ConvOutput, Dim, Height, Width};
 use crate::gemm::{matmul, View};
-use crate::module::{Module, Params};
+use crate::module::{weight_bias_params, Module, Params};
 use crate::rules::{AtBatch, ConvChannels, ConvGradOutput, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -498,36 +498,7 @@ where
 {
     type Grads = ConvGrads<C, K, HF, WF, E>;
 
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
-        f(
-            &format!("{prefix}weight"),
-            <(K, C, HF, WF)>::DIMS,
-            self.weight.as_slice(),
-        );
-        f(&format!("{prefix}bias"), <(K,)>::DIMS, self.bias.as_slice());
-    }
-
-    fn visit_mut<Err>(
-        &mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
-    ) -> Result<(), Err> {
-        f(
-            &format!("{prefix}weight"),
-            <(K, C, HF, WF)>::DIMS,
-            self.weight.as_mut_slice(),
-        )?;
-        f(
-            &format!("{prefix}bias"),
-            <(K,)>::DIMS,
-            self.bias.as_mut_slice(),
-        )
-    }
-
-    fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E])) {
-        f(self.weight.as_mut_slice(), grads.weight.as_slice());
-        f(self.bias.as_mut_slice(), grads.bias.as_slice());
-    }
+    weight_bias_params!((K, C, HF, WF), (K,));
 }
 
 /// What [`Conv`]'s backward pass needs from its forward pass: the input and its lowering

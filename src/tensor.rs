@@ -69,9 +69,14 @@ macro_rules! element {
                         const { core::cell::Cell::new((Vec::new(), Vec::new())) };
                 }
                 let (mut va, mut vb) = SCRATCH.with(|s| s.take());
-                // Only growth is zero-filled; the lowering overwrites every element it reads.
-                va.resize(a, 0.0);
-                vb.resize(b, 0.0);
+                // Only growth is zero-filled (and buffers never shrink, so calls of alternating
+                // sizes do not refill); the lowering overwrites every element it reads.
+                if va.len() < a {
+                    va.resize(a, 0.0);
+                }
+                if vb.len() < b {
+                    vb.resize(b, 0.0);
+                }
                 let r = f(&mut va[..a], &mut vb[..b]);
                 SCRATCH.with(|s| s.set((va, vb)));
                 r

@@ -195,7 +195,7 @@ where
         || w.borrow_mut().gemm_forward(),
         f,
     );
-    println!("affine_{name} forward:          shaped {gs:6.1} GFLOP/s, gemm {gg:6.1} GFLOP/s, time ratio shaped/gemm {r:.3} (throughput {:.0} %)", 100.0 / r);
+    println!("affine_{name} forward:          shaped {gs:6.1} GFLOP/s ({:.2} µs), gemm {gg:6.1} GFLOP/s, time ratio shaped/gemm {r:.3} (throughput {:.0} %)", f as f64 / gs / 1e3, 100.0 / r);
     let (r, gs, gg) = ratio(
         || {
             black_box(w.borrow().shaped_train());
@@ -203,10 +203,12 @@ where
         || w.borrow_mut().gemm_train(),
         3 * f,
     );
-    println!("affine_{name} forward+backward: shaped {gs:6.1} GFLOP/s, gemm {gg:6.1} GFLOP/s, time ratio shaped/gemm {r:.3} (throughput {:.0} %)", 100.0 / r);
+    println!("affine_{name} forward+backward: shaped {gs:6.1} GFLOP/s ({:.2} µs), gemm {gg:6.1} GFLOP/s, time ratio shaped/gemm {r:.3} (throughput {:.0} %)", 3.0 * f as f64 / gs / 1e3, 100.0 / r);
 }
 
 fn benches(c: &mut Criterion) {
+    bench_workload::<U1, U4, U3>(c, "1x4to3");
+    bench_workload::<U32, U64, U32>(c, "32x64to32");
     bench_workload::<U64, U784, U256>(c, "64x784to256");
     bench_workload::<U256, U1024, U1024>(c, "256x1024to1024");
 }
@@ -221,6 +223,8 @@ fn main() {
     group();
     Criterion::default().configure_from_args().final_summary();
     println!("\nmedian ratios, sides interleaved call by call:");
+    report::<U1, U4, U3>("1x4to3");
+    report::<U32, U64, U32>("32x64to32");
     report::<U64, U784, U256>("64x784to256");
     report::<U256, U1024, U1024>("256x1024to1024");
 }

@@ -80,7 +80,11 @@ pub(crate) use no_params;
 macro_rules! weight_bias_params {
     ($w:ty, $b:ty) => {
         fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
-            f(&format!("{prefix}weight"), <$w>::DIMS, self.weight.as_slice());
+            f(
+                &format!("{prefix}weight"),
+                <$w>::DIMS,
+                self.weight.as_slice(),
+            );
             f(&format!("{prefix}bias"), <$b>::DIMS, self.bias.as_slice());
         }
 
@@ -89,8 +93,16 @@ macro_rules! weight_bias_params {
             prefix: &str,
             f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
         ) -> Result<(), Err> {
-            f(&format!("{prefix}weight"), <$w>::DIMS, self.weight.as_mut_slice())?;
-            f(&format!("{prefix}bias"), <$b>::DIMS, self.bias.as_mut_slice())
+            f(
+                &format!("{prefix}weight"),
+                <$w>::DIMS,
+                self.weight.as_mut_slice(),
+            )?;
+            f(
+                &format!("{prefix}bias"),
+                <$b>::DIMS,
+                self.bias.as_mut_slice(),
+            )
         }
 
         fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E])) {

@@ -4,7 +4,7 @@
 
 mod common;
 use common::{dot, finite_diff, golden, rel_err, Record};
-use shaped::{typenum::*, Conv, Tensor};
+use shaped::{typenum::*, Conv, Module, Tensor};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -45,6 +45,13 @@ macro_rules! conv_case {
                 let e = rel_err(got, v(name));
                 assert!(e < 1e-9, "{}.{name}: relative error {e:e}", $tag);
             }
+
+            // The training path (the lowering kept from forward to backward) agrees exactly.
+            let (y2, cache) = conv.forward_train(x.clone());
+            assert_eq!(y2, y);
+            let (dx2, grads2) = conv.backward_train(cache, &dy);
+            assert_eq!(dx2, dx);
+            assert_eq!(grads2, grads);
 
             // The same configuration in f32 agrees to single precision.
             let to32 = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();

@@ -221,6 +221,14 @@ fn scatter_add<E: Element>(s: usize, dst: &mut [E], src: &[E]) {
     }
 }
 
+/// Where the backward pass of one sample finds its lowered input.
+enum Lowering<'a, E> {
+    /// Kept by the forward pass.
+    Kept(&'a [E]),
+    /// To be lowered from the input into the scratch buffer.
+    Input(&'a [E], &'a mut [E]),
+}
+
 /// Samples per parallel task: the batch split evenly over the pool, or one task when the
 /// batch is a single sample (then the products themselves may use both cores).
 fn samples_per_task(n: usize) -> usize {
@@ -374,8 +382,8 @@ where
         (dx, grads)
     }
 
-    /// The backward pass over a batch, given the lowered input kept by the forward pass or,
-    /// when `kept` is empty, lowering again.
+    /// The backward pass over a batch, given the lowered input kept by the forward pass (then
+    /// `x` is not read and may be empty) or, when `kept` is empty, lowering `x` again.
     fn backward_slices(
         &self,
         g: &Geom,
@@ -391,32 +399,31 @@ where
         } else {
             patch * positions
         };
-        let n = x.len() / in_len;
-        let per_task = samples_per_task(n);
-        let kept_len = if kept.is_empty() { 0 } else { cols_len };
+        // One kept lowering per sample: the input itself when pointwise.
+        let kept_len = if g.is_pointwise() { in_len } else { cols_len };
+        let per_task = samples_per_task(dx.len() / in_len);
+        let scratch_cols = if kept.is_empty() { cols_len } else { 0 };
         // Each task accumulates dWᵀ (C·HF·WF × K) and then db (K) in one buffer.
         let acc = dx
             .par_chunks_mut(per_task * in_len)
-            .zip(x.par_chunks(per_task * in_len))
             .zip(dy.par_chunks(per_task * out_len))
             .enumerate()
-            .map(|(task, ((dxs, xs), dys))| {
+            .map(|(task, (dxs, dys))| {
                 let mut acc = vec![E::zero(); dw_len + g.k];
                 let (dw, db) = acc.split_at_mut(dw_len);
-                let first = task * per_task;
-                E::with_scratch(cols_len - kept_len, cols_len, |cols, dcols| {
-                    for (idx, ((dxn, xn), dyn_)) in dxs
+                E::with_scratch(scratch_cols, cols_len, |cols, dcols| {
+                    for (idx, (dxn, dyn_)) in dxs
                         .chunks_exact_mut(in_len)
-                        .zip(xs.chunks_exact(in_len))
                         .zip(dys.chunks_exact(out_len))
                         .enumerate()
                     {
-                        let lowered = if kept.is_empty() {
-                            None
+                        let n = task * per_task + idx;
+                        let source = if kept.is_empty() {
+                            Lowering::Input(&x[n * in_len..][..in_len], cols)
                         } else {
-                            Some(&kept[(first + idx) * cols_len..][..cols_len])
+                            Lowering::Kept(&kept[n * kept_len..][..kept_len])
                         };
-                        self.backward_one(g, xn, dyn_, dxn, dw, lowered, cols, dcols);
+                        self.backward_one(g, source, dyn_, dxn, dw, dcols);
                         for (b, row) in db.iter_mut().zip(dyn_.chunks_exact(positions)) {
                             *b += row.iter().copied().sum::<E>();
                         }
@@ -439,23 +446,20 @@ where
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn backward_one(
         &self,
         g: &Geom,
-        x: &[E],
+        source: Lowering<'_, E>,
         dy: &[E],
         dx: &mut [E],
         dw: &mut [E],
-        kept: Option<&[E]>,
-        cols: &mut [E],
         dcols: &mut [E],
     ) {
         let (positions, patch) = (g.positions(), g.patch());
-        let lowered: &[E] = match kept {
-            _ if g.is_pointwise() => x,
-            Some(kept) => kept,
-            None => {
+        let lowered: &[E] = match source {
+            Lowering::Kept(kept) => kept,
+            Lowering::Input(x, _) if g.is_pointwise() => x,
+            Lowering::Input(x, cols) => {
                 g.im2col(x, cols);
                 cols
             }
@@ -501,11 +505,13 @@ where
     weight_bias_params!((K, C, HF, WF), (K,));
 }
 
-/// What [`Conv`]'s backward pass needs from its forward pass: the input and its lowering
-/// (one `C·HF·WF × HO·WO` matrix per sample), so the backward pass does not lower again.
+/// What [`Conv`]'s backward pass needs from its forward pass: the lowered input (one
+/// `C·HF·WF × HO·WO` matrix per sample; for a pointwise convolution, the input itself), so the
+/// backward pass does not lower again and the input itself need not be kept. `X` is the input
+/// type.
 pub struct ConvCache<X, E> {
-    x: X,
     lowered: Vec<E>,
+    input: PhantomData<X>,
 }
 
 impl<N, C2, H, W, C, K, HF, WF, S, P, E> Module<E, Tensor<(N, C2, H, W), E>>
@@ -539,13 +545,16 @@ where
     fn forward_train(&self, x: Tensor<(N, C2, H, W), E>) -> (Self::Out, Self::Cache) {
         let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
         let mut y = Tensor::<(N, K, _, _), E>::zeros();
-        let mut lowered = if g.is_pointwise() {
-            Vec::new()
+        let lowered = if g.is_pointwise() {
+            self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut []);
+            x.into_vec() // the input is its own lowering; the data moves, nothing is copied
         } else {
-            E::take_buffer(N::USIZE * g.patch() * g.positions())
+            let mut lowered = E::take_buffer(N::USIZE * g.patch() * g.positions());
+            self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut lowered);
+            lowered
         };
-        self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut lowered);
-        (y, ConvCache { x, lowered })
+        let input = PhantomData;
+        (y, ConvCache { lowered, input })
     }
 
     fn backward_train(
@@ -555,13 +564,7 @@ where
     ) -> (Tensor<(N, C2, H, W), E>, Self::Grads) {
         let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
         let mut dx = Tensor::<(N, C2, H, W), E>::zeros();
-        let grads = self.backward_slices(
-            &g,
-            cache.x.as_slice(),
-            dy.as_slice(),
-            dx.as_mut_slice(),
-            &cache.lowered,
-        );
+        let grads = self.backward_slices(&g, &[], dy.as_slice(), dx.as_mut_slice(), &cache.lowered);
         E::give_back(cache.lowered);
         (dx, grads)
     }

@@ -183,8 +183,6 @@ macro_rules! shape_rule {
         }
     };
 }
-#[allow(unused_imports)] // used by the layer modules as they add rules
-pub(crate) use shape_rule;
 
 /// The dim `Self` (found) equals `Expected`; otherwise `Rule`'s error, in decimal.
 pub trait DimEq<Expected, Rule> {}

@@ -210,10 +210,8 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     }
 
     /// Applies `f` to every element.
-    pub fn map(&self, mut f: impl FnMut(E) -> E) -> Self {
-        let mut out = self.clone();
-        out.as_mut_slice().iter_mut().for_each(|v| *v = f(*v));
-        out
+    pub fn map(&self, f: impl FnMut(E) -> E) -> Self {
+        Self::from_vec_exact(self.as_slice().iter().copied().map(f).collect())
     }
 
     /// The same elements under another shape of the same element count, without copying.

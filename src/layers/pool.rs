@@ -20,15 +20,17 @@ struct Window {
 }
 
 impl Window {
-    fn of<N: Dim, C: Dim, H: Dim, W: Dim, K: Dim, S: Dim, HO: Dim, WO: Dim>() -> Self {
+    /// The pooling from `input` `(N, C, H, W)` to `output` `(N, C, HO, WO)` dims (both read off
+    /// the tensor types) with window `k` and stride `s`.
+    fn between(input: &[usize], output: &[usize], k: usize, s: usize) -> Self {
         Self {
-            planes: N::USIZE * C::USIZE,
-            h: H::USIZE,
-            w: W::USIZE,
-            k: K::USIZE,
-            s: S::USIZE,
-            ho: HO::USIZE,
-            wo: WO::USIZE,
+            planes: input[0] * input[1],
+            h: input[2],
+            w: input[3],
+            k,
+            s,
+            ho: output[2],
+            wo: output[3],
         }
     }
 
@@ -149,15 +151,15 @@ where
     type Cache = MaxPoolCache<Tensor<(N, C, H, W), E>>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
-        let w = Window::of::<N, C, H, W, K, S, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>>();
-        let mut y = Tensor::zeros();
+        let mut y = Self::Out::zeros();
+        let w = Window::between(x.dims(), y.dims(), K::USIZE, S::USIZE);
         Self::run(&w, x.as_slice(), y.as_mut_slice(), None);
         y
     }
 
     fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
-        let w = Window::of::<N, C, H, W, K, S, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>>();
-        let mut y = Tensor::zeros();
+        let mut y = Self::Out::zeros();
+        let w = Window::between(x.dims(), y.dims(), K::USIZE, S::USIZE);
         let mut argmax = Vec::with_capacity(y.as_slice().len());
         Self::run(&w, x.as_slice(), y.as_mut_slice(), Some(&mut argmax));
         let input = PhantomData;
@@ -191,10 +193,10 @@ where
     type Cache = PhantomData<Tensor<(N, C, H, W), E>>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
-        let w = Window::of::<N, C, H, W, K, S, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>>();
+        let mut y = Self::Out::zeros();
+        let w = Window::between(x.dims(), y.dims(), K::USIZE, S::USIZE);
         let scale = E::one() / E::from_usize(K::USIZE * K::USIZE).expect("a small count");
-        let (xs, mut y) = (x.as_slice(), Tensor::<_, E>::zeros());
-        let ys = y.as_mut_slice();
+        let (xs, ys) = (x.as_slice(), y.as_mut_slice());
         w.each(|out, cells| ys[out] = cells.map(|i| xs[i]).sum::<E>() * scale);
         y
     }
@@ -204,9 +206,9 @@ where
     }
 
     fn backward_train(&self, _: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
-        let w = Window::of::<N, C, H, W, K, S, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>>();
-        let scale = E::one() / E::from_usize(K::USIZE * K::USIZE).expect("a small count");
         let mut dx = Tensor::<(N, C, H, W), E>::zeros();
+        let w = Window::between(dx.dims(), dy.dims(), K::USIZE, S::USIZE);
+        let scale = E::one() / E::from_usize(K::USIZE * K::USIZE).expect("a small count");
         let (d, g) = (dx.as_mut_slice(), dy.as_slice());
         w.each(|out, cells| cells.for_each(|i| d[i] += g[out] * scale));
         (dx, ())

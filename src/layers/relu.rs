@@ -38,16 +38,8 @@ impl ReLU {
         E: Element,
     {
         let zero = E::zero();
-        let mut dx = Tensor::<S, E>::zeros();
-        for ((d, &xv), &g) in dx
-            .as_mut_slice()
-            .iter_mut()
-            .zip(x.as_slice())
-            .zip(dy.as_slice())
-        {
-            *d = if xv > zero { g } else { zero };
-        }
-        dx
+        let mask = |(&xv, &g): (&E, &E)| if xv > zero { g } else { zero };
+        Tensor::from_vec_exact(x.as_slice().iter().zip(dy.as_slice()).map(mask).collect())
     }
 }
 

@@ -6,7 +6,7 @@
 #![allow(unsafe_code)] // the reference calls the gemm crate directly
 
 use criterion::{criterion_group, Criterion, Throughput};
-use shaped::{typenum::*, Affine, Dim, Shape, Tensor};
+use shaped::{typenum::*, Affine, ConstDim, Tensor};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -52,26 +52,14 @@ fn raw_gemm(
     }
 }
 
-struct Workload<N: Dim, DI: Dim, DO: Dim>
-where
-    (N, DI): Shape,
-    (N, DO): Shape,
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+struct Workload<N: ConstDim, DI: ConstDim, DO: ConstDim> {
     layer: Affine<DI, DO>,
     x: Tensor<(N, DI)>,
     dy: Tensor<(N, DO)>,
     scratch: Vec<f32>,
 }
 
-impl<N: Dim, DI: Dim, DO: Dim> Workload<N, DI, DO>
-where
-    (N, DI): Shape,
-    (N, DO): Shape,
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+impl<N: ConstDim, DI: ConstDim, DO: ConstDim> Workload<N, DI, DO> {
     fn new() -> Self {
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rnd = move |_: &[usize]| {
@@ -84,11 +72,11 @@ where
             layer: Affine::new(Tensor::from_fn(&mut rnd), Tensor::from_fn(&mut rnd)),
             x: Tensor::from_fn(&mut rnd),
             dy: Tensor::from_fn(&mut rnd),
-            scratch: vec![0.0; (N::USIZE + DO::USIZE) * DI::USIZE + N::USIZE * DO::USIZE],
+            scratch: vec![0.0; (N::SIZE + DO::SIZE) * DI::SIZE + N::SIZE * DO::SIZE],
         }
     }
     fn flops(&self) -> u64 {
-        2 * (N::USIZE * DI::USIZE * DO::USIZE) as u64
+        2 * (N::SIZE * DI::SIZE * DO::SIZE) as u64
     }
     fn shaped_forward(&self) -> Tensor<(N, DO)> {
         self.layer.forward(black_box(&self.x))
@@ -99,7 +87,7 @@ where
         y.as_slice()[0] + dx.as_slice()[0] + g.weight.as_slice()[0]
     }
     fn gemm_forward(&mut self) {
-        let (n, di, d_o) = (N::USIZE, DI::USIZE, DO::USIZE);
+        let (n, di, d_o) = (N::SIZE, DI::SIZE, DO::SIZE);
         let y = &mut self.scratch[..n * d_o];
         raw_gemm(
             n,
@@ -112,7 +100,7 @@ where
         );
     }
     fn gemm_train(&mut self) {
-        let (n, di, d_o) = (N::USIZE, DI::USIZE, DO::USIZE);
+        let (n, di, d_o) = (N::SIZE, DI::SIZE, DO::SIZE);
         self.gemm_forward();
         let (dx, dw) = self.scratch.split_at_mut(n * di);
         raw_gemm(
@@ -136,13 +124,7 @@ where
     }
 }
 
-fn bench_workload<N: Dim, DI: Dim, DO: Dim>(c: &mut Criterion, name: &str)
-where
-    (N, DI): Shape,
-    (N, DO): Shape,
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+fn bench_workload<N: ConstDim, DI: ConstDim, DO: ConstDim>(c: &mut Criterion, name: &str) {
     let mut w = Workload::<N, DI, DO>::new();
     let mut g = c.benchmark_group(format!("affine_{name}"));
     g.throughput(Throughput::Elements(w.flops()));
@@ -179,13 +161,7 @@ fn ratio(mut shaped: impl FnMut(), mut reference: impl FnMut(), flops: u64) -> (
     (ma / mb, flops as f64 / ma / 1e9, flops as f64 / mb / 1e9)
 }
 
-fn report<N: Dim, DI: Dim, DO: Dim>(name: &str)
-where
-    (N, DI): Shape,
-    (N, DO): Shape,
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+fn report<N: ConstDim, DI: ConstDim, DO: ConstDim>(name: &str) {
     let w = std::cell::RefCell::new(Workload::<N, DI, DO>::new());
     let f = w.borrow().flops();
     let (r, gs, gg) = ratio(

@@ -24,6 +24,6 @@ fn main() {
     let (dx, g1) = l1.backward(&x, &ReLU.backward(&l1.forward(&x), &dh));
     println!("y = {y:?}\ndx = {dx:?}");
     assert_eq!(g2.bias.as_slice(), &[3.0, 3.0]); // db = Σₙ dY
-    assert_eq!(g1.weight.dims(), &[8, 4]); // dW is (DO, DI), like W
+    assert_eq!(g1.weight.dims(), [8, 4]); // dW is (DO, DI), like W
     assert!(y.as_slice().iter().all(|&v| v > 0.0));
 }

@@ -26,9 +26,9 @@ fn main() {
         g1.weight.dims(),
         g3.weight.dims()
     );
-    assert_eq!(y.dims(), &[4, 64, 2, 2]);
-    assert_eq!(dx.dims(), &[4, 3, 32, 32]);
-    assert_eq!(g2.weight.dims(), &[32, 16, 3, 3]);
+    assert_eq!(y.dims(), [4, 64, 2, 2]);
+    assert_eq!(dx.dims(), [4, 3, 32, 32]);
+    assert_eq!(g2.weight.dims(), [32, 16, 3, 3]);
     assert_eq!(g3.bias.as_slice(), &[16.0; 64]); // db = Σ dY over N, HO, WO = 4 · 2 · 2
     assert!(y.as_slice().iter().all(|v| v.is_finite() && *v > 0.0));
 }

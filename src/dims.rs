@@ -6,27 +6,133 @@
 pub use typenum::consts::*;
 pub use typenum::Unsigned;
 
-/// A dimension: a typenum unsigned number such as `U784`.
-///
-/// Beyond [`Unsigned`], a `Dim` is known to equal itself, so code generic over a dim (an
-/// `Affine<DI, DO>` for any `DI`) passes the rules that compare it with itself without
-/// repeating them as bounds. Every typenum unsigned is a `Dim`.
-pub trait Dim:
-    Unsigned + typenum::IsEqual<Self, Output = typenum::B1> + Send + Sync + 'static
-{
-}
-impl<D> Dim for D where
-    D: Unsigned + typenum::IsEqual<D, Output = typenum::B1> + Send + Sync + 'static
-{
-}
-
+use core::fmt;
 use core::ops::{Add, Div, Mul, Sub};
-use typenum::{Add1, Diff, Gr, IsGreater, IsLessOrEqual, LeEq, Prod, Quot, Sum};
+use typenum::{Add1, Diff, Gr, IsEqual, IsGreater, IsLessOrEqual, LeEq, Prod, Quot, Sum};
 
 use crate::rules::{
-    ConvKernelHeight, ConvKernelWidth, ConvStride, PoolStride, PoolWindowHeight, PoolWindowWidth,
-    Verdict,
+    mismatch, ConvKernelHeight, ConvKernelWidth, ConvStride, DimCmp, PoolStride, PoolWindowHeight,
+    PoolWindowWidth, Rule, Verdict,
 };
+
+/// A dimension: a typenum unsigned number such as `U784`, whose size the compiler knows, or
+/// [`Dyn`], whose size is known at run time (first of all the batch).
+///
+/// A `Dim` is a value as well as a type: a static dim is zero-sized, a [`Dyn`] carries its size,
+/// so a tensor whose shape is all static stores no sizes. A `Dim` is known to equal itself, so
+/// code generic over a dim passes the rules that compare it with itself without repeating them
+/// as bounds: a function generic over the batch needs `N: Dim` and nothing else.
+///
+/// ```
+/// use shaped::{Dim, Dyn, U784};
+/// assert_eq!(U784::default().size(), 784);
+/// assert_eq!(Dyn(32).size(), 32);
+/// assert_eq!(<U784 as Dim>::STATIC, Some(784));
+/// assert_eq!(U784::from_size(100), None); // a static dim has one size
+/// ```
+pub trait Dim: Copy + Eq + fmt::Debug + Send + Sync + 'static + DimCmp<Self, Same = B1> {
+    /// The size fixed by the type: `Some(784)` for `U784`, `None` for [`Dyn`].
+    const STATIC: Option<usize>;
+    /// The size.
+    fn size(self) -> usize;
+    /// The dim of size `n`, or `None` when the type fixes another size.
+    fn from_size(n: usize) -> Option<Self>;
+}
+
+/// A dimension whose size the compiler knows: every typenum unsigned.
+///
+/// Needed where a size has no tensor to be read from (a stride, a padding) or where a tensor is
+/// built from nothing ([`Tensor::zeros`](crate::Tensor::zeros)).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a compile-time dimension",
+    label = "a typenum number (`U1`, `U784`, …) is needed here",
+    note = "`Dyn` dims have no size until run time: build such tensors with `from_vec` or `zeros_with`"
+)]
+pub trait ConstDim: Dim + Default {
+    /// The size.
+    const SIZE: usize;
+}
+
+impl<U> Dim for U
+where
+    U: Unsigned + Copy + Eq + fmt::Debug + Default + Send + Sync + 'static,
+    U: IsEqual<U, Output = B1>,
+{
+    const STATIC: Option<usize> = Some(U::USIZE);
+    fn size(self) -> usize {
+        U::USIZE
+    }
+    fn from_size(n: usize) -> Option<Self> {
+        (n == U::USIZE).then(U::default)
+    }
+}
+impl<U> ConstDim for U
+where
+    U: Unsigned + Copy + Eq + fmt::Debug + Default + Send + Sync + 'static,
+    U: IsEqual<U, Output = B1>,
+{
+    const SIZE: usize = U::USIZE;
+}
+
+/// A dimension whose size is known at run time: `Tensor<(Dyn, U784)>` is a batch of any
+/// number of 784-feature rows.
+///
+/// Static dims keep every compile-time rule. Where a `Dyn` meets another size the rule is
+/// checked at run time: data coming in (`Tensor::from_vec`, labels, files) returns an `Err`;
+/// two arguments of one call that disagree (an `x` and a `dy` of different batches) panic with
+/// the rule's own words, as documented under `# Panics`.
+///
+/// ```
+/// use shaped::{Dyn, Tensor, U3};
+/// let x = Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 12])?; // 4 rows, inferred
+/// assert_eq!(x.dims(), [4, 3]);
+/// assert!(Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 10]).is_err()); // not whole rows
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dyn(pub usize);
+
+impl Dim for Dyn {
+    const STATIC: Option<usize> = None;
+    fn size(self) -> usize {
+        self.0
+    }
+    fn from_size(n: usize) -> Option<Self> {
+        Some(Dyn(n))
+    }
+}
+
+/// The product of two dims, as a dim: the static product of two typenum numbers, [`Dyn`] as
+/// soon as one of them is (used by [`Flat`] and [`Count`](crate::Count)).
+pub trait DimMul<Rhs> {
+    /// The product.
+    type Out: Dim;
+    /// The product's value.
+    fn mul(self, rhs: Rhs) -> Self::Out;
+}
+impl<A, B> DimMul<B> for A
+where
+    A: Unsigned + Mul<B>,
+    B: Unsigned,
+    Prod<A, B>: ConstDim,
+{
+    type Out = Prod<A, B>;
+    fn mul(self, _: B) -> Self::Out {
+        Default::default()
+    }
+}
+impl<B: Dim> DimMul<B> for Dyn {
+    type Out = Dyn;
+    fn mul(self, rhs: B) -> Dyn {
+        Dyn(self.0 * rhs.size())
+    }
+}
+impl<A: ConstDim + Unsigned> DimMul<Dyn> for A {
+    type Out = Dyn;
+    fn mul(self, rhs: Dyn) -> Dyn {
+        Dyn(A::SIZE * rhs.0)
+    }
+}
 
 /// The output size of a convolution along one axis: `⌊(X + 2P − F) / S⌋ + 1` for an input of
 /// `X`, a kernel of `F`, stride `S` and zero padding `P` on both sides.
@@ -36,7 +142,8 @@ use crate::rules::{
 /// names the rule: `kernel height _7 is larger than the padded input height _5 (H + 2P) in
 /// Conv`, or `stride must be non-zero in Conv: found S = _0`. The subtraction and division run
 /// only once both checks pass, so typenum's own errors never show. `A` is the axis the errors
-/// name: [`Height`] (the default) or [`Width`].
+/// name: [`Height`] (the default) or [`Width`]. For an input of [`Dyn`] size the output is
+/// `Dyn`, computed and checked at run time.
 ///
 /// ```
 /// use shaped::{ConvOut, Width, U1, U2, U3, U5, U16, U32};
@@ -44,6 +151,7 @@ use crate::rules::{
 /// assert_type_eq_all!(ConvOut<U32, U3, U2, U1>, U16); // ⌊(32 + 2 − 3) / 2⌋ + 1
 /// assert_type_eq_all!(ConvOut<U5, U5, U1, U0>, U1);
 /// assert_type_eq_all!(ConvOut<U32, U5, U1, U2, Width>, U32);
+/// assert_type_eq_all!(ConvOut<shaped::Dyn, U5, U1, U2>, shaped::Dyn);
 /// # use shaped::U0;
 /// ```
 pub type ConvOut<X, F, S, P, A = Height> = <X as ConvOutput<F, S, P, A>>::Out;
@@ -68,9 +176,9 @@ pub struct PoolWidth;
 /// An axis of a sliding window (convolution or pooling), and the rules that name it.
 pub trait ConvAxis {
     /// The rule "the window fits the padded input" on this axis.
-    type KernelRule;
+    type KernelRule: Rule;
     /// The rule "the stride is non-zero".
-    type StrideRule;
+    type StrideRule: Rule;
 }
 impl ConvAxis for Height {
     type KernelRule = ConvKernelHeight;
@@ -94,16 +202,24 @@ impl ConvAxis for PoolWidth {
 /// pool window. `A` is [`PoolHeight`] (the default) or [`PoolWidth`].
 pub type PoolOut<X, K, S, A = PoolHeight> = ConvOut<X, K, S, typenum::U0, A>;
 
-/// The flattened size `C·H·W` of one `(C, H, W)` sample.
-pub type Flat<C, H, W> = Prod<Prod<C, H>, W>;
+/// The flattened size `C·H·W` of one `(C, H, W)` sample ([`Dyn`] if one of them is).
+pub type Flat<C, H, W> = <<C as DimMul<H>>::Out as DimMul<W>>::Out;
 
 /// Computes [`ConvOut`]; implemented for every input size, checked on use.
 pub trait ConvOutput<F, S, P, A> {
     /// The output size.
     type Out: Dim;
+    /// The output size's value.
+    ///
+    /// # Panics
+    ///
+    /// For a [`Dyn`] input, if the kernel does not fit the padded input or the stride is 0,
+    /// with the rule's message (a static input is checked by the compiler instead).
+    fn conv_out(self) -> Self::Out;
 }
 impl<X, F, S, P, A> ConvOutput<F, S, P, A> for X
 where
+    X: Unsigned,
     P: Mul<U2>,
     X: Add<Prod<P, U2>>,
     F: IsLessOrEqual<Padded<X, P>>,
@@ -111,20 +227,36 @@ where
     (LeEq<F, Padded<X, P>>, Gr<S, U0>): ConvOutBranch<Padded<X, P>, F, S, A>,
 {
     type Out = <(LeEq<F, Padded<X, P>>, Gr<S, U0>) as ConvOutBranch<Padded<X, P>, F, S, A>>::Out;
+    fn conv_out(self) -> Self::Out {
+        Default::default()
+    }
+}
+impl<F: ConstDim, S: ConstDim, P: ConstDim, A: ConvAxis> ConvOutput<F, S, P, A> for Dyn {
+    type Out = Dyn;
+    fn conv_out(self) -> Dyn {
+        let padded = self.0 + 2 * P::SIZE;
+        if F::SIZE > padded {
+            mismatch::<A::KernelRule>(padded, F::SIZE);
+        }
+        if S::SIZE == 0 {
+            mismatch::<A::StrideRule>(0, 0);
+        }
+        Dyn((padded - F::SIZE) / S::SIZE + 1)
+    }
 }
 
 /// Branch on (kernel fits, stride non-zero).
 #[doc(hidden)]
 pub trait ConvOutBranch<Xp, F, S, A> {
     /// The output size, or a placeholder beside the rule's error.
-    type Out: Dim;
+    type Out: ConstDim;
 }
 impl<Xp, F, S, A> ConvOutBranch<Xp, F, S, A> for (B1, B1)
 where
     Xp: Sub<F>,
     Diff<Xp, F>: Div<S>,
     Quot<Diff<Xp, F>, S>: Add<B1>,
-    Add1<Quot<Diff<Xp, F>, S>>: Dim,
+    Add1<Quot<Diff<Xp, F>, S>>: ConstDim,
 {
     type Out = Add1<Quot<Diff<Xp, F>, S>>;
 }

@@ -13,9 +13,9 @@
 
 use rand::Rng;
 
-use crate::dims::Dim;
+use crate::dims::ConstDim;
 use crate::layers::{affine::Affine, conv::Conv, flatten::Flatten, pool, relu::ReLU};
-use crate::shape::Shape;
+use crate::shape::ConstShape;
 use crate::tensor::{Element, Tensor};
 
 /// A layer or model that can be built with PyTorch's default initialisation.
@@ -25,30 +25,30 @@ pub trait Init: Sized {
 }
 
 /// A tensor of `U(−bound, bound)` draws.
-fn uniform<S: Shape, E: Element, R: Rng + ?Sized>(rng: &mut R, bound: f64) -> Tensor<S, E> {
+fn uniform<S: ConstShape, E: Element, R: Rng + ?Sized>(rng: &mut R, bound: f64) -> Tensor<S, E> {
     Tensor::from_fn(|_| E::from_f64(rng.random_range(-bound..bound)).expect("a finite draw"))
 }
 
-impl<DI: Dim, DO: Dim, E: Element> Init for Affine<DI, DO, E>
-where
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+impl<DI: ConstDim, DO: ConstDim, E: Element> Init for Affine<DI, DO, E> {
     fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        let bound = 1.0 / (DI::USIZE as f64).sqrt();
+        let bound = 1.0 / (DI::SIZE as f64).sqrt();
         let weight = uniform(rng, bound);
         Self::new(weight, uniform(rng, bound))
     }
 }
 
-impl<C: Dim, K: Dim, HF: Dim, WF: Dim, S: Dim, P: Dim, E: Element> Init
-    for Conv<C, K, HF, WF, S, P, E>
+impl<C, K, HF, WF, S, P, E> Init for Conv<C, K, HF, WF, S, P, E>
 where
-    (K, C, HF, WF): Shape,
-    (K,): Shape,
+    C: ConstDim,
+    K: ConstDim,
+    HF: ConstDim,
+    WF: ConstDim,
+    S: ConstDim,
+    P: ConstDim,
+    E: Element,
 {
     fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        let bound = 1.0 / ((C::USIZE * HF::USIZE * WF::USIZE) as f64).sqrt();
+        let bound = 1.0 / ((C::SIZE * HF::SIZE * WF::SIZE) as f64).sqrt();
         let weight = uniform(rng, bound);
         Self::new(weight, uniform(rng, bound))
     }

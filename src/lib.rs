@@ -4,9 +4,12 @@
 //! A map of the crate, bottom up:
 //!
 //! - **dims** ([`dims`]): every dimension is a `typenum` unsigned (`U4`, `U784`), re-exported
-//!   here, with the named shape arithmetic.
-//! - **shapes** ([`Shape`]): tuples of dims, rank 1 to 6, row-major.
-//! - **tensors** ([`Tensor`]): heap storage whose length is fixed by the shape.
+//!   here, or [`Dyn`], a size known at run time (a batch of any size), with the named shape
+//!   arithmetic.
+//! - **shapes** ([`Shape`]): tuples of dims, rank 1 to 6, row-major; every tuple of dims is a
+//!   shape, so generic code needs `N: Dim` and no bound per tensor.
+//! - **tensors** ([`Tensor`]): heap storage whose length is fixed at construction; static
+//!   shapes store no sizes.
 //! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
 //!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
@@ -14,6 +17,7 @@
 //!   [`Flatten`], each with a typed `backward`.
 //! - **models** ([`module`]): a tuple of layers is a model; [`Module::forward_train`] keeps a
 //!   typed cache, [`Module::backward_train`] returns gradients shaped like the model.
+//! - **data** ([`data`]): labelled data of any length, in batches with a `Dyn` batch dim.
 //! - **training**: losses ([`softmax_cross_entropy`], [`mse`]), optimizers ([`Sgd`],
 //!   [`Adam`]), PyTorch's initialisation ([`Init`]), safetensors with PyTorch's names ([`io`]).
 //!
@@ -29,6 +33,7 @@
 //! assert_eq!(dx.as_slice(), &[1.0; 12]);
 //! ```
 
+pub mod data;
 pub mod dims;
 mod gemm;
 pub mod init;
@@ -51,6 +56,6 @@ pub use layers::relu::ReLU;
 pub use loss::{mse, softmax_cross_entropy, LabelError};
 pub use module::{Module, Params};
 pub use optim::{Adam, Sgd};
-pub use shape::{Count, Shape};
+pub use shape::{ConstShape, Count, Shape};
 pub use tensor::{Element, ShapeError, Tensor};
 pub use typenum;

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::dims::Dim;
-use crate::rules::{MseTarget, ShapeEq};
+use crate::rules::{check_dims, MseTarget, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -48,8 +48,9 @@ impl fmt::Display for LabelError {
 impl std::error::Error for LabelError {}
 
 /// Softmax cross-entropy on integer labels, averaged over the batch (PyTorch's
-/// `cross_entropy` with `reduction="mean"`): `L = −(1/N) Σₙ log softmax(zₙ)[yₙ]`, computed with
-/// a stable log-sum-exp.
+/// `cross_entropy` with `reduction="mean"`): `L = −(1/N) Σₙ log softmax(zₙ)[yₙ]`, computed as
+/// `logsumexp(zₙ) − zₙ[yₙ]` with `z − max` first, so it is finite for logits of any finite
+/// magnitude. The batch may be [`Dyn`](crate::Dyn): the labels' count is checked against it.
 ///
 /// Returns `L` and `∂L/∂z = (softmax(z) − onehot(y)) / N`, of the logits' shape `(N, C)`.
 ///
@@ -58,42 +59,46 @@ impl std::error::Error for LabelError {}
 /// let logits = Tensor::<(U2, U3), f64>::from_vec(vec![0.0, 0.0, 0.0, 10.0, 0.0, 0.0])?;
 /// let (loss, grad) = softmax_cross_entropy(&logits, &[1, 0])?;
 /// assert!((loss - (3f64.ln() + (1.0 + 2.0 * (-10f64).exp()).ln()) / 2.0).abs() < 1e-12);
-/// assert_eq!(grad.dims(), &[2, 3]);
+/// assert_eq!(grad.dims(), [2, 3]);
 /// assert!(softmax_cross_entropy(&logits, &[1, 3]).is_err()); // class 3 of 3
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn softmax_cross_entropy<N: Dim, C: Dim, E: Element>(
     logits: &Tensor<(N, C), E>,
     labels: &[usize],
-) -> Result<(E, Tensor<(N, C), E>), LabelError>
-where
-    (N, C): Shape,
-{
-    if labels.len() != N::USIZE {
+) -> Result<(E, Tensor<(N, C), E>), LabelError> {
+    let [batch, classes] = logits.dims();
+    if labels.len() != batch {
         return Err(LabelError::Count {
-            expected: N::USIZE,
+            expected: batch,
             found: labels.len(),
         });
     }
-    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= C::USIZE) {
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
         return Err(LabelError::OutOfRange {
             index,
             label,
-            classes: C::USIZE,
+            classes,
         });
     }
-    let n = E::from_usize(N::USIZE).expect("a batch size");
+    let n = E::from_usize(batch).expect("a batch size");
     let mut grad = logits.clone();
     let mut loss = E::zero();
-    for (row, &label) in grad.as_mut_slice().chunks_exact_mut(C::USIZE).zip(labels) {
+    for (row, &label) in grad
+        .as_mut_slice()
+        .chunks_exact_mut(classes.max(1))
+        .zip(labels)
+    {
         let max = row.iter().copied().fold(E::neg_infinity(), E::max);
+        // −log softmax[label] = ln Σ exp(z − max) − (z[label] − max): the label's own
+        // exponential may underflow to 0 where this difference is finite.
+        let shifted = row[label] - max;
         let mut sum = E::zero();
         for v in row.iter_mut() {
             *v = (*v - max).exp();
             sum += *v;
         }
-        // log softmax[label] = z[label] − max − ln Σ exp(z − max)
-        loss += sum.ln() - row[label].ln();
+        loss += sum.ln() - shifted;
         for v in row.iter_mut() {
             *v = *v / sum / n;
         }
@@ -107,6 +112,11 @@ where
 ///
 /// A target of another shape does not compile.
 ///
+/// # Panics
+///
+/// If a [`Dyn`](crate::Dyn) dim hides a shape mismatch from the compiler, with the same
+/// message in plain decimal.
+///
 /// ```
 /// use shaped::{mse, Tensor, typenum::*};
 /// let p = Tensor::<(U2,)>::from_vec(vec![1.0, 3.0])?;
@@ -116,13 +126,15 @@ where
 /// assert_eq!(grad.as_slice(), &[1.0, 2.0]);
 /// # Ok::<(), shaped::ShapeError>(())
 /// ```
+#[track_caller]
 pub fn mse<S, G, E>(pred: &Tensor<S, E>, target: &Tensor<G, E>) -> (E, Tensor<S, E>)
 where
     S: Shape,
     G: Shape + ShapeEq<S, MseTarget>,
     E: Element,
 {
-    let count = E::from_usize(S::NUM_ELEMENTS).expect("an element count");
+    check_dims::<MseTarget>(pred.dims().as_ref(), target.dims().as_ref());
+    let count = E::from_usize(pred.as_slice().len()).expect("an element count");
     let mut grad = pred.clone();
     let mut loss = E::zero();
     for (g, &t) in grad.as_mut_slice().iter_mut().zip(target.as_slice()) {

@@ -75,17 +75,21 @@ macro_rules! no_params {
 }
 pub(crate) use no_params;
 
-/// The [`Params`] methods of a layer whose parameters are `self.weight` and `self.bias`, of
-/// shapes `$w` and `$b` (PyTorch's names).
+/// The [`Params`] methods of a layer whose parameters are `self.weight` and `self.bias`
+/// (PyTorch's names).
 macro_rules! weight_bias_params {
-    ($w:ty, $b:ty) => {
+    () => {
         fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
             f(
                 &format!("{prefix}weight"),
-                <$w>::DIMS,
+                self.weight.dims().as_ref(),
                 self.weight.as_slice(),
             );
-            f(&format!("{prefix}bias"), <$b>::DIMS, self.bias.as_slice());
+            f(
+                &format!("{prefix}bias"),
+                self.bias.dims().as_ref(),
+                self.bias.as_slice(),
+            );
         }
 
         fn visit_mut<Err>(
@@ -93,14 +97,16 @@ macro_rules! weight_bias_params {
             prefix: &str,
             f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
         ) -> Result<(), Err> {
+            let dims = self.weight.dims();
             f(
                 &format!("{prefix}weight"),
-                <$w>::DIMS,
+                dims.as_ref(),
                 self.weight.as_mut_slice(),
             )?;
+            let dims = self.bias.dims();
             f(
                 &format!("{prefix}bias"),
-                <$b>::DIMS,
+                dims.as_ref(),
                 self.bias.as_mut_slice(),
             )
         }

@@ -14,7 +14,10 @@
 //! exists so users never have to read them.
 
 use core::ops::BitAnd;
-use typenum::{And, Bit, Eq, IsEqual, UInt, UTerm, B0, B1};
+use typenum::{And, Bit, Eq, IsEqual, UInt, UTerm, Unsigned, B0, B1};
+
+use crate::dims::Dyn;
+use crate::tensor::fmt_dims;
 
 /// Decimal display types for shape errors. Internal: the names appear in error messages only.
 pub mod decimal {
@@ -145,6 +148,9 @@ where
 {
     type Out = decimal::Decimal<UInt<U, B>>;
 }
+impl Show for Dyn {
+    type Out = Dyn;
+}
 macro_rules! show_tuple {
     ($($d:ident),+) => {
         impl<$($d: Show),+> Show for ($($d,)+) {
@@ -181,15 +187,90 @@ macro_rules! shape_rule {
             $rule: $fails<Expected::Out, Found::Out>
         {
         }
+
+        impl Rule for $rule {
+            const MESSAGE: &'static str = $msg;
+        }
     };
 }
 
-/// The dim `Self` (found) equals `Expected`; otherwise `Rule`'s error, in decimal.
+/// A named shape rule and its message, with `{Expected}` and `{Found}` where the two sizes go.
+///
+/// The compiler prints the message when two static sizes disagree; when a [`Dyn`] size is
+/// involved the same rule is checked at run time, and a violation panics with the same words
+/// (sizes in plain decimal): `shape mismatch in Affine grad_output: expected (32, 2) (N, DO),
+/// found (16, 2)`.
+pub trait Rule {
+    /// The message.
+    const MESSAGE: &'static str;
+}
+
+/// The message of rule `R` with both sizes filled in.
+pub fn message<R: Rule>(
+    expected: impl core::fmt::Display,
+    found: impl core::fmt::Display,
+) -> String {
+    R::MESSAGE
+        .replace("{Expected}", &expected.to_string())
+        .replace("{Found}", &found.to_string())
+}
+
+/// Panics with the message of rule `R`.
+#[track_caller]
+pub(crate) fn mismatch<R: Rule>(
+    expected: impl core::fmt::Display,
+    found: impl core::fmt::Display,
+) -> ! {
+    panic!("{}", message::<R>(expected, found))
+}
+
+/// Checks at run time that a dim is `expected` (free for two static dims: both are constants).
+#[track_caller]
+pub(crate) fn check_dim<R: Rule>(expected: usize, found: usize) {
+    if expected != found {
+        mismatch::<R>(expected, found);
+    }
+}
+
+/// Checks at run time that a shape's dims are `expected`.
+#[track_caller]
+pub(crate) fn check_dims<R: Rule>(expected: &[usize], found: &[usize]) {
+    if expected != found {
+        mismatch::<R>(fmt_dims(expected), fmt_dims(found));
+    }
+}
+
+/// Compile-time comparison of two dims: `Same` is `B0` only when both are static and differ.
+///
+/// Two typenum numbers compare by value; a [`Dyn`] on either side compares `B1` here (the
+/// compiler cannot tell) and the rule is checked again at run time.
+#[doc(hidden)]
+pub trait DimCmp<Other> {
+    /// `B1` if the dims are equal or one of them is `Dyn`, `B0` otherwise.
+    type Same: Bit;
+}
+impl<A, B> DimCmp<B> for A
+where
+    A: Unsigned + IsEqual<B>,
+    B: Unsigned,
+    Eq<A, B>: Bit,
+{
+    type Same = Eq<A, B>;
+}
+impl<B> DimCmp<B> for Dyn {
+    type Same = B1;
+}
+impl<A: Unsigned> DimCmp<Dyn> for A {
+    type Same = B1;
+}
+
+/// The dim `Self` (found) equals `Expected`; otherwise `Rule`'s error, in decimal. With a
+/// [`Dyn`] on either side it holds here, and the layer checks the sizes at run time.
 pub trait DimEq<Expected, Rule> {}
 impl<Found, Expected, Rule> DimEq<Expected, Rule> for Found
 where
-    Found: IsEqual<Expected>,
-    Eq<Found, Expected>: Verdict<Rule, Expected, Found>,
+    Found: DimCmp<Expected>,
+    <Found as DimCmp<Expected>>::Same: Verdict<Rule, Expected, Found>,
 {
 }
 
@@ -205,19 +286,19 @@ pub trait ShapeCmp<Other> {
     /// `B1` if the shapes are equal, `B0` otherwise.
     type Same: Bit;
 }
-impl<A: IsEqual<B>, B> ShapeCmp<(B,)> for (A,) {
-    type Same = Eq<A, B>;
+impl<A: DimCmp<B>, B> ShapeCmp<(B,)> for (A,) {
+    type Same = A::Same;
 }
 macro_rules! shape_cmp {
     ($a0:ident $b0:ident, $($a:ident $b:ident),+) => {
         impl<$a0, $b0, $($a, $b),+> ShapeCmp<($b0, $($b,)+)> for ($a0, $($a,)+)
         where
-            $a0: IsEqual<$b0>,
+            $a0: DimCmp<$b0>,
             ($($a,)+): ShapeCmp<($($b,)+)>,
-            Eq<$a0, $b0>: BitAnd<<($($a,)+) as ShapeCmp<($($b,)+)>>::Same>,
-            And<Eq<$a0, $b0>, <($($a,)+) as ShapeCmp<($($b,)+)>>::Same>: Bit,
+            <$a0 as DimCmp<$b0>>::Same: BitAnd<<($($a,)+) as ShapeCmp<($($b,)+)>>::Same>,
+            And<<$a0 as DimCmp<$b0>>::Same, <($($a,)+) as ShapeCmp<($($b,)+)>>::Same>: Bit,
         {
-            type Same = And<Eq<$a0, $b0>, <($($a,)+) as ShapeCmp<($($b,)+)>>::Same>;
+            type Same = And<<$a0 as DimCmp<$b0>>::Same, <($($a,)+) as ShapeCmp<($($b,)+)>>::Same>;
         }
     };
 }

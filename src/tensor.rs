@@ -1,10 +1,11 @@
 //! The tensor type and its constructors.
 
 use core::fmt;
-use generic_array::GenericArray;
+use generic_array::{ArrayLength, GenericArray};
 
-use crate::rules::{DimEq, ReshapeCount};
-use crate::shape::Shape;
+use crate::dims::{Dim, Dyn};
+use crate::rules::{mismatch, DimEq, ReshapeCount};
+use crate::shape::{describe, ConstShape, Count, ProdDims, Shape};
 
 mod sealed {
     pub trait Sealed {}
@@ -142,11 +143,14 @@ pub(crate) fn fmt_dims(dims: &[usize]) -> String {
     }
 }
 
-/// A tensor of shape `S` (a tuple of typenum dims) and element type `E`, stored row-major on
-/// the heap in an array whose length is fixed by the type.
+/// A tensor of shape `S` (a tuple of dims) and element type `E`, stored row-major on the heap
+/// in a slice whose length is fixed at construction.
+///
+/// A static shape such as `(U2, U3)` stores no sizes; a shape with a [`Dyn`] dim, such as a
+/// batch `(Dyn, U784)`, stores its runtime sizes.
 ///
 /// ```
-/// use shaped::{Tensor, typenum::{U2, U3}};
+/// use shaped::{Dyn, Tensor, typenum::{U2, U3}};
 /// let t = Tensor::<(U2, U3)>::from_fn(|i| (i[0] * 10 + i[1]) as f32);
 /// assert_eq!(t.as_slice(), &[0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
 /// assert_eq!(format!("{t:?}"), "Tensor<(2, 3), f32> [0.0, 1.0, 2.0, 10.0, 11.0, 12.0]");
@@ -155,125 +159,284 @@ pub(crate) fn fmt_dims(dims: &[usize]) -> String {
 ///     wrong.unwrap_err().to_string(),
 ///     "shape error: expected 6 elements for shape (2, 3), found 5 elements"
 /// );
+/// let rows = Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 5]);
+/// assert_eq!(
+///     rows.unwrap_err().to_string(),
+///     "shape error: expected a multiple of 3 elements for shape (Dyn, 3), found 5 elements"
+/// );
 /// ```
-pub struct Tensor<S: Shape, E = f32> {
-    data: Box<GenericArray<E, S::Size>>,
+pub struct Tensor<S, E = f32> {
+    data: Box<[E]>,
+    shape: S,
 }
 
-impl<S: Shape, E: Element> Tensor<S, E> {
-    /// A tensor of zeros, allocated on the heap directly (no stack copy, whatever the size).
+impl<S: ConstShape, E: Element> Tensor<S, E> {
+    /// A tensor of zeros (for a shape with a [`Dyn`] dim: [`Tensor::zeros_with`]).
     pub fn zeros() -> Self {
-        Self {
-            data: GenericArray::default_boxed(),
-        }
+        Self::zeros_with(S::default())
     }
 
     /// A tensor with every element `value`.
     pub fn full(value: E) -> Self {
-        let mut t = Self::zeros();
-        t.as_mut_slice().fill(value);
-        t
-    }
-
-    /// Takes a row-major `Vec` of exactly `S`'s element count, without copying.
-    ///
-    /// A wrong length is an error naming the expected and the given count.
-    pub fn from_vec(data: Vec<E>) -> Result<Self, ShapeError> {
-        let len = data.len();
-        GenericArray::try_from_vec(data)
-            .map(|data| Self { data })
-            .map_err(|_| ShapeError {
-                expected: format!(
-                    "{} elements for shape {}",
-                    S::NUM_ELEMENTS,
-                    fmt_dims(S::DIMS)
-                ),
-                found: format!("{len} elements"),
-            })
+        Self::full_with(S::default(), value)
     }
 
     /// Builds each element from its multi-index (outermost dim first).
-    pub fn from_fn(mut f: impl FnMut(&[usize]) -> E) -> Self {
-        let mut t = Self::zeros();
-        let mut index = vec![0usize; S::RANK];
-        for v in t.as_mut_slice() {
-            *v = f(&index);
-            for axis in (0..S::RANK).rev() {
+    pub fn from_fn(f: impl FnMut(&[usize]) -> E) -> Self {
+        Self::from_fn_with(S::default(), f)
+    }
+
+    /// Takes exactly `S`'s element count as a `GenericArray` (for example from its `arr!`
+    /// macro): the length is checked by the compiler, not at run time.
+    ///
+    /// ```
+    /// use shaped::{Tensor, typenum::{U2, U3}};
+    /// use generic_array::arr;
+    /// let t = Tensor::<(U2, U3)>::from_array(arr![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    /// assert_eq!(t.as_slice()[5], 6.0);
+    /// ```
+    pub fn from_array(data: GenericArray<E, Count<S>>) -> Self
+    where
+        // The element count as a type, to size the array.
+        S: ProdDims,
+        Count<S>: ArrayLength,
+    {
+        Self::from_raw(S::default(), Vec::from_iter(data))
+    }
+}
+
+impl<S: Shape, E: Element> Tensor<S, E> {
+    /// A tensor of zeros of the given shape (a shape with a [`Dyn`] dim carries its size):
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, U3};
+    /// let t = Tensor::<(Dyn, U3), f64>::zeros_with((Dyn(4), U3::default()));
+    /// assert_eq!(t.dims(), [4, 3]);
+    /// ```
+    pub fn zeros_with(shape: S) -> Self {
+        Self::from_raw(shape, vec![E::zero(); shape.num_elements()])
+    }
+
+    /// A tensor of the given shape with every element `value`.
+    pub fn full_with(shape: S, value: E) -> Self {
+        Self::from_raw(shape, vec![value; shape.num_elements()])
+    }
+
+    /// Builds each element of a tensor of the given shape from its multi-index.
+    pub fn from_fn_with(shape: S, mut f: impl FnMut(&[usize]) -> E) -> Self {
+        let dims = shape.dims();
+        let dims = dims.as_ref();
+        let mut index = vec![0usize; dims.len()];
+        let mut data = Vec::with_capacity(shape.num_elements());
+        for _ in 0..shape.num_elements() {
+            data.push(f(&index));
+            for axis in (0..dims.len()).rev() {
                 index[axis] += 1;
-                if index[axis] < S::DIMS[axis] {
+                if index[axis] < dims[axis] {
                     break;
                 }
                 index[axis] = 0;
             }
         }
-        t
+        Self::from_raw(shape, data)
+    }
+
+    /// Takes a row-major `Vec` without copying. For a static shape its length must be the
+    /// shape's element count; a single [`Dyn`] dim is inferred from the length, which must then
+    /// be a multiple of the other dims' product (whole rows, for a `Dyn` batch).
+    ///
+    /// A length that does not fit is an error naming the expected and the given count.
+    pub fn from_vec(data: Vec<E>) -> Result<Self, ShapeError> {
+        let shape = S::for_len(data.len())?;
+        Ok(Self::from_raw(shape, data))
+    }
+
+    /// Takes a row-major `Vec` of the given shape's element count, without copying.
+    pub fn from_shape_vec(shape: S, data: Vec<E>) -> Result<Self, ShapeError> {
+        if data.len() != shape.num_elements() {
+            return Err(ShapeError {
+                expected: format!(
+                    "{} elements for shape {}",
+                    shape.num_elements(),
+                    fmt_dims(shape.dims().as_ref())
+                ),
+                found: format!("{} elements", data.len()),
+            });
+        }
+        Ok(Self::from_raw(shape, data))
     }
 
     /// Applies `f` to every element.
     pub fn map(&self, f: impl FnMut(E) -> E) -> Self {
-        Self::from_vec_exact(self.as_slice().iter().copied().map(f).collect())
+        Self::from_raw(self.shape, self.as_slice().iter().copied().map(f).collect())
     }
 
     /// The same elements under another shape of the same element count, without copying.
-    /// A shape of another count does not compile:
+    /// A static shape of another count does not compile:
     ///
     /// ```
-    /// use shaped::{Tensor, typenum::{U2, U3, U6}};
+    /// use shaped::{Dyn, Tensor, typenum::{U2, U3, U6}};
     /// let t: Tensor<(U6,)> = Tensor::<(U2, U3)>::zeros().reshape();
+    /// let rows: Tensor<(Dyn, U2)> = t.reshape(); // 3 rows, inferred
+    /// assert_eq!(rows.dims(), [3, 2]);
     /// ```
-    pub fn reshape<S2: Shape>(self) -> Tensor<S2, E>
+    ///
+    /// # Panics
+    ///
+    /// When a [`Dyn`] dim is involved and the counts differ at run time (or the new shape has
+    /// more than one `Dyn` dim), with the rule's message:
+    /// `reshape changes the element count: …`. [`Tensor::try_reshape`] returns an `Err` instead.
+    #[track_caller]
+    pub fn reshape<S2>(self) -> Tensor<S2, E>
     where
-        // The rule that names the two counts in decimal when they differ.
-        S2::Size: DimEq<S::Size, ReshapeCount>,
+        // The element counts as dims, compared by the rule that names both when they differ.
+        S: ProdDims,
+        S2: Shape + ProdDims,
+        Count<S2>: DimEq<Count<S>, ReshapeCount>,
     {
-        Tensor::from_vec(self.into_vec()).expect("equal element counts, checked by the type")
+        let len = self.data.len();
+        match S2::for_len(len) {
+            Ok(shape) => Tensor::from_raw(shape, self.into_vec()),
+            Err(e) => mismatch::<ReshapeCount>(len, e.expected),
+        }
     }
 
-    /// Builds a tensor from a `Vec` whose length the caller computed from the same shape.
-    pub(crate) fn from_vec_exact(data: Vec<E>) -> Self {
-        Self::from_vec(data).expect("internal length computed from the shape")
+    /// The same elements under another shape, without copying, or an error naming both when
+    /// the element counts differ at run time.
+    pub fn try_reshape<S2: Shape>(self) -> Result<Tensor<S2, E>, ShapeError> {
+        let shape = S2::for_len(self.data.len())?;
+        Ok(Tensor::from_raw(shape, self.into_vec()))
+    }
+
+    /// The same tensor with a [`Dyn`] batch (outermost dim), without copying.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, U3, U4};
+    /// let x: Tensor<(Dyn, U3)> = Tensor::<(U4, U3)>::zeros().into_dyn_batch();
+    /// let back: Tensor<(U4, U3)> = x.try_into_batch::<U4>()?;
+    /// # let _ = back;
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
+    pub fn into_dyn_batch(self) -> Tensor<S::WithBatch<Dyn>, E> {
+        let n = Dyn(self.shape.batch().size());
+        Tensor::from_raw(self.shape.with_batch(n), self.into_vec())
+    }
+
+    /// The same tensor with the batch dim `M`, without copying, or an error naming both
+    /// sizes when the batch is not `M`'s size.
+    pub fn try_into_batch<M: Dim>(self) -> Result<Tensor<S::WithBatch<M>, E>, ShapeError> {
+        let n = self.shape.batch().size();
+        let Some(m) = M::from_size(n) else {
+            return Err(ShapeError {
+                expected: format!("a batch of {}", describe(&[M::STATIC])),
+                found: format!(
+                    "a batch of {n} in shape {}",
+                    fmt_dims(self.shape.dims().as_ref())
+                ),
+            });
+        };
+        Ok(Tensor::from_raw(self.shape.with_batch(m), self.into_vec()))
+    }
+
+    /// The rows `start..end` of the batch (outermost dim), copied into a tensor with a [`Dyn`]
+    /// batch.
+    ///
+    /// # Panics
+    ///
+    /// If `start > end` or `end` is past the batch.
+    #[track_caller]
+    pub fn rows(&self, start: usize, end: usize) -> Tensor<S::WithBatch<Dyn>, E> {
+        let shape = self.shape.with_batch(Dyn(end - start));
+        Tensor::from_raw(shape, self.row_data(start, end))
+    }
+
+    /// The elements of rows `start..end`.
+    #[track_caller]
+    pub(crate) fn row_data(&self, start: usize, end: usize) -> Vec<E> {
+        let n = self.shape.batch().size();
+        assert!(
+            start <= end && end <= n,
+            "rows {start}..{end} out of range for a batch of {n}"
+        );
+        let row = self.data.len().checked_div(n).unwrap_or(0);
+        self.data[start * row..end * row].to_vec()
+    }
+
+    /// The batch in chunks of `size` rows, the last one partial: each a copy with a [`Dyn`]
+    /// batch (for inference over data of any length; training data goes through
+    /// [`Dataset`](crate::data::Dataset), which carries labels).
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, U2};
+    /// let x = Tensor::<(Dyn, U2)>::from_vec((0..10).map(|v| v as f32).collect())?;
+    /// let sizes: Vec<usize> = x.batches(2).map(|b| b.dims()[0]).collect();
+    /// assert_eq!(sizes, [2, 2, 1]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `size` is 0.
+    #[track_caller]
+    pub fn batches(&self, size: usize) -> impl Iterator<Item = Tensor<S::WithBatch<Dyn>, E>> + '_ {
+        assert!(size > 0, "batch size must be at least 1");
+        let n = self.shape.batch().size();
+        (0..n.div_ceil(size)).map(move |b| self.rows(b * size, ((b + 1) * size).min(n)))
+    }
+
+    /// Builds a tensor from a `Vec` whose length the caller computed from `shape`.
+    pub(crate) fn from_raw(shape: S, data: Vec<E>) -> Self {
+        debug_assert_eq!(data.len(), shape.num_elements(), "internal length");
+        Self {
+            data: data.into_boxed_slice(),
+            shape,
+        }
     }
 }
 
 impl<S: Shape, E> Tensor<S, E> {
     /// The elements, row-major.
     pub fn as_slice(&self) -> &[E] {
-        self.data.as_slice()
+        &self.data
     }
 
     /// The elements, row-major, mutable.
     pub fn as_mut_slice(&mut self) -> &mut [E] {
-        self.data.as_mut_slice()
+        &mut self.data
     }
 
     /// The elements as a `Vec`, without copying.
     pub fn into_vec(self) -> Vec<E> {
-        GenericArray::into_vec(self.data)
+        self.data.into_vec()
     }
 
     /// The dims, outermost first: `[4, 3]` for `(U4, U3)`.
-    pub fn dims(&self) -> &'static [usize] {
-        S::DIMS
+    pub fn dims(&self) -> S::Dims {
+        self.shape.dims()
+    }
+
+    /// The shape as a value (the tuple of its dims).
+    pub fn shape(&self) -> S {
+        self.shape
     }
 }
 
 impl<S: Shape, E: Clone> Clone for Tensor<S, E> {
     fn clone(&self) -> Self {
-        // Through a Vec: cloning the boxed array itself may build it on the stack first.
-        let data = GenericArray::try_from_vec(self.as_slice().to_vec());
         Self {
-            data: data.unwrap_or_else(|_| unreachable!("a clone has the original's length")),
+            data: self.data.clone(),
+            shape: self.shape,
         }
     }
 }
 
 impl<S: Shape, E: PartialEq> PartialEq for Tensor<S, E> {
     fn eq(&self, other: &Self) -> bool {
-        self.as_slice() == other.as_slice()
+        self.dims() == other.dims() && self.as_slice() == other.as_slice()
     }
 }
 
-impl<S: Shape, E: Element> Default for Tensor<S, E> {
+impl<S: ConstShape, E: Element> Default for Tensor<S, E> {
     fn default() -> Self {
         Self::zeros()
     }
@@ -284,7 +447,7 @@ impl<S: Shape, E: fmt::Debug> fmt::Debug for Tensor<S, E> {
         write!(
             f,
             "Tensor<{}, {}> ",
-            fmt_dims(S::DIMS),
+            fmt_dims(self.dims().as_ref()),
             core::any::type_name::<E>()
         )?;
         const SHOWN: usize = 16;

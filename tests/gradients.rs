@@ -2,7 +2,7 @@
 
 mod common;
 use common::{dot, finite_diff, golden, rel_err};
-use shaped::{typenum::*, Affine, Dim, ReLU, Shape, Tensor};
+use shaped::{typenum::*, Affine, ConstDim, ReLU, Shape, Tensor};
 
 fn t<S: Shape>(v: &[f64]) -> Tensor<S, f64> {
     Tensor::from_vec(v.to_vec()).unwrap()
@@ -16,13 +16,9 @@ fn loss_and_grads<N, DI, DO>(
     g: &[f64],
 ) -> (f64, Vec<f64>, Vec<f64>, Vec<f64>)
 where
-    N: Dim,
-    DI: Dim,
-    DO: Dim,
-    (N, DI): Shape,
-    (N, DO): Shape,
-    (DO, DI): Shape,
-    (DO,): Shape,
+    N: ConstDim,
+    DI: ConstDim,
+    DO: ConstDim,
 {
     let layer = Affine::<DI, DO, f64>::new(t(w), t(b));
     let x = t::<(N, DI)>(x);
@@ -98,17 +94,13 @@ fn affine_backward_matches_finite_differences_f32() {
 
 fn check_golden<N, DI, DO>(tag: &str)
 where
-    N: Dim,
-    DI: Dim,
-    DO: Dim,
-    (N, DI): Shape,
-    (N, DO): Shape,
-    (DO, DI): Shape,
-    (DO,): Shape,
+    N: ConstDim,
+    DI: ConstDim,
+    DO: ConstDim,
 {
     let g = golden("affine_relu.txt");
     let v = |k: &str| &g[&format!("{tag}.{k}")].values;
-    assert_eq!(g[&format!("{tag}.x")].dims, vec![N::USIZE, DI::USIZE]);
+    assert_eq!(g[&format!("{tag}.x")].dims, vec![N::SIZE, DI::SIZE]);
     let layer = Affine::<DI, DO, f64>::new(t(v("w")), t(v("b")));
     let x = t::<(N, DI)>(v("x"));
     let z = layer.forward(&x);

@@ -43,7 +43,7 @@ fn reshape_keeps_the_elements_in_order() {
     let t = Tensor::<(U2, U3)>::from_fn(|i| (i[0] * 3 + i[1]) as f32);
     let r: Tensor<(U3, U2)> = t.clone().reshape();
     assert_eq!(r.as_slice(), t.as_slice());
-    assert_eq!(r.dims(), &[3, 2]);
+    assert_eq!(r.dims(), [3, 2]);
 }
 
 #[test]

@@ -9,7 +9,7 @@ fn affine_input_dim_mismatch() {
     let layer = Affine::<U784, U10>::new(Tensor::zeros(), Tensor::zeros());
     let x = Tensor::<(U32, U784)>::zeros();
     let y = layer.forward(&x);
-    assert_eq!(y.dims(), &[32, 10]);
+    assert_eq!(y.dims(), [32, 10]);
 }
 
 #[test]
@@ -18,7 +18,7 @@ fn affine_grad_output_wrong_do() {
     let x = Tensor::<(U8, U4)>::zeros();
     let dy = Tensor::<(U8, U2)>::zeros();
     let (dx, _) = layer.backward(&x, &dy);
-    assert_eq!(dx.dims(), &[8, 4]);
+    assert_eq!(dx.dims(), [8, 4]);
 }
 
 #[test]
@@ -27,7 +27,7 @@ fn affine_batch_mismatch() {
     let x = Tensor::<(U16, U4)>::zeros();
     let dy = Tensor::<(U16, U2)>::zeros();
     let (dx, _) = layer.backward(&x, &dy);
-    assert_eq!(dx.dims(), &[16, 4]);
+    assert_eq!(dx.dims(), [16, 4]);
 }
 
 #[test]
@@ -37,7 +37,7 @@ fn affine_weight_grad_transposed() {
     let dy = Tensor::<(U4, U2)>::zeros();
     let (_dx, grads): (_, AffineGrads<U3, U2>) = layer.backward(&x, &dy);
     let dw: Tensor<(U2, U3)> = grads.weight;
-    assert_eq!(dw.dims(), &[2, 3]);
+    assert_eq!(dw.dims(), [2, 3]);
 }
 
 #[test]
@@ -46,28 +46,28 @@ fn affine_layers_do_not_meet() {
     let second = Affine::<U4, U2>::new(Tensor::zeros(), Tensor::zeros());
     let x = Tensor::<(U8, U3)>::zeros();
     let y = second.forward(&ReLU.forward(&first.forward(&x)));
-    assert_eq!(y.dims(), &[8, 2]);
+    assert_eq!(y.dims(), [8, 2]);
 }
 
 #[test]
 fn relu_grad_other_shape() {
     let x = Tensor::<(U4, U3)>::zeros();
     let dy = Tensor::<(U4, U3)>::zeros();
-    assert_eq!(ReLU.backward(&x, &dy).dims(), &[4, 3]);
+    assert_eq!(ReLU.backward(&x, &dy).dims(), [4, 3]);
 }
 
 #[test]
 fn relu_grad_other_rank() {
     let x = Tensor::<(U4, U3)>::zeros();
     let dy: Tensor<(U4, U3)> = Tensor::<(U12,)>::zeros().reshape();
-    assert_eq!(ReLU.backward(&x, &dy).dims(), &[4, 3]);
+    assert_eq!(ReLU.backward(&x, &dy).dims(), [4, 3]);
 }
 
 #[test]
 fn reshape_other_count() {
     let x = Tensor::<(U4, U3)>::zeros();
     let y: Tensor<(U2, U6)> = x.reshape();
-    assert_eq!(y.dims(), &[2, 6]);
+    assert_eq!(y.dims(), [2, 6]);
 }
 
 #[test]
@@ -75,14 +75,14 @@ fn affine_output_annotated_wrong_do() {
     let layer = Affine::<U3, U2>::new(Tensor::zeros(), Tensor::zeros());
     let x = Tensor::<(U4, U3)>::zeros();
     let y: Tensor<(U4, U2)> = layer.forward(&x);
-    assert_eq!(y.dims(), &[4, 2]);
+    assert_eq!(y.dims(), [4, 2]);
 }
 
 #[test]
 fn conv_channel_mismatch() {
     let conv = Conv::<U3, U16, U3, U3, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
     let x = Tensor::<(U8, U3, U32, U32)>::zeros();
-    assert_eq!(conv.forward(&x).dims(), &[8, 16, 32, 32]);
+    assert_eq!(conv.forward(&x).dims(), [8, 16, 32, 32]);
 }
 
 #[test]
@@ -90,21 +90,21 @@ fn conv_kernel_taller_than_padded_input() {
     // 7 rows fit once the 5-row input is padded by 1 on each side.
     let conv = Conv::<U1, U4, U7, U3, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
     let x = Tensor::<(U2, U1, U5, U9)>::zeros();
-    assert_eq!(conv.forward(&x).dims(), &[2, 4, 1, 9]);
+    assert_eq!(conv.forward(&x).dims(), [2, 4, 1, 9]);
 }
 
 #[test]
 fn conv_kernel_wider_than_padded_input() {
     let conv = Conv::<U1, U4, U3, U7, U1, U2>::new(Tensor::zeros(), Tensor::zeros());
     let x = Tensor::<(U2, U1, U9, U3)>::zeros();
-    assert_eq!(conv.forward(&x).dims(), &[2, 4, 11, 1]);
+    assert_eq!(conv.forward(&x).dims(), [2, 4, 11, 1]);
 }
 
 #[test]
 fn conv_zero_stride() {
     let conv = Conv::<U1, U4, U3, U3, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
     let x = Tensor::<(U2, U1, U8, U8)>::zeros();
-    assert_eq!(conv.forward(&x).dims(), &[2, 4, 8, 8]);
+    assert_eq!(conv.forward(&x).dims(), [2, 4, 8, 8]);
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn conv_grad_output_unstrided() {
     let x = Tensor::<(U4, U3, U32, U32)>::zeros();
     let dy = Tensor::<(U4, U8, U16, U16)>::zeros();
     let (dx, _) = conv.backward(&x, &dy);
-    assert_eq!(dx.dims(), &[4, 3, 32, 32]);
+    assert_eq!(dx.dims(), [4, 3, 32, 32]);
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn conv_output_annotated_wrong_ho() {
     let conv = Conv::<U3, U8, U3, U3, U2, U1>::new(Tensor::zeros(), Tensor::zeros());
     let x = Tensor::<(U4, U3, U32, U32)>::zeros();
     let y: Tensor<(U4, U8, U16, U16)> = conv.forward(&x);
-    assert_eq!(y.dims(), &[4, 8, 16, 16]);
+    assert_eq!(y.dims(), [4, 8, 16, 16]);
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn conv_weight_grad_swapped_k_c() {
     let x = Tensor::<(U4, U3, U8, U8)>::zeros();
     let dy = Tensor::<(U4, U8, U8, U8)>::zeros();
     let (_dx, grads): (_, ConvGrads<U3, U8, U3, U3>) = conv.backward(&x, &dy);
-    assert_eq!(grads.weight.dims(), &[8, 3, 3, 3]);
+    assert_eq!(grads.weight.dims(), [8, 3, 3, 3]);
 }
 
 mod models {
@@ -155,14 +155,14 @@ mod models {
         );
         let model = Cnn::init(&mut rng());
         let logits = model.infer(&Tensor::<(U32, U1, U8, U8)>::zeros());
-        assert_eq!(logits.dims(), &[32, 10]);
+        assert_eq!(logits.dims(), [32, 10]);
     }
 
     #[test]
     fn model_miswired_hidden_layers() {
         let model = <(Affine<U64, U128>, ReLU, Affine<U128, U10>)>::init(&mut rng());
         let (logits, _cache) = model.forward_train(Tensor::<(U32, U64)>::zeros());
-        assert_eq!(logits.dims(), &[32, 10]);
+        assert_eq!(logits.dims(), [32, 10]);
     }
 
     #[test]
@@ -173,7 +173,7 @@ mod models {
             Conv<U8, U16, U3, U3, U2, U1>,
         )>::init(&mut rng());
         let (y, _cache) = model.forward_train(Tensor::<(U2, U1, U16, U16)>::zeros());
-        assert_eq!(y.dims(), &[2, 16, 8, 8]);
+        assert_eq!(y.dims(), [2, 16, 8, 8]);
     }
 
     #[test]
@@ -189,13 +189,13 @@ mod models {
     #[test]
     fn maxpool_window_larger_than_input() {
         let y = MaxPool2d::<U4>::new().infer(&Tensor::<(U2, U3, U4, U4)>::zeros());
-        assert_eq!(y.dims(), &[2, 3, 1, 1]);
+        assert_eq!(y.dims(), [2, 3, 1, 1]);
     }
 
     #[test]
     fn pool_zero_stride() {
         let y = AvgPool2d::<U2, U1>::new().infer(&Tensor::<(U2, U3, U4, U4)>::zeros());
-        assert_eq!(y.dims(), &[2, 3, 3, 3]);
+        assert_eq!(y.dims(), [2, 3, 3, 3]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use crate::dims::Dim;
 
 use crate::gemm::{matmul, View};
 use crate::module::{weight_bias_params, Module, Params};
-use crate::rules::{AffineGradOutput, AffineInput, AtBatch, DimEq, ShapeEq};
+use crate::rules::{check_dim, check_dims, AffineGradOutput, AffineInput, AtBatch, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -30,11 +30,7 @@ use crate::tensor::{Element, Tensor};
 /// # Ok::<(), shaped::ShapeError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct Affine<DI, DO, E = f32>
-where
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+pub struct Affine<DI: Dim, DO: Dim, E = f32> {
     /// `W`, shape `(DO, DI)` (PyTorch's `Linear.weight` layout).
     pub weight: Tensor<(DO, DI), E>,
     /// `b`, shape `(DO,)`.
@@ -43,24 +39,28 @@ where
 
 /// The parameter gradients of an [`Affine`] layer, shaped like its parameters.
 #[derive(Clone, Debug, PartialEq)]
-pub struct AffineGrads<DI, DO, E = f32>
-where
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+pub struct AffineGrads<DI: Dim, DO: Dim, E = f32> {
     /// `dW = dYᵀ·X`, shape `(DO, DI)`.
     pub weight: Tensor<(DO, DI), E>,
     /// `db = Σₙ dY`, shape `(DO,)`.
     pub bias: Tensor<(DO,), E>,
 }
 
-impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E>
-where
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
     /// A layer with the given weight `(DO, DI)` and bias `(DO,)`.
+    ///
+    /// # Panics
+    ///
+    /// If `DO` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size.
+    #[track_caller]
     pub fn new(weight: Tensor<(DO, DI), E>, bias: Tensor<(DO,), E>) -> Self {
+        assert_eq!(
+            weight.dims()[0],
+            bias.dims()[0],
+            "Affine: the weight has {} outputs (DO), the bias {}",
+            weight.dims()[0],
+            bias.dims()[0]
+        );
         Self { weight, bias }
     }
 
@@ -68,26 +68,34 @@ where
     ///
     /// An input whose last dim is not `DI` does not compile:
     /// `shape mismatch in Affine input: expected _784 features (DI), found _100`.
+    ///
+    /// # Panics
+    ///
+    /// If the input's features are a [`Dyn`](crate::Dyn) dim of another size than `DI`, with
+    /// the same message.
+    #[track_caller]
     pub fn forward<N, D>(&self, x: &Tensor<(N, D), E>) -> Tensor<(N, DO), E>
     where
         N: Dim,
         D: Dim + DimEq<DI, AffineInput>,
-        (N, D): Shape,
-        (N, DO): Shape,
     {
-        let mut y = Vec::with_capacity(N::USIZE * DO::USIZE);
-        for _ in 0..N::USIZE {
+        let (n, d) = x.shape();
+        let (d_o, di) = self.weight.shape();
+        check_dim::<AffineInput>(di.size(), d.size());
+        let (n_, do_, di_) = (n.size(), d_o.size(), di.size());
+        let mut y = Vec::with_capacity(n_ * do_);
+        for _ in 0..n_ {
             y.extend_from_slice(self.bias.as_slice());
         }
         matmul(
-            [N::USIZE, DO::USIZE, DI::USIZE],
+            [n_, do_, di_],
             &mut y,
-            DO::USIZE,
+            do_,
             true,
-            View::rows(x.as_slice(), DI::USIZE),
-            View::transposed(self.weight.as_slice(), DI::USIZE),
+            View::rows(x.as_slice(), di_),
+            View::transposed(self.weight.as_slice(), di_),
         );
-        Tensor::from_vec_exact(y)
+        Tensor::from_raw((n, d_o), y)
     }
 
     /// The gradients of a loss through the layer: given `x` `(N, DI)` and `dy = ∂L/∂Y`
@@ -96,6 +104,13 @@ where
     ///
     /// `dy` must have exactly the forward output's shape `(N, DO)`: another batch or another
     /// `DO` does not compile, and the error prints both shapes.
+    ///
+    /// # Panics
+    ///
+    /// Where a [`Dyn`](crate::Dyn) dim hides a mismatch from the compiler (a `dy` of another
+    /// runtime batch than `x`, say), with the rule's message in plain decimal:
+    /// `shape mismatch in Affine grad_output: expected (32, 2) (N, DO), found (16, 2)`.
+    #[track_caller]
     pub fn backward<N, D, G>(
         &self,
         x: &Tensor<(N, D), E>,
@@ -105,12 +120,14 @@ where
         N: Dim,
         D: Dim + DimEq<DI, AffineInput>,
         G: Shape + ShapeEq<(N, DO), AffineGradOutput>,
-        (N, D): Shape,
-        (N, DI): Shape,
     {
-        let (n, di, d_o) = (N::USIZE, DI::USIZE, DO::USIZE);
+        let (batch, d) = x.shape();
+        let (out, features) = self.weight.shape();
+        check_dim::<AffineInput>(features.size(), d.size());
+        let (n, di, d_o) = (batch.size(), features.size(), out.size());
+        check_dims::<AffineGradOutput>(&[n, d_o], dy.dims().as_ref());
         let dys = dy.as_slice();
-        let mut dx = Tensor::<(N, DI), E>::zeros();
+        let mut dx = Tensor::zeros_with((batch, features));
         matmul(
             [n, di, d_o],
             dx.as_mut_slice(),
@@ -119,7 +136,7 @@ where
             View::rows(dys, d_o),
             View::rows(self.weight.as_slice(), di),
         );
-        let mut dw = Tensor::<(DO, DI), E>::zeros();
+        let mut dw = Tensor::zeros_with(self.weight.shape());
         matmul(
             [d_o, di, n],
             dw.as_mut_slice(),
@@ -128,7 +145,7 @@ where
             View::transposed(dys, d_o),
             View::rows(x.as_slice(), di),
         );
-        let mut db = Tensor::<(DO,), E>::zeros();
+        let mut db = Tensor::zeros_with(self.bias.shape());
         for row in dys.chunks_exact(d_o) {
             for (b, g) in db.as_mut_slice().iter_mut().zip(row) {
                 *b += *g;
@@ -144,14 +161,10 @@ where
     }
 }
 
-impl<DI: Dim, DO: Dim, E: Element> Params<E> for Affine<DI, DO, E>
-where
-    (DO, DI): Shape,
-    (DO,): Shape,
-{
+impl<DI: Dim, DO: Dim, E: Element> Params<E> for Affine<DI, DO, E> {
     type Grads = AffineGrads<DI, DO, E>;
 
-    weight_bias_params!((DO, DI), (DO,));
+    weight_bias_params!();
 }
 
 impl<N, D, DI, DO, E> Module<E, Tensor<(N, D), E>> for Affine<DI, DO, E>
@@ -163,11 +176,6 @@ where
     DI: Dim,
     DO: Dim,
     E: Element,
-    (N, D): Shape,
-    (N, DI): Shape,
-    (N, DO): Shape,
-    (DO, DI): Shape,
-    (DO,): Shape,
 {
     type Out = Tensor<(N, DO), E>;
     /// The input, for `dW = dYᵀ·X`.
@@ -184,7 +192,7 @@ where
     fn backward_train(&self, x: Self::Cache, dy: &Self::Out) -> (Tensor<(N, D), E>, Self::Grads) {
         let (dx, grads) = self.backward(&x, dy);
         // `D` is `DI` (checked by the rule above); the data moves, nothing is copied.
-        (Tensor::from_vec_exact(dx.into_vec()), grads)
+        (Tensor::from_raw(x.shape(), dx.into_vec()), grads)
     }
 }
 

@@ -3,10 +3,10 @@
 use core::marker::PhantomData;
 use rayon::prelude::*;
 
-use crate::dims::{ConvOut, ConvOutput, Dim, Height, Width};
+use crate::dims::{ConstDim, ConvOut, ConvOutput, Dim, Height, Width};
 use crate::gemm::{matmul, View};
 use crate::module::{weight_bias_params, Module, Params};
-use crate::rules::{AtBatch, ConvChannels, ConvGradOutput, DimEq, ShapeEq};
+use crate::rules::{check_dim, check_dims, AtBatch, ConvChannels, ConvGradOutput, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -40,11 +40,7 @@ use crate::tensor::{Element, Tensor};
 /// # let _ = dx;
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct Conv<C, K, HF, WF, S = typenum::U1, P = typenum::U0, E = f32>
-where
-    (K, C, HF, WF): Shape,
-    (K,): Shape,
-{
+pub struct Conv<C: Dim, K: Dim, HF: Dim, WF: Dim, S = typenum::U1, P = typenum::U0, E = f32> {
     /// `W`, shape `(K, C, HF, WF)` (PyTorch's `Conv2d.weight` layout).
     pub weight: Tensor<(K, C, HF, WF), E>,
     /// `b`, shape `(K,)`.
@@ -54,11 +50,7 @@ where
 
 /// The parameter gradients of a [`Conv`] layer, shaped like its parameters.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ConvGrads<C, K, HF, WF, E = f32>
-where
-    (K, C, HF, WF): Shape,
-    (K,): Shape,
-{
+pub struct ConvGrads<C: Dim, K: Dim, HF: Dim, WF: Dim, E = f32> {
     /// `dW`, shape `(K, C, HF, WF)`.
     pub weight: Tensor<(K, C, HF, WF), E>,
     /// `db`, shape `(K,)`.
@@ -241,14 +233,25 @@ where
     K: Dim,
     HF: Dim,
     WF: Dim,
-    S: Dim,
-    P: Dim,
+    // Stride and padding have no tensor to be read from: they are compile-time sizes.
+    S: ConstDim,
+    P: ConstDim,
     E: Element,
-    (K, C, HF, WF): Shape,
-    (K,): Shape,
 {
     /// A layer with the given weight `(K, C, HF, WF)` and bias `(K,)`.
+    ///
+    /// # Panics
+    ///
+    /// If `K` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size.
+    #[track_caller]
     pub fn new(weight: Tensor<(K, C, HF, WF), E>, bias: Tensor<(K,), E>) -> Self {
+        assert_eq!(
+            weight.dims()[0],
+            bias.dims()[0],
+            "Conv: the weight has {} filters (K), the bias {}",
+            weight.dims()[0],
+            bias.dims()[0]
+        );
         Self {
             weight,
             bias,
@@ -256,26 +259,56 @@ where
         }
     }
 
-    fn geom<H: Dim, W: Dim, HO: Dim, WO: Dim>() -> Geom {
-        Geom {
-            c: C::USIZE,
-            h: H::USIZE,
-            w: W::USIZE,
-            k: K::USIZE,
-            hf: HF::USIZE,
-            wf: WF::USIZE,
-            s: S::USIZE,
-            p: P::USIZE,
-            ho: HO::USIZE,
-            wo: WO::USIZE,
-        }
+    /// The sizes of a convolution of an input `(C2, H, W)`, its output size, and the output
+    /// shape for a batch `n`.
+    ///
+    /// # Panics
+    ///
+    /// If a [`Dyn`](crate::Dyn) dim of the input breaks a rule the compiler could not check.
+    #[allow(clippy::type_complexity)]
+    #[track_caller]
+    fn geom<N, C2, H, W>(
+        &self,
+        (n, c2, h, w): (N, C2, H, W),
+    ) -> (
+        Geom,
+        (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>),
+    )
+    where
+        N: Dim,
+        C2: Dim,
+        H: Dim + ConvOutput<HF, S, P, Height>,
+        W: Dim + ConvOutput<WF, S, P, Width>,
+    {
+        let (k, c, hf, wf) = self.weight.shape();
+        check_dim::<ConvChannels>(c.size(), c2.size());
+        let (ho, wo) = (h.conv_out(), w.conv_out());
+        let g = Geom {
+            c: c.size(),
+            h: h.size(),
+            w: w.size(),
+            k: k.size(),
+            hf: hf.size(),
+            wf: wf.size(),
+            s: S::SIZE,
+            p: P::SIZE,
+            ho: ho.size(),
+            wo: wo.size(),
+        };
+        (g, (n, k, ho, wo))
     }
 
     /// `(N, C, H, W) -> (N, K, HO, WO)`.
     ///
     /// Another channel count, a kernel larger than the padded input, or a zero stride does not
     /// compile; the error names the rule and both numbers.
+    ///
+    /// # Panics
+    ///
+    /// If a [`Dyn`](crate::Dyn) dim of the input breaks one of these rules, with the same
+    /// message in plain decimal.
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     pub fn forward<N, C2, H, W>(
         &self,
         x: &Tensor<(N, C2, H, W), E>,
@@ -285,11 +318,9 @@ where
         C2: Dim + DimEq<C, ConvChannels>,
         H: Dim + ConvOutput<HF, S, P, Height>,
         W: Dim + ConvOutput<WF, S, P, Width>,
-        (N, C2, H, W): Shape,
-        (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>): Shape,
     {
-        let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
-        let mut y = Tensor::<(N, K, _, _), E>::zeros();
+        let (g, out) = self.geom(x.shape());
+        let mut y = Tensor::zeros_with(out);
         self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut []);
         y
     }
@@ -359,7 +390,13 @@ where
     ///
     /// `dy` must have exactly the forward output's shape: a `dy` of the un-strided size, or of
     /// another batch, does not compile, and the error prints both shapes.
+    ///
+    /// # Panics
+    ///
+    /// If a [`Dyn`](crate::Dyn) dim hides a mismatch from the compiler (a `dy` of another
+    /// runtime batch than `x`, say), with the rule's message in plain decimal.
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     pub fn backward<N, C2, H, W, G>(
         &self,
         x: &Tensor<(N, C2, H, W), E>,
@@ -370,14 +407,13 @@ where
         C2: Dim + DimEq<C, ConvChannels>,
         H: Dim + ConvOutput<HF, S, P, Height>,
         W: Dim + ConvOutput<WF, S, P, Width>,
-        (N, C2, H, W): Shape,
-        (N, C, H, W): Shape,
-        (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>): Shape,
         G: Shape
             + ShapeEq<(N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>), ConvGradOutput>,
     {
-        let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
-        let mut dx = Tensor::<(N, C, H, W), E>::zeros();
+        let (n, _, h, w) = x.shape();
+        let (g, out) = self.geom(x.shape());
+        check_dims::<ConvGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
+        let mut dx = Tensor::zeros_with((n, self.weight.shape().1, h, w));
         let grads = self.backward_slices(&g, x.as_slice(), dy.as_slice(), dx.as_mut_slice(), &[]);
         (dx, grads)
     }
@@ -441,8 +477,8 @@ where
             .map(|idx| acc[(idx % patch) * g.k + idx / patch])
             .collect();
         ConvGrads {
-            weight: Tensor::from_vec_exact(dw),
-            bias: Tensor::from_vec_exact(acc[dw_len..].to_vec()),
+            weight: Tensor::from_raw(self.weight.shape(), dw),
+            bias: Tensor::from_raw(self.bias.shape(), acc[dw_len..].to_vec()),
         }
     }
 
@@ -497,12 +533,10 @@ where
     HF: Dim,
     WF: Dim,
     E: Element,
-    (K, C, HF, WF): Shape,
-    (K,): Shape,
 {
     type Grads = ConvGrads<C, K, HF, WF, E>;
 
-    weight_bias_params!((K, C, HF, WF), (K,));
+    weight_bias_params!();
 }
 
 /// What [`Conv`]'s backward pass needs from its forward pass: the lowered input (one
@@ -511,7 +545,8 @@ where
 /// type.
 pub struct ConvCache<X, E> {
     lowered: Vec<E>,
-    input: PhantomData<X>,
+    /// The input's shape.
+    input: X,
 }
 
 impl<N, C2, H, W, C, K, HF, WF, S, P, E> Module<E, Tensor<(N, C2, H, W), E>>
@@ -522,38 +557,38 @@ where
     K: Dim,
     HF: Dim,
     WF: Dim,
-    S: Dim,
-    P: Dim,
+    S: ConstDim,
+    P: ConstDim,
     E: Element,
     C2: Dim,
     H: Dim + ConvOutput<HF, S, P, Height>,
     W: Dim + ConvOutput<WF, S, P, Width>,
     // The junction rule, undecided until the batch is known (see `rules::Anchor`).
     AtBatch<N, C2>: DimEq<C, ConvChannels>,
-    (N, C2, H, W): Shape,
-    (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>): Shape,
-    (K, C, HF, WF): Shape,
-    (K,): Shape,
 {
     type Out = Tensor<(N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>), E>;
-    type Cache = ConvCache<Tensor<(N, C2, H, W), E>, E>;
+    type Cache = ConvCache<(N, C2, H, W), E>;
 
     fn infer(&self, x: &Tensor<(N, C2, H, W), E>) -> Self::Out {
-        self.forward(x)
+        let (g, out) = self.geom(x.shape());
+        let mut y = Tensor::zeros_with(out);
+        self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut []);
+        y
     }
 
     fn forward_train(&self, x: Tensor<(N, C2, H, W), E>) -> (Self::Out, Self::Cache) {
-        let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
-        let mut y = Tensor::<(N, K, _, _), E>::zeros();
+        let input = x.shape();
+        let (g, out) = self.geom(input);
+        let mut y = Tensor::zeros_with(out);
         let lowered = if g.is_pointwise() {
             self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut []);
             x.into_vec() // the input is its own lowering; the data moves, nothing is copied
         } else {
-            let mut lowered = E::take_buffer(N::USIZE * g.patch() * g.positions());
+            let n = input.0.size();
+            let mut lowered = E::take_buffer(n * g.patch() * g.positions());
             self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut lowered);
             lowered
         };
-        let input = PhantomData;
         (y, ConvCache { lowered, input })
     }
 
@@ -562,8 +597,9 @@ where
         cache: Self::Cache,
         dy: &Self::Out,
     ) -> (Tensor<(N, C2, H, W), E>, Self::Grads) {
-        let g = Self::geom::<H, W, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>>();
-        let mut dx = Tensor::<(N, C2, H, W), E>::zeros();
+        let (g, out) = self.geom(cache.input);
+        check_dims::<ConvGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
+        let mut dx = Tensor::zeros_with(cache.input);
         let grads = self.backward_slices(&g, &[], dy.as_slice(), dx.as_mut_slice(), &cache.lowered);
         E::give_back(cache.lowered);
         (dx, grads)
@@ -613,8 +649,8 @@ mod tests {
             ((i[1] * 30 + i[2] * 6 + i[3]) as f64).sin()
         });
         let y = conv.forward(&x);
-        let g = Conv::<U2, U3, U3, U2, U2, U1, f64>::geom::<U5, U6, U3, U4>();
-        assert_eq!(y.dims(), &[1, 3, 3, 4]);
+        let (g, _) = conv.geom(x.shape());
+        assert_eq!(y.dims(), [1, 3, 3, 4]);
         let want = direct(&g, x.as_slice(), conv.weight.as_slice());
         for (a, b) in y.as_slice().iter().zip(&want) {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
@@ -624,7 +660,8 @@ mod tests {
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
         // <im2col(x), c> = <x, col2im(c)> for any x, c.
-        let g = Conv::<U2, U1, U3, U2, U2, U1, f64>::geom::<U5, U4, U3, U3>();
+        let conv = Conv::<U2, U1, U3, U2, U2, U1, f64>::new(Tensor::zeros(), Tensor::zeros());
+        let (g, _) = conv.geom((U1::default(), U2::default(), U5::default(), U4::default()));
         let x: Vec<f64> = (0..2 * 5 * 4).map(|i| (i as f64 * 0.7).cos()).collect();
         let c: Vec<f64> = (0..g.patch() * g.positions())
             .map(|i| (i as f64 * 0.3).sin())

@@ -1,11 +1,7 @@
 //! Flattening a batch of images into a batch of vectors.
 
-use core::marker::PhantomData;
-use core::ops::Mul;
-
-use crate::dims::{Dim, Flat};
+use crate::dims::{Dim, DimMul, Flat};
 use crate::module::{no_params, Module};
-use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
 /// `(N, C, H, W) -> (N, C·H·W)`, row-major, without copying; the product is computed in the
@@ -27,29 +23,29 @@ no_params!(Flatten);
 impl<N, C, H, W, E> Module<E, Tensor<(N, C, H, W), E>> for Flatten
 where
     N: Dim,
-    C: Dim + Mul<H>,
+    C: Dim + DimMul<H>,
     H: Dim,
     W: Dim,
     E: Element,
-    // C·H·W, computed by typenum.
-    <C as Mul<H>>::Output: Mul<W>,
-    Flat<C, H, W>: Dim,
-    (N, C, H, W): Shape,
-    (N, Flat<C, H, W>): Shape,
+    // C·H·W, computed by typenum (or `Dyn` when one of them is).
+    <C as DimMul<H>>::Out: DimMul<W>,
 {
     type Out = Tensor<(N, Flat<C, H, W>), E>;
-    /// Nothing but the input's type.
-    type Cache = PhantomData<Tensor<(N, C, H, W), E>>;
+    /// The input's shape.
+    type Cache = (N, C, H, W);
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
-        Tensor::from_vec_exact(x.as_slice().to_vec())
+        let (n, c, h, w) = x.shape();
+        Tensor::from_raw((n, c.mul(h).mul(w)), x.as_slice().to_vec())
     }
 
     fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
-        (Tensor::from_vec_exact(x.into_vec()), PhantomData)
+        let shape = x.shape();
+        let (n, c, h, w) = shape;
+        (Tensor::from_raw((n, c.mul(h).mul(w)), x.into_vec()), shape)
     }
 
-    fn backward_train(&self, _: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
-        (Tensor::from_vec_exact(dy.as_slice().to_vec()), ())
+    fn backward_train(&self, shape: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
+        (Tensor::from_raw(shape, dy.as_slice().to_vec()), ())
     }
 }

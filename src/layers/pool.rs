@@ -2,7 +2,7 @@
 
 use core::marker::PhantomData;
 
-use crate::dims::{ConvOutput, Dim, PoolHeight, PoolOut, PoolWidth};
+use crate::dims::{ConstDim, ConvOutput, Dim, PoolHeight, PoolOut, PoolWidth};
 use crate::module::{no_params, Module};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -108,15 +108,34 @@ no_params!(AvgPool2d<K, S>; K, S);
 /// What [`MaxPool2d`]'s backward pass needs: the flat input index of each window's maximum.
 /// `X` is the input type.
 pub struct MaxPoolCache<X> {
-    argmax: Vec<u32>,
-    input: PhantomData<X>,
+    argmax: Vec<usize>,
+    /// The input's shape.
+    input: X,
 }
 
 /// The pooled output type.
 type Pooled<N, C, H, W, K, S, E> = Tensor<(N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>), E>;
 
-impl<MaxK: Dim, MaxS: Dim> MaxPool2d<MaxK, MaxS> {
-    fn run<E: Element>(w: &Window, x: &[E], y: &mut [E], mut argmax: Option<&mut Vec<u32>>) {
+/// The pooled output of an input `(N, C, H, W)`, zeroed, and its window geometry.
+#[track_caller]
+fn pooled<N, C, H, W, K, S, E>(x: (N, C, H, W)) -> (Pooled<N, C, H, W, K, S, E>, Window)
+where
+    N: Dim,
+    C: Dim,
+    H: Dim + ConvOutput<K, S, typenum::U0, PoolHeight>,
+    W: Dim + ConvOutput<K, S, typenum::U0, PoolWidth>,
+    K: ConstDim,
+    S: ConstDim,
+    E: Element,
+{
+    let (n, c, h, w) = x;
+    let y = Tensor::zeros_with((n, c, h.conv_out(), w.conv_out()));
+    let window = Window::between(x.dims().as_ref(), y.dims().as_ref(), K::SIZE, S::SIZE);
+    (y, window)
+}
+
+impl<MaxK, MaxS> MaxPool2d<MaxK, MaxS> {
+    fn run<E: Element>(w: &Window, x: &[E], y: &mut [E], mut argmax: Option<&mut Vec<usize>>) {
         w.each(|out, cells| {
             let first = cells.next().expect("a window has at least one cell");
             let (mut best, mut at) = (x[first], first);
@@ -129,7 +148,7 @@ impl<MaxK: Dim, MaxS: Dim> MaxPool2d<MaxK, MaxS> {
             }
             y[out] = best;
             if let Some(a) = argmax.as_deref_mut() {
-                a.push(at as u32);
+                a.push(at);
             }
         });
     }
@@ -141,36 +160,32 @@ where
     C: Dim,
     H: Dim + ConvOutput<K, S, typenum::U0, PoolHeight>,
     W: Dim + ConvOutput<K, S, typenum::U0, PoolWidth>,
-    K: Dim,
-    S: Dim,
+    K: ConstDim,
+    S: ConstDim,
     E: Element,
-    (N, C, H, W): Shape,
-    (N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>): Shape,
 {
     type Out = Pooled<N, C, H, W, K, S, E>;
-    type Cache = MaxPoolCache<Tensor<(N, C, H, W), E>>;
+    type Cache = MaxPoolCache<(N, C, H, W)>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
-        let mut y = Self::Out::zeros();
-        let w = Window::between(x.dims(), y.dims(), K::USIZE, S::USIZE);
+        let (mut y, w) = pooled::<_, _, _, _, K, S, E>(x.shape());
         Self::run(&w, x.as_slice(), y.as_mut_slice(), None);
         y
     }
 
     fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
-        let mut y = Self::Out::zeros();
-        let w = Window::between(x.dims(), y.dims(), K::USIZE, S::USIZE);
+        let input = x.shape();
+        let (mut y, w) = pooled::<_, _, _, _, K, S, E>(input);
         let mut argmax = Vec::with_capacity(y.as_slice().len());
         Self::run(&w, x.as_slice(), y.as_mut_slice(), Some(&mut argmax));
-        let input = PhantomData;
         (y, MaxPoolCache { argmax, input })
     }
 
     fn backward_train(&self, cache: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
-        let mut dx = Tensor::<(N, C, H, W), E>::zeros();
+        let mut dx = Tensor::zeros_with(cache.input);
         let d = dx.as_mut_slice();
         for (&at, &g) in cache.argmax.iter().zip(dy.as_slice()) {
-            d[at as usize] += g;
+            d[at] += g;
         }
         (dx, ())
     }
@@ -182,33 +197,30 @@ where
     C: Dim,
     H: Dim + ConvOutput<K, S, typenum::U0, PoolHeight>,
     W: Dim + ConvOutput<K, S, typenum::U0, PoolWidth>,
-    K: Dim,
-    S: Dim,
+    K: ConstDim,
+    S: ConstDim,
     E: Element,
-    (N, C, H, W): Shape,
-    (N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>): Shape,
 {
     type Out = Pooled<N, C, H, W, K, S, E>;
-    /// Nothing but the input's type.
-    type Cache = PhantomData<Tensor<(N, C, H, W), E>>;
+    /// The input's shape.
+    type Cache = (N, C, H, W);
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
-        let mut y = Self::Out::zeros();
-        let w = Window::between(x.dims(), y.dims(), K::USIZE, S::USIZE);
-        let scale = E::one() / E::from_usize(K::USIZE * K::USIZE).expect("a small count");
+        let (mut y, w) = pooled::<_, _, _, _, K, S, E>(x.shape());
+        let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).expect("a small count");
         let (xs, ys) = (x.as_slice(), y.as_mut_slice());
         w.each(|out, cells| ys[out] = cells.map(|i| xs[i]).sum::<E>() * scale);
         y
     }
 
     fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
-        (self.infer(&x), PhantomData)
+        (self.infer(&x), x.shape())
     }
 
-    fn backward_train(&self, _: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
-        let mut dx = Tensor::<(N, C, H, W), E>::zeros();
-        let w = Window::between(dx.dims(), dy.dims(), K::USIZE, S::USIZE);
-        let scale = E::one() / E::from_usize(K::USIZE * K::USIZE).expect("a small count");
+    fn backward_train(&self, input: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
+        let mut dx = Tensor::zeros_with(input);
+        let w = Window::between(dx.dims().as_ref(), dy.dims().as_ref(), K::SIZE, S::SIZE);
+        let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).expect("a small count");
         let (d, g) = (dx.as_mut_slice(), dy.as_slice());
         w.each(|out, cells| cells.for_each(|i| d[i] += g[out] * scale));
         (dx, ())

@@ -1,14 +1,15 @@
 //! The rectified linear unit.
 
 use crate::module::{no_params, Module};
-use crate::rules::{ReluGradOutput, ShapeEq};
+use crate::rules::{check_dims, ReluGradOutput, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
 /// `y = max(0, x)`, element-wise, on any shape.
 ///
 /// `backward` returns `dx = dy ∘ 1[x > 0]`, of the input's shape: the gradient is zero where
-/// `x == 0`, as in PyTorch.
+/// `x == 0`, as in PyTorch. NaN propagates as in PyTorch: `max(0, NaN)` is NaN, and the
+/// gradient at a NaN input is `dy` (PyTorch masks where `x ≤ 0`, which NaN is not).
 ///
 /// ```
 /// use shaped::{ReLU, Tensor, typenum::U4};
@@ -26,20 +27,28 @@ impl ReLU {
     /// `y = max(0, x)`.
     pub fn forward<S: Shape, E: Element>(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
         let zero = E::zero();
-        x.map(|v| if v > zero { v } else { zero })
+        x.map(|v| if v <= zero { zero } else { v })
     }
 
     /// `dx = dy ∘ 1[x > 0]`. `dy` must have the input's shape; another shape does not
     /// compile, and the error prints both shapes.
+    ///
+    /// # Panics
+    ///
+    /// If a [`Dyn`](crate::Dyn) dim of `dy` has another size than `x`'s, with the same message
+    /// in plain decimal.
+    #[track_caller]
     pub fn backward<S, G, E>(&self, x: &Tensor<S, E>, dy: &Tensor<G, E>) -> Tensor<S, E>
     where
         S: Shape,
         G: Shape + ShapeEq<S, ReluGradOutput>,
         E: Element,
     {
+        check_dims::<ReluGradOutput>(x.dims().as_ref(), dy.dims().as_ref());
         let zero = E::zero();
-        let mask = |(&xv, &g): (&E, &E)| if xv > zero { g } else { zero };
-        Tensor::from_vec_exact(x.as_slice().iter().zip(dy.as_slice()).map(mask).collect())
+        let mask = |(&xv, &g): (&E, &E)| if xv <= zero { zero } else { g };
+        let dx = x.as_slice().iter().zip(dy.as_slice()).map(mask).collect();
+        Tensor::from_raw(x.shape(), dx)
     }
 }
 
@@ -53,6 +62,14 @@ mod tests {
         let x = Tensor::<(U2, U2), f64>::from_vec(vec![-0.5, 0.0, 1e-300, 7.0]).unwrap();
         let dy = Tensor::<(U2, U2), f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0]).unwrap();
         assert_eq!(ReLU.backward(&x, &dy).as_slice(), &[0.0, 0.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn nan_propagates_forward_and_backward_as_in_pytorch() {
+        let x = Tensor::<(U2,), f64>::from_vec(vec![f64::NAN, -1.0]).unwrap();
+        assert!(ReLU.forward(&x).as_slice()[0].is_nan());
+        let dy = Tensor::<(U2,), f64>::from_vec(vec![5.0, 6.0]).unwrap();
+        assert_eq!(ReLU.backward(&x, &dy).as_slice(), &[5.0, 0.0]);
     }
 }
 

@@ -1,0 +1,129 @@
+//! Labelled data of any length, walked in batches with a [`Dyn`] batch dim.
+//!
+//! ```
+//! use rand::{rngs::StdRng, SeedableRng};
+//! use shaped::{data::Dataset, Dyn, Tensor, U2};
+//! let x = Tensor::<(Dyn, U2)>::from_vec((0..10).map(|v| v as f32).collect())?; // 5 rows
+//! let mut data = Dataset::new(x, vec![0, 1, 0, 1, 1])?;
+//! data.shuffle(&mut StdRng::seed_from_u64(0));
+//! let sizes: Vec<usize> = data
+//!     .batches(2)
+//!     .map(|(x, labels)| {
+//!         assert_eq!(x.dims()[0], labels.len());
+//!         labels.len()
+//!     })
+//!     .collect();
+//! assert_eq!(sizes, [2, 2, 1]); // the last, partial batch is included
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::dims::{Dim, Dyn};
+use crate::loss::LabelError;
+use crate::shape::Shape;
+use crate::tensor::{Element, Tensor};
+
+/// Samples (the rows of a tensor whose outermost dim is a [`Dyn`] batch, such as
+/// `(Dyn, U1, U8, U8)`) and one class label each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset<S: Shape, E = f32> {
+    inputs: Tensor<S, E>,
+    labels: Vec<usize>,
+}
+
+impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
+    /// Pairs each row of `inputs` with its label; another number of labels than rows is an
+    /// error naming both. (A tensor with a static batch converts with
+    /// [`Tensor::into_dyn_batch`].)
+    pub fn new(inputs: Tensor<S, E>, labels: Vec<usize>) -> Result<Self, LabelError> {
+        let rows = inputs.shape().batch().size();
+        if labels.len() != rows {
+            return Err(LabelError::Count {
+                expected: rows,
+                found: labels.len(),
+            });
+        }
+        Ok(Self { inputs, labels })
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// All inputs, one row per sample.
+    pub fn inputs(&self) -> &Tensor<S, E> {
+        &self.inputs
+    }
+
+    /// All labels, one per sample.
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+
+    /// Puts the samples in a random order drawn from `rng` (each row keeps its label).
+    pub fn shuffle<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        let n = self.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(rng);
+        let row = self.inputs.as_slice().len().checked_div(n).unwrap_or(0);
+        let old = self.inputs.as_slice().to_vec();
+        let data = self.inputs.as_mut_slice();
+        for (to, &from) in order.iter().enumerate() {
+            data[to * row..(to + 1) * row].copy_from_slice(&old[from * row..(from + 1) * row]);
+        }
+        self.labels = order.iter().map(|&i| self.labels[i]).collect();
+    }
+
+    /// Samples `start..end` (copied).
+    fn range(&self, start: usize, end: usize) -> (Tensor<S, E>, &[usize]) {
+        let shape = self.inputs.shape().with_batch_size(end - start);
+        // A `Dyn` batch takes any size.
+        let shape = shape.unwrap_or_else(|| unreachable!("a Dyn batch dim"));
+        let x = Tensor::from_raw(shape, self.inputs.row_data(start, end));
+        (x, &self.labels[start..end])
+    }
+
+    /// The samples in order, `size` at a time, the last batch partial: each batch's inputs
+    /// (copied) and its labels, as many as the batch's rows.
+    ///
+    /// # Panics
+    ///
+    /// If `size` is 0.
+    #[track_caller]
+    pub fn batches(&self, size: usize) -> impl Iterator<Item = (Tensor<S, E>, &[usize])> + '_ {
+        assert!(size > 0, "batch size must be at least 1");
+        let n = self.len();
+        (0..n.div_ceil(size)).map(move |b| self.range(b * size, ((b + 1) * size).min(n)))
+    }
+
+    /// Splits off the last `count` samples (for example a held-out test set): returns them,
+    /// and `self` keeps the rest.
+    ///
+    /// # Panics
+    ///
+    /// If `count` is larger than the number of samples.
+    #[track_caller]
+    pub fn split_off(&mut self, count: usize) -> Self {
+        let n = self.len();
+        assert!(
+            count <= n,
+            "cannot split off {count} samples from a dataset of {n}"
+        );
+        let (tail, _) = self.range(n - count, n);
+        let (head, _) = self.range(0, n - count);
+        self.inputs = head;
+        let labels = self.labels.split_off(n - count);
+        Self {
+            inputs: tail,
+            labels,
+        }
+    }
+}

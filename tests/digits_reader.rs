@@ -1,5 +1,5 @@
 //! The digits reader of the examples: the bundled file, every malformed input refused with an
-//! error naming the file, row and field, gzip members and bombs.
+//! error naming the file, row and field, gzip members and bombs, and the seeded split.
 
 #[path = "../examples/common/digits.rs"]
 mod digits;
@@ -253,6 +253,52 @@ fn gzip_bombs_are_refused_at_the_cap_without_reading_them_all() {
             "{} of {}",
             input.read,
             bomb.len()
+        );
+    }
+}
+
+/// `n` digits told apart by their first pixel.
+fn numbered(n: usize) -> Vec<Digit> {
+    (0..n)
+        .map(|i| {
+            let mut pixels = [0.0; PIXELS];
+            pixels[0] = i as f32;
+            Digit {
+                pixels,
+                label: i % 10,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn split_holds_out_a_fifth_rounded_and_one_on_each_side() {
+    for (n, test) in [(2, 1), (3, 1), (4, 1), (8, 2), (10, 2), (1797, 359)] {
+        let (train, held) = digits::split(numbered(n), 7).unwrap();
+        assert_eq!((train.len(), held.len()), (n - test, test), "{n} digits");
+        let mut ids: Vec<usize> = train
+            .iter()
+            .chain(&held)
+            .map(|d| d.pixels[0] as usize)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, (0..n).collect::<Vec<_>>(), "{n} digits");
+    }
+}
+
+#[test]
+fn split_is_deterministic_for_a_seed() {
+    let a = digits::split(numbered(1797), 3).unwrap();
+    assert_eq!(a, digits::split(numbered(1797), 3).unwrap());
+    assert_ne!(a, digits::split(numbered(1797), 4).unwrap());
+}
+
+#[test]
+fn split_refuses_fewer_than_2_digits() {
+    for n in [0, 1] {
+        assert_eq!(
+            digits::split(numbered(n), 0).unwrap_err(),
+            format!("split: expected at least 2 images (one to train on, one to test), found {n}")
         );
     }
 }

@@ -15,8 +15,6 @@ use std::path::Path;
 
 /// Pixels per image (8 × 8).
 pub const PIXELS: usize = 64;
-/// Images held out for testing: 20 % of 1797, rounded to 360.
-pub const TEST: usize = 360;
 /// The most decompressed bytes `parse` reads: 16 MiB, 60 times the bundled file (264 712 bytes),
 /// so a small gzip bomb is refused before it fills memory.
 pub const MAX_DECOMPRESSED: u64 = 16 << 20;
@@ -122,11 +120,20 @@ fn parse_row(line: &[u8], name: &str, row: usize) -> Result<Digit, String> {
     Ok(Digit { pixels, label })
 }
 
-/// Shuffles with `seed` and splits into (train, test) with `TEST` test images.
-pub fn split(mut all: Vec<Digit>, seed: u64) -> (Vec<Digit>, Vec<Digit>) {
+/// Shuffles with `seed` and splits into (train, test), holding out 20 % (rounded, and at least
+/// one image on each side). Needs at least 2 images.
+pub fn split(mut all: Vec<Digit>, seed: u64) -> Result<(Vec<Digit>, Vec<Digit>), String> {
+    let n = all.len();
+    if n < 2 {
+        return Err(format!(
+            "split: expected at least 2 images (one to train on, one to test), found {n}"
+        ));
+    }
+    // n / 5 never ends in .5, so (n + 2) / 5 is n / 5 rounded.
+    let test = ((n + 2) / 5).clamp(1, n - 1);
     all.shuffle(&mut StdRng::seed_from_u64(seed));
-    let test = all.split_off(all.len() - TEST);
-    (all, test)
+    let test = all.split_off(n - test);
+    Ok((all, test))
 }
 
 /// The pixels of `digits`, concatenated (row-major images), and their labels.

@@ -1,20 +1,24 @@
 //! The main job: a small CNN, written as types, trained on the bundled handwritten digits.
 //!
 //! `cargo run --release --example digits` loads `examples/data/digits.csv.gz`, splits it
-//! 80/20 with a fixed seed, trains with Adam and softmax cross-entropy, prints the test
-//! accuracy and the training time, and saves the model as safetensors with PyTorch's names
-//! (it loads into the `nn.Sequential` of the same layers).
+//! 80/20 with a fixed seed, trains with Adam and softmax cross-entropy on every training image
+//! each epoch (the last batch is partial: the batch dim is `Dyn`), prints the test accuracy and
+//! the training time, and saves the model as safetensors with PyTorch's names (it loads into
+//! the `nn.Sequential` of the same layers).
 
 #[path = "common/digits.rs"]
 mod digits;
 
-use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
-use shaped::{io, softmax_cross_entropy, typenum::*, Adam, Affine, Conv, Flatten, Init};
-use shaped::{MaxPool2d, Module, ReLU, Tensor};
+use rand::{rngs::StdRng, SeedableRng};
+use shaped::{io, softmax_cross_entropy, typenum::*, Adam, Affine, Conv, Dyn, Flatten, Init};
+use shaped::{MaxPool2d, Module, ReLU};
 use std::time::Instant;
 
 /// Images per training step.
-type Batch = U32;
+const BATCH: usize = 32;
+
+/// A batch of any number of 1-channel 8 × 8 images.
+type Images = (Dyn, U1, U8, U8);
 
 /// Every junction is checked by the compiler: change one dim and this does not compile.
 type Cnn = (
@@ -30,7 +34,9 @@ type Cnn = (
 const EPOCHS: usize = 40;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut train, test) = digits::split(digits::load()?, 0);
+    let (train, test) = digits::split(digits::load()?, 0)?;
+    let mut train = digits::dataset::<Images>(&train)?;
+    let test = digits::dataset::<Images>(&test)?;
     println!(
         "digits: {} training and {} test images",
         train.len(),
@@ -40,34 +46,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = StdRng::seed_from_u64(1);
     let mut model = Cnn::init(&mut rng);
     let mut opt = Adam::new(2e-3);
-    let steps = train.len() / Batch::USIZE;
+    let steps = train.len().div_ceil(BATCH);
     let bar = digits::progress((EPOCHS * steps) as u64);
     let start = Instant::now();
     for epoch in 1..=EPOCHS {
         train.shuffle(&mut rng);
-        let (mut loss_sum, mut right) = (0.0, 0.0);
-        for step in 0..steps {
-            let (pixels, labels) = digits::batch(&train[step * Batch::USIZE..][..Batch::USIZE]);
-            let x = Tensor::<(Batch, U1, U8, U8)>::from_vec(pixels)?;
+        let (mut loss_sum, mut right, mut seen) = (0.0, 0.0, 0);
+        for (x, labels) in train.batches(BATCH) {
             let (logits, cache) = model.forward_train(x);
-            let (loss, dlogits) = softmax_cross_entropy(&logits, &labels)?;
+            let (loss, dlogits) = softmax_cross_entropy(&logits, labels)?;
             let (_, grads) = model.backward_train(cache, &dlogits);
             opt.step(&mut model, &grads);
-            loss_sum += f64::from(loss);
-            right += digits::accuracy(logits.as_slice(), &labels);
+            // Weighted by the batch's size: the last batch is smaller.
+            let n = labels.len();
+            loss_sum += f64::from(loss) * n as f64;
+            right += digits::accuracy(logits.as_slice(), labels) * n as f64;
+            seen += n;
             bar.inc(1);
             bar.set_message(format!(
                 "epoch {epoch}/{EPOCHS}  loss {:.4}  train accuracy {:.1} %",
-                loss_sum / (step + 1) as f64,
-                100.0 * right / (step + 1) as f64
+                loss_sum / seen as f64,
+                100.0 * right / seen as f64
             ));
         }
         if epoch % 10 == 0 {
             bar.suspend(|| {
                 println!(
                     "epoch {epoch:>2}: loss {:.4}, train accuracy {:.2} %",
-                    loss_sum / steps as f64,
-                    100.0 * right / steps as f64
+                    loss_sum / seen as f64,
+                    100.0 * right / seen as f64
                 )
             });
         }
@@ -75,18 +82,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
 
-    let (pixels, labels) = digits::batch(&test);
-    let x = Tensor::<(U360, U1, U8, U8)>::from_vec(pixels)?;
-    let logits = model.infer(&x);
-    let accuracy = digits::accuracy(logits.as_slice(), &labels);
+    // The whole test set in one call, whatever its size.
+    let logits = model.infer(test.inputs());
+    let accuracy = digits::accuracy(logits.as_slice(), test.labels());
     println!(
         "test accuracy: {:.2} % ({} images)",
         100.0 * accuracy,
         test.len()
     );
     println!(
-        "training time: {seconds:.1} s ({EPOCHS} epochs of {steps} steps of {} images)",
-        Batch::USIZE
+        "training time: {seconds:.1} s ({EPOCHS} epochs of {steps} steps of up to {BATCH} images)"
     );
 
     let path =
@@ -97,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("saved to {}", path.display());
 
     assert_eq!(
-        reloaded.infer(&x).as_slice(),
+        reloaded.infer(test.inputs()).as_slice(),
         logits.as_slice(),
         "the saved model predicts the same"
     );

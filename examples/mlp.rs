@@ -5,46 +5,46 @@
 #[path = "common/digits.rs"]
 mod digits;
 
-use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
-use shaped::{softmax_cross_entropy, typenum::*, Affine, Init, Module, ReLU, Sgd, Tensor};
+use rand::{rngs::StdRng, SeedableRng};
+use shaped::{softmax_cross_entropy, typenum::*, Affine, Dyn, Init, Module, ReLU, Sgd};
 use std::time::Instant;
 
-type Batch = U32;
+const BATCH: usize = 32;
 type Mlp = (Affine<U64, U128>, ReLU, Affine<U128, U10>);
 const EPOCHS: usize = 40;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut train, test) = digits::split(digits::load()?, 0);
+    let (train, test) = digits::split(digits::load()?, 0)?;
+    let mut train = digits::dataset::<(Dyn, U64)>(&train)?;
+    let test = digits::dataset::<(Dyn, U64)>(&test)?;
     let mut rng = StdRng::seed_from_u64(1);
     let mut model = Mlp::init(&mut rng);
     let mut opt = Sgd::new(0.1).with_momentum(0.9).with_weight_decay(1e-4);
-    let steps = train.len() / Batch::USIZE;
+    let steps = train.len().div_ceil(BATCH);
     let bar = digits::progress((EPOCHS * steps) as u64);
     let start = Instant::now();
     for epoch in 1..=EPOCHS {
         train.shuffle(&mut rng);
-        let mut loss_sum = 0.0;
-        for step in 0..steps {
-            let (pixels, labels) = digits::batch(&train[step * Batch::USIZE..][..Batch::USIZE]);
-            let x = Tensor::<(Batch, U64)>::from_vec(pixels)?;
+        let (mut loss_sum, mut seen) = (0.0, 0);
+        for (x, labels) in train.batches(BATCH) {
             let (logits, cache) = model.forward_train(x);
-            let (loss, dlogits) = softmax_cross_entropy(&logits, &labels)?;
+            let (loss, dlogits) = softmax_cross_entropy(&logits, labels)?;
             let (_, grads) = model.backward_train(cache, &dlogits);
             opt.step(&mut model, &grads);
-            loss_sum += f64::from(loss);
+            loss_sum += f64::from(loss) * labels.len() as f64;
+            seen += labels.len();
             bar.inc(1);
             bar.set_message(format!(
                 "epoch {epoch}/{EPOCHS}  loss {:.4}",
-                loss_sum / (step + 1) as f64
+                loss_sum / seen as f64
             ));
         }
     }
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
 
-    let (pixels, labels) = digits::batch(&test);
-    let logits = model.infer(&Tensor::<(U360, U64)>::from_vec(pixels)?);
-    let accuracy = digits::accuracy(logits.as_slice(), &labels);
+    let logits = model.infer(test.inputs());
+    let accuracy = digits::accuracy(logits.as_slice(), test.labels());
     println!(
         "MLP test accuracy: {:.2} % ({} images)",
         100.0 * accuracy,

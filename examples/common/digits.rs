@@ -10,6 +10,7 @@
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use shaped::{data::Dataset, Dyn, Shape, Tensor};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -140,6 +141,15 @@ pub fn split(mut all: Vec<Digit>, seed: u64) -> Result<(Vec<Digit>, Vec<Digit>),
 pub fn batch(digits: &[Digit]) -> (Vec<f32>, Vec<usize>) {
     let pixels = digits.iter().flat_map(|d| d.pixels).collect();
     (pixels, digits.iter().map(|d| d.label).collect())
+}
+
+/// `digits` as a [`Dataset`] of images of shape `S`, one row each (`(Dyn, U64)` for vectors,
+/// `(Dyn, U1, U8, U8)` for images): the number of rows is the number of digits, whatever it is.
+pub fn dataset<S: Shape<Batch = Dyn>>(
+    digits: &[Digit],
+) -> Result<Dataset<S>, Box<dyn std::error::Error>> {
+    let (pixels, labels) = batch(digits);
+    Ok(Dataset::new(Tensor::from_vec(pixels)?, labels)?)
 }
 
 /// The fraction of rows of `logits` (10 per row) whose largest entry is the label.

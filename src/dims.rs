@@ -66,12 +66,16 @@ where
         (n == U::USIZE).then(U::default)
     }
 }
-impl<U> ConstDim for U
+// On typenum's two number types rather than on every `Unsigned`, so that asking it of `Dyn`
+// reports this trait's own message instead of "`Dyn: Unsigned` is not satisfied".
+impl ConstDim for typenum::UTerm {
+    const SIZE: usize = 0;
+}
+impl<U, B> ConstDim for typenum::UInt<U, B>
 where
-    U: Unsigned + Copy + Eq + fmt::Debug + Default + Send + Sync + 'static,
-    U: IsEqual<U, Output = B1>,
+    typenum::UInt<U, B>: Dim + Unsigned + Default,
 {
-    const SIZE: usize = U::USIZE;
+    const SIZE: usize = <typenum::UInt<U, B> as Unsigned>::USIZE;
 }
 
 /// A dimension whose size is known at run time: `Tensor<(Dyn, U784)>` is a batch of any

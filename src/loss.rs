@@ -144,3 +144,21 @@ where
     }
     (loss / count, grad)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use typenum::consts::*;
+
+    #[test]
+    fn cross_entropy_is_finite_where_the_labels_probability_underflows() {
+        // exp(−110) underflows in f32 (and exp(−800) in f64); the loss is still 110 (800).
+        let z = Tensor::<(U1, U2)>::from_vec(vec![0.0, 110.0]).unwrap();
+        let (loss, grad) = softmax_cross_entropy(&z, &[0]).unwrap();
+        assert_eq!(loss, 110.0);
+        assert_eq!(grad.as_slice(), &[-1.0, 1.0]);
+        let z = Tensor::<(U1, U3), f64>::from_vec(vec![-400.0, 400.0, 0.0]).unwrap();
+        let (loss, _) = softmax_cross_entropy(&z, &[0]).unwrap();
+        assert_eq!(loss, 800.0);
+    }
+}

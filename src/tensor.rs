@@ -170,19 +170,28 @@ pub struct Tensor<S, E = f32> {
     shape: S,
 }
 
-impl<S: ConstShape, E: Element> Tensor<S, E> {
+impl<S: Shape, E: Element> Tensor<S, E> {
     /// A tensor of zeros (for a shape with a [`Dyn`] dim: [`Tensor::zeros_with`]).
-    pub fn zeros() -> Self {
+    pub fn zeros() -> Self
+    where
+        S: ConstShape,
+    {
         Self::zeros_with(S::default())
     }
 
     /// A tensor with every element `value`.
-    pub fn full(value: E) -> Self {
+    pub fn full(value: E) -> Self
+    where
+        S: ConstShape,
+    {
         Self::full_with(S::default(), value)
     }
 
     /// Builds each element from its multi-index (outermost dim first).
-    pub fn from_fn(f: impl FnMut(&[usize]) -> E) -> Self {
+    pub fn from_fn(f: impl FnMut(&[usize]) -> E) -> Self
+    where
+        S: ConstShape,
+    {
         Self::from_fn_with(S::default(), f)
     }
 
@@ -197,15 +206,13 @@ impl<S: ConstShape, E: Element> Tensor<S, E> {
     /// ```
     pub fn from_array(data: GenericArray<E, Count<S>>) -> Self
     where
+        S: ConstShape + ProdDims,
         // The element count as a type, to size the array.
-        S: ProdDims,
         Count<S>: ArrayLength,
     {
         Self::from_raw(S::default(), Vec::from_iter(data))
     }
-}
 
-impl<S: Shape, E: Element> Tensor<S, E> {
     /// A tensor of zeros of the given shape (a shape with a [`Dyn`] dim carries its size):
     ///
     /// ```

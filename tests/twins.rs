@@ -2,7 +2,7 @@
 //! corrected. Each test is named after its ui-test, so a failing ui-test is known to fail for
 //! the shape it names and for nothing else.
 
-use shaped::{typenum::*, Affine, AffineGrads, Conv, ConvGrads, ReLU, Tensor};
+use shaped::{typenum::*, Affine, AffineGrads, Conv, ConvGrads, Dyn, ReLU, Tensor};
 
 #[test]
 fn affine_input_dim_mismatch() {
@@ -203,4 +203,37 @@ mod models {
         let (loss, _) = mse(&Tensor::<(U8, U2)>::full(1.0), &Tensor::<(U8, U2)>::zeros());
         assert_eq!(loss, 1.0);
     }
+}
+
+#[test]
+fn dyn_batch_affine_input_mismatch() {
+    let layer = Affine::<U784, U10>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(Dyn, U784)>::from_vec(vec![0.0; 3 * 784]).unwrap();
+    let y = layer.forward(&x);
+    assert_eq!(y.dims(), [3, 10]);
+}
+
+#[test]
+fn dyn_batch_grad_output_wrong_do() {
+    let layer = Affine::<U4, U2>::new(Tensor::zeros(), Tensor::zeros());
+    let x = Tensor::<(Dyn, U4)>::from_vec(vec![0.0; 32]).unwrap();
+    let dy = Tensor::<(Dyn, U2)>::from_vec(vec![0.0; 16]).unwrap();
+    let (dx, _) = layer.backward(&x, &dy);
+    assert_eq!(dx.dims(), [8, 4]);
+}
+
+#[test]
+fn dyn_batch_model_miswired_conv_channels() {
+    use rand::{rngs::StdRng, SeedableRng};
+    use shaped::{Init, Module};
+    let model: (Conv<U1, U8, U3, U3>, ReLU, Conv<U8, U16, U3, U3>) =
+        Init::init(&mut StdRng::seed_from_u64(0));
+    let x = Tensor::<(Dyn, U1, U16, U16)>::from_vec(vec![0.0; 512]).unwrap();
+    assert_eq!(model.infer(&x).dims(), [2, 16, 12, 12]);
+}
+
+#[test]
+fn zeros_of_a_dyn_shape() {
+    let x = Tensor::<(Dyn, U784)>::zeros_with((Dyn(2), U784::default()));
+    assert_eq!(x.dims(), [2, 784]);
 }

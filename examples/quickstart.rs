@@ -1,16 +1,12 @@
 //! Two layers, forward and backward, every shape checked by the compiler.
-use shaped::{typenum::*, Affine, Dim, ReLU, Shape, Tensor};
+use shaped::{typenum::*, Affine, Dim, Dyn, ReLU, Tensor};
 
-/// Generic over the batch: one short bound per tensor.
-fn hidden<N: Dim>(layer: &Affine<U4, U8>, x: &Tensor<(N, U4)>) -> Tensor<(N, U8)>
-where
-    (N, U4): Shape,
-    (N, U8): Shape,
-{
+/// Generic over the batch: `N: Dim` is the only bound.
+fn hidden<N: Dim>(layer: &Affine<U4, U8>, x: &Tensor<(N, U4)>) -> Tensor<(N, U8)> {
     ReLU.forward(&layer.forward(x))
 }
 
-fn main() {
+fn main() -> Result<(), shaped::ShapeError> {
     let l1 = Affine::<U4, U8>::new(
         Tensor::from_fn(|i| (i[0] as f32 - i[1] as f32) * 0.1),
         Tensor::full(0.1),
@@ -26,4 +22,10 @@ fn main() {
     assert_eq!(g2.bias.as_slice(), &[3.0, 3.0]); // db = Σₙ dY
     assert_eq!(g1.weight.dims(), [8, 4]); // dW is (DO, DI), like W
     assert!(y.as_slice().iter().all(|&v| v > 0.0));
+
+    // A batch whose size is known only at run time: the rows are counted from the data.
+    let rows = Tensor::<(Dyn, U4)>::from_vec(vec![0.5; 5 * 4])?;
+    let h = hidden(&l1, &rows); // Tensor<(Dyn, U8)>
+    assert_eq!(h.dims(), [5, 8]);
+    Ok(())
 }

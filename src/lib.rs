@@ -32,6 +32,31 @@
 //! assert_eq!(grads.weight.as_slice(), &[4.0; 6]);
 //! assert_eq!(dx.as_slice(), &[1.0; 12]);
 //! ```
+//!
+//! A training step generic over the batch, static or [`Dyn`], needs `N: Dim` and no other bound:
+//!
+//! ```
+//! use rand::{rngs::StdRng, SeedableRng};
+//! use shaped::{softmax_cross_entropy, typenum::*, Adam, Affine, Dim, Dyn, Init, Module, ReLU};
+//! use shaped::Tensor;
+//!
+//! type Mlp = (Affine<U4, U8>, ReLU, Affine<U8, U3>);
+//!
+//! fn step<N: Dim>(model: &mut Mlp, opt: &mut Adam<Mlp>, x: Tensor<(N, U4)>, labels: &[usize]) -> f32 {
+//!     let (logits, cache) = model.forward_train(x);
+//!     let (loss, dlogits) = softmax_cross_entropy(&logits, labels).expect("one label per row");
+//!     let (_, grads) = model.backward_train(cache, &dlogits);
+//!     opt.step(model, &grads);
+//!     loss
+//! }
+//!
+//! let mut model = Mlp::init(&mut StdRng::seed_from_u64(0));
+//! let mut opt = Adam::new(1e-2);
+//! step(&mut model, &mut opt, Tensor::<(U2, U4)>::full(1.0), &[0, 2]);
+//! let rows = Tensor::<(Dyn, U4)>::from_vec(vec![0.5; 3 * 4])?; // 3 rows, counted at run time
+//! step(&mut model, &mut opt, rows, &[1, 1, 0]);
+//! # Ok::<(), shaped::ShapeError>(())
+//! ```
 
 pub mod data;
 pub mod dims;

@@ -26,14 +26,14 @@ use typenum::B1;
 /// ```
 ///
 /// A shape is also a value: the tuple of its dims, zero-sized when every dim is static, holding
-/// the sizes of its [`Dyn`] dims otherwise.
+/// the sizes of its [`Dyn`](crate::Dyn) dims otherwise.
 ///
 /// Every shape compares equal to itself (the `ShapeCmp` supertrait); that is what lets a generic
 /// function pass the shape rules that compare a tensor with another of the same shape.
 pub trait Shape: ShapeCmp<Self, Same = B1> + Copy + fmt::Debug + Send + Sync + 'static {
     /// The number of dims.
     const RANK: usize;
-    /// The size each dim's type fixes, outermost first (`None` for a [`Dyn`] dim).
+    /// The size each dim's type fixes, outermost first (`None` for a [`Dyn`](crate::Dyn) dim).
     const STATIC: &'static [Option<usize>];
     /// The dims as an array, `[usize; RANK]`.
     type Dims: AsRef<[usize]>
@@ -70,7 +70,7 @@ pub trait Shape: ShapeCmp<Self, Same = B1> + Copy + fmt::Debug + Send + Sync + '
     }
 
     /// The shape of a row-major buffer of `len` elements: exact for an all-static shape, with a
-    /// single [`Dyn`] dim inferred from `len` (as `-1` in a PyTorch `view`).
+    /// single [`Dyn`](crate::Dyn) dim inferred from `len` (as `-1` in a PyTorch `view`).
     fn for_len(len: usize) -> Result<Self, ShapeError> {
         let known: usize = Self::STATIC.iter().flatten().product();
         let runtime = Self::STATIC.iter().filter(|d| d.is_none()).count();
@@ -187,7 +187,7 @@ shape_tuple!(4; A a, B b, C c, D d);
 shape_tuple!(5; A a, B b, C c, D d, F f);
 shape_tuple!(6; A a, B b, C c, D d, F f, G g);
 
-/// The product of a tuple's dims, as a dim: static when every dim is, [`Dyn`] otherwise.
+/// The product of a tuple's dims, as a dim: static when every dim is, [`Dyn`](crate::Dyn) otherwise.
 #[doc(hidden)]
 pub trait ProdDims {
     /// `A·B·…`.

@@ -14,7 +14,9 @@
 use rand::Rng;
 
 use crate::dims::ConstDim;
-use crate::layers::{affine::Affine, conv::Conv, flatten::Flatten, pool, relu::ReLU};
+use crate::layers::{
+    affine::Affine, conv::Conv, dropout::Dropout, flatten::Flatten, pool, relu::ReLU,
+};
 use crate::shape::ConstShape;
 use crate::tensor::{Element, Tensor};
 
@@ -63,7 +65,7 @@ macro_rules! init_stateless {
         }
     )*};
 }
-init_stateless!([] ReLU, [] Flatten, [K, S] pool::MaxPool2d<K, S>, [K, S] pool::AvgPool2d<K, S>);
+init_stateless!([] ReLU, [] Flatten, [] Dropout, [K, S] pool::MaxPool2d<K, S>, [K, S] pool::AvgPool2d<K, S>);
 
 macro_rules! init_tuple {
     ($($l:ident),+) => {

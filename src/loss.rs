@@ -67,6 +67,30 @@ pub fn softmax_cross_entropy<N: Dim, C: Dim, E: Element>(
     logits: &Tensor<(N, C), E>,
     labels: &[usize],
 ) -> Result<(E, Tensor<(N, C), E>), LabelError> {
+    let mut grad = Tensor::default();
+    let loss = softmax_cross_entropy_into(logits, labels, &mut grad)?;
+    Ok((loss, grad))
+}
+
+/// [`softmax_cross_entropy`] with the gradient written into `grad`, which takes the logits'
+/// shape and keeps its memory when it already has room: no allocation in a training loop.
+///
+/// ```
+/// use shaped::{softmax_cross_entropy_into, Dyn, Tensor, typenum::*};
+/// let mut grad = Tensor::default();
+/// for batch in [3, 2, 3] {
+///     let logits = Tensor::<(Dyn, U4)>::from_vec(vec![0.0; batch * 4])?;
+///     let loss = softmax_cross_entropy_into(&logits, &vec![1; batch], &mut grad)?;
+///     assert!((loss - 4f32.ln()).abs() < 1e-6);
+///     assert_eq!(grad.dims(), [batch, 4]);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn softmax_cross_entropy_into<N: Dim, C: Dim, E: Element>(
+    logits: &Tensor<(N, C), E>,
+    labels: &[usize],
+    grad: &mut Tensor<(N, C), E>,
+) -> Result<E, LabelError> {
     let [batch, classes] = logits.dims();
     if labels.len() != batch {
         return Err(LabelError::Count {
@@ -81,14 +105,11 @@ pub fn softmax_cross_entropy<N: Dim, C: Dim, E: Element>(
             classes,
         });
     }
-    let n = E::from_usize(batch).expect("a batch size");
-    let mut grad = logits.clone();
+    let n = E::from_usize(batch).unwrap_or_else(E::max_value);
+    let grad = grad.reset(logits.shape()).as_mut_slice();
+    grad.copy_from_slice(logits.as_slice());
     let mut loss = E::zero();
-    for (row, &label) in grad
-        .as_mut_slice()
-        .chunks_exact_mut(classes.max(1))
-        .zip(labels)
-    {
+    for (row, &label) in grad.chunks_exact_mut(classes.max(1)).zip(labels) {
         let max = row.iter().copied().fold(E::neg_infinity(), E::max);
         // −log softmax[label] = ln Σ exp(z − max) − (z[label] − max): the label's own
         // exponential may underflow to 0 where this difference is finite.
@@ -104,7 +125,7 @@ pub fn softmax_cross_entropy<N: Dim, C: Dim, E: Element>(
         }
         row[label] = row[label] - E::one() / n;
     }
-    Ok((loss / n, grad))
+    Ok(loss / n)
 }
 
 /// Mean squared error, averaged over every element (PyTorch's `mse_loss`):
@@ -133,16 +154,34 @@ where
     G: Shape + ShapeEq<S, MseTarget>,
     E: Element,
 {
+    let mut grad = Tensor::default();
+    let loss = mse_into(pred, target, &mut grad);
+    (loss, grad)
+}
+
+/// [`mse`] with the gradient written into `grad`, which takes the prediction's shape and keeps
+/// its memory when it already has room.
+///
+/// # Panics
+///
+/// As [`mse`].
+#[track_caller]
+pub fn mse_into<S, G, E>(pred: &Tensor<S, E>, target: &Tensor<G, E>, grad: &mut Tensor<S, E>) -> E
+where
+    S: Shape,
+    G: Shape + ShapeEq<S, MseTarget>,
+    E: Element,
+{
     check_dims::<MseTarget>(pred.dims().as_ref(), target.dims().as_ref());
-    let count = E::from_usize(pred.as_slice().len()).expect("an element count");
-    let mut grad = pred.clone();
+    let count = E::from_usize(pred.as_slice().len()).unwrap_or_else(E::max_value);
+    let grad = grad.reset(pred.shape()).as_mut_slice();
     let mut loss = E::zero();
-    for (g, &t) in grad.as_mut_slice().iter_mut().zip(target.as_slice()) {
-        let d = *g - t;
+    for ((g, &p), &t) in grad.iter_mut().zip(pred.as_slice()).zip(target.as_slice()) {
+        let d = p - t;
         loss += d * d;
         *g = (d + d) / count;
     }
-    (loss / count, grad)
+    loss / count
 }
 
 #[cfg(test)]

@@ -8,59 +8,218 @@
 //! error[E0277]: shape mismatch in Affine input: expected _256 features (DI), found _1<_024>
 //! ```
 //!
-//! [`Module::forward_train`] returns, beside the output, a typed cache of what the backward
-//! pass needs (inputs, pooling indices, the lowered convolution input), so nothing is
-//! recomputed; [`Module::backward_train`] consumes it and returns the gradients of every layer in
-//! a value whose type mirrors the model (a tuple of the layers' gradients).
+//! A training step owns no memory of its own: everything it needs lives in values the caller
+//! keeps across steps, so after the first step of a given batch size a step makes no heap
+//! allocation:
+//!
+//! - the model (its parameters, and state that training changes);
+//! - its [`Module::Work`]: the outputs of every layer, what the backward pass needs (pooling
+//!   indices, the lowered convolution input, dropout masks) and the gradients flowing down,
+//!   grown on first use and reused;
+//! - its gradients ([`Params::zero_grads`]), a value shaped like the parameters that every
+//!   backward pass adds into, as PyTorch's `.grad` does;
+//! - the optimizer's state, typed the same way;
+//! - a [`Context`]: the seeded random generator of layers such as [`Dropout`](crate::Dropout).
+//!
+//! ```
+//! use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Dyn, Gradients};
+//! use shaped::{Init, Module, Params, ReLU, Tensor};
+//! use rand::{rngs::StdRng, SeedableRng};
+//!
+//! type Mlp = (Affine<U4, U8>, ReLU, Affine<U8, U3>);
+//! let mut model = Mlp::init(&mut StdRng::seed_from_u64(0));
+//! let mut work = Default::default(); // the step's buffers, grown on first use
+//! let mut grads = model.zero_grads(); // shaped like the parameters
+//! let mut dlogits = Tensor::default(); // the loss gradient, reused
+//! let mut opt = Adam::new(1e-2)?;
+//! let mut ctx = Context::new(0);
+//! let x = Tensor::<(Dyn, U4)>::from_vec(vec![0.5; 2 * 4])?;
+//! for _ in 0..3 {
+//!     let logits = model.forward_train(&x, &mut work, &mut ctx);
+//!     let loss = softmax_cross_entropy_into(logits, &[0, 2], &mut dlogits)?;
+//!     grads.zero();
+//!     model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+//!     opt.step(&mut model, &grads);
+//!     assert!(loss.is_finite());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use rand::{rngs::StdRng, SeedableRng};
 
 use crate::tensor::Element;
 
-/// Something with parameters (possibly none): a layer, or a tuple of layers.
-pub trait Params<E: Element> {
-    /// The gradients of every parameter, in a value shaped like the parameters. `()` for a layer
-    /// without parameters; a tuple of the layers' gradients for a model.
-    type Grads;
+/// A value made of tensors of `E`, visited in a fixed order under PyTorch's names: a layer's
+/// parameters, its gradients, an optimizer's moments.
+pub trait Tensors<E: Element> {
+    /// The number of tensors.
+    fn count(&self) -> usize;
 
-    /// Calls `f(name, dims, values)` for every parameter tensor, in order, with PyTorch's names
+    /// The elements of tensor `i` (in [`Tensors::visit`] order).
+    ///
+    /// # Panics
+    ///
+    /// If `i` is not below [`Tensors::count`].
+    fn tensor(&self, i: usize) -> &[E];
+
+    /// The elements of tensor `i`, mutable.
+    ///
+    /// # Panics
+    ///
+    /// If `i` is not below [`Tensors::count`].
+    fn tensor_mut(&mut self, i: usize) -> &mut [E];
+
+    /// Calls `f(name, dims, values)` for every tensor, in order, with PyTorch's names
     /// (`"weight"`, `"bias"`; `"3.weight"` for the fourth layer of a model, as in
     /// `nn.Sequential`).
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E]));
 
-    /// Calls `f(name, dims, values)` for every parameter tensor, mutably, in the order of
-    /// [`Params::visit`]; stops at the first error.
+    /// Calls `f(name, dims, values)` for every tensor, mutably, in the order of
+    /// [`Tensors::visit`]; stops at the first error.
     fn visit_mut<Err>(
         &mut self,
         prefix: &str,
         f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
     ) -> Result<(), Err>;
+}
 
-    /// Calls `f(parameter, gradient)` for every parameter tensor, in the order of
-    /// [`Params::visit`]: what an optimizer steps through.
-    fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E]));
+/// Something with parameters (possibly none): a layer, or a tuple of layers.
+pub trait Params<E: Element>: Tensors<E> {
+    /// The gradients of every parameter, in a value shaped like the parameters: `()` for a
+    /// layer without parameters, a tuple of the layers' gradients for a model.
+    type Grads: Gradients<E> + Clone + core::fmt::Debug + PartialEq + Send + Sync;
+
+    /// Gradients of zero, shaped like the parameters: allocate once, then let every backward
+    /// pass add into them.
+    fn zero_grads(&self) -> Self::Grads;
+}
+
+/// Operations on a value of gradients (or any [`Tensors`]): zeroing, scaling, clipping.
+///
+/// ```
+/// use shaped::{typenum::*, Affine, Gradients, Params, Tensor};
+/// let layer = Affine::<U2, U1>::new(Tensor::zeros(), Tensor::zeros());
+/// let mut g = layer.zero_grads();
+/// g.weight.as_mut_slice().copy_from_slice(&[3.0, 0.0]);
+/// g.bias.as_mut_slice()[0] = 4.0;
+/// assert_eq!(g.global_norm(), 5.0);
+/// assert_eq!(g.clip_global_norm(1.0), 5.0); // returns the norm before clipping
+/// assert_eq!(g.weight.as_slice(), &[0.6, 0.0]);
+/// g.scale(10.0);
+/// assert_eq!(g.bias.as_slice(), &[8.0]);
+/// g.zero();
+/// assert_eq!(g.global_norm(), 0.0);
+/// ```
+pub trait Gradients<E: Element>: Tensors<E> {
+    /// Sets every element to zero (PyTorch's `zero_grad`).
+    fn zero(&mut self) {
+        for i in 0..self.count() {
+            self.tensor_mut(i).fill(E::zero());
+        }
+    }
+
+    /// Multiplies every element by `factor` (for example `1 / batches` after accumulating).
+    fn scale(&mut self, factor: E) {
+        for i in 0..self.count() {
+            self.tensor_mut(i).iter_mut().for_each(|v| *v = *v * factor);
+        }
+    }
+
+    /// The L2 norm of all elements together.
+    fn global_norm(&self) -> E {
+        let mut sum = E::zero();
+        for i in 0..self.count() {
+            sum += self.tensor(i).iter().map(|&v| v * v).sum::<E>();
+        }
+        sum.sqrt()
+    }
+
+    /// Scales every element so that the global norm is at most `max_norm` (PyTorch's
+    /// `clip_grad_norm_`, with its `1e-6` guard), and returns the norm before clipping.
+    fn clip_global_norm(&mut self, max_norm: E) -> E {
+        let norm = self.global_norm();
+        let guard = E::from_f64(1e-6).unwrap_or_else(E::epsilon);
+        let factor = max_norm / (norm + guard);
+        if factor < E::one() {
+            self.scale(factor);
+        }
+        norm
+    }
+}
+impl<E: Element, T: Tensors<E> + ?Sized> Gradients<E> for T {}
+
+/// What a training pass draws on besides its input: a seeded random generator (dropout
+/// masks), so that the same seed gives the same step.
+#[derive(Clone, Debug)]
+pub struct Context {
+    rng: StdRng,
+}
+
+impl Context {
+    /// A context whose random generator is seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The random generator.
+    pub fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
 }
 
 /// A layer or model from `In` to [`Module::Out`].
 pub trait Module<E: Element, In>: Params<E> {
     /// The output tensor type.
     type Out;
-    /// What `backward_train` needs from `forward_train`.
-    type Cache;
+    /// The buffers of a training step: this layer's output, what its backward pass needs and
+    /// the gradient it passes down, grown on first use (static shapes: at once) and reused.
+    type Work: Default + Send;
 
-    /// The forward pass alone, for inference.
+    /// The forward pass alone, for evaluation: dropout is the identity, running statistics
+    /// are used and left as they are. Returns a new tensor.
     fn infer(&self, x: &In) -> Self::Out;
 
-    /// The forward pass, keeping what the backward pass needs.
-    fn forward_train(&self, x: In) -> (Self::Out, Self::Cache);
+    /// The training forward pass: may update the layer's state, draws randomness from `ctx`,
+    /// and writes its output (and what the backward pass needs) into `work`, returning the
+    /// output.
+    fn forward_train<'w>(
+        &mut self,
+        x: &In,
+        work: &'w mut Self::Work,
+        ctx: &mut Context,
+    ) -> &'w Self::Out;
 
-    /// The backward pass: from `dy = ∂L/∂out` to `∂L/∂in` and the parameter gradients.
-    fn backward_train(&self, cache: Self::Cache, dy: &Self::Out) -> (In, Self::Grads);
+    /// The backward pass after [`Module::forward_train`] on the same `x` and `work`: adds
+    /// `∂L/∂params` into `grads` (as PyTorch accumulates `.grad`) and, when `input_grad`,
+    /// writes `∂L/∂x` into `work` and returns it (a first layer, whose input is data, skips it).
+    fn backward_train<'w>(
+        &self,
+        x: &In,
+        dy: &Self::Out,
+        work: &'w mut Self::Work,
+        grads: &mut Self::Grads,
+        input_grad: bool,
+    ) -> Option<&'w In>;
+
+    /// The output the last [`Module::forward_train`] left in `work`.
+    fn output(work: &Self::Work) -> &Self::Out;
 }
 
 /// Layers without parameters.
 macro_rules! no_params {
     ($ty:ty $(; $($g:ident),*)?) => {
-        impl<E: $crate::tensor::Element $($(, $g)*)?> $crate::module::Params<E> for $ty {
-            type Grads = ();
+        impl<E: $crate::tensor::Element $($(, $g)*)?> $crate::module::Tensors<E> for $ty {
+            fn count(&self) -> usize {
+                0
+            }
+            fn tensor(&self, i: usize) -> &[E] {
+                panic!("tensor {i} of a layer without parameters")
+            }
+            fn tensor_mut(&mut self, i: usize) -> &mut [E] {
+                panic!("tensor {i} of a layer without parameters")
+            }
             fn visit(&self, _: &str, _: &mut dyn FnMut(&str, &[usize], &[E])) {}
             fn visit_mut<Err>(
                 &mut self,
@@ -69,16 +228,59 @@ macro_rules! no_params {
             ) -> Result<(), Err> {
                 Ok(())
             }
-            fn update(&mut self, _: &(), _: &mut dyn FnMut(&mut [E], &[E])) {}
+        }
+        impl<E: $crate::tensor::Element $($(, $g)*)?> $crate::module::Params<E> for $ty {
+            type Grads = ();
+            fn zero_grads(&self) {}
         }
     };
 }
 pub(crate) use no_params;
 
-/// The [`Params`] methods of a layer whose parameters are `self.weight` and `self.bias`
+impl<E: Element> Tensors<E> for () {
+    fn count(&self) -> usize {
+        0
+    }
+    fn tensor(&self, i: usize) -> &[E] {
+        panic!("tensor {i} of no tensors")
+    }
+    fn tensor_mut(&mut self, i: usize) -> &mut [E] {
+        panic!("tensor {i} of no tensors")
+    }
+    fn visit(&self, _: &str, _: &mut dyn FnMut(&str, &[usize], &[E])) {}
+    fn visit_mut<Err>(
+        &mut self,
+        _: &str,
+        _: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
+    ) -> Result<(), Err> {
+        Ok(())
+    }
+}
+
+/// The [`Tensors`] methods of a value whose tensors are `self.weight` and `self.bias`
 /// (PyTorch's names).
-macro_rules! weight_bias_params {
+macro_rules! weight_bias_tensors {
     () => {
+        fn count(&self) -> usize {
+            2
+        }
+
+        fn tensor(&self, i: usize) -> &[E] {
+            match i {
+                0 => self.weight.as_slice(),
+                1 => self.bias.as_slice(),
+                _ => panic!("tensor {i} of weight and bias"),
+            }
+        }
+
+        fn tensor_mut(&mut self, i: usize) -> &mut [E] {
+            match i {
+                0 => self.weight.as_mut_slice(),
+                1 => self.bias.as_mut_slice(),
+                _ => panic!("tensor {i} of weight and bias"),
+            }
+        }
+
         fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
             f(
                 &format!("{prefix}weight"),
@@ -110,19 +312,36 @@ macro_rules! weight_bias_params {
                 self.bias.as_mut_slice(),
             )
         }
-
-        fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E])) {
-            f(self.weight.as_mut_slice(), grads.weight.as_slice());
-            f(self.bias.as_mut_slice(), grads.bias.as_slice());
-        }
     };
 }
-pub(crate) use weight_bias_params;
+pub(crate) use weight_bias_tensors;
 
 macro_rules! tuple_model {
-    ($($l:ident $i:tt $c:ident $g:ident $a:ident $b:ident),+ ; $last:ident) => {
-        impl<E: Element, $($l: Params<E>),+> Params<E> for ($($l,)+) {
-            type Grads = ($($l::Grads,)+);
+    ($($l:ident $i:tt $w:ident $a:ident $b:ident),+ ; $last:ident) => {
+        impl<E: Element, $($l: Tensors<E>),+> Tensors<E> for ($($l,)+) {
+            fn count(&self) -> usize {
+                0 $(+ self.$i.count())+
+            }
+            fn tensor(&self, i: usize) -> &[E] {
+                let mut i = i;
+                $(
+                    if i < self.$i.count() {
+                        return self.$i.tensor(i);
+                    }
+                    i -= self.$i.count();
+                )+
+                panic!("tensor {i} past the last tensor")
+            }
+            fn tensor_mut(&mut self, i: usize) -> &mut [E] {
+                let mut i = i;
+                $(
+                    if i < self.$i.count() {
+                        return self.$i.tensor_mut(i);
+                    }
+                    i -= self.$i.count();
+                )+
+                panic!("tensor {i} past the last tensor")
+            }
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
                 $( self.$i.visit(&format!("{prefix}{}.", $i), f); )+
             }
@@ -134,8 +353,12 @@ macro_rules! tuple_model {
                 $( self.$i.visit_mut(&format!("{prefix}{}.", $i), f)?; )+
                 Ok(())
             }
-            fn update(&mut self, grads: &Self::Grads, f: &mut dyn FnMut(&mut [E], &[E])) {
-                $( self.$i.update(&grads.$i, f); )+
+        }
+
+        impl<E: Element, $($l: Params<E>),+> Params<E> for ($($l,)+) {
+            type Grads = ($($l::Grads,)+);
+            fn zero_grads(&self) -> Self::Grads {
+                ($(self.$i.zero_grads(),)+)
             }
         }
 
@@ -146,23 +369,37 @@ macro_rules! tuple_model {
             $($l: Module<E, $a, Out = $b>,)+
         {
             type Out = $last;
-            type Cache = ($($l::Cache,)+);
+            type Work = ($($l::Work,)+);
 
             fn infer(&self, x: &In) -> $last {
                 tuple_model!(@infer self, x ; $($i),+)
             }
 
-            fn forward_train(&self, x: In) -> ($last, Self::Cache) {
+            fn forward_train<'w>(
+                &mut self,
+                x: &In,
+                work: &'w mut Self::Work,
+                ctx: &mut Context,
+            ) -> &'w $last {
+                let ($($w,)+) = work;
                 let a = x;
-                $( let (a, $c) = self.$i.forward_train(a); )+
-                (a, ($($c,)+))
+                $( let a = self.$i.forward_train(a, $w, ctx); )+
+                a
             }
 
-            fn backward_train(&self, cache: Self::Cache, dy: &$last) -> (In, Self::Grads) {
-                let ($($c,)+) = cache;
-                let dref = dy;
-                tuple_model!(@rev self, dref, d, [$($i $c $g)+] -> []);
-                (d, ($($g,)+))
+            fn backward_train<'w>(
+                &self,
+                x: &In,
+                dy: &$last,
+                work: &'w mut Self::Work,
+                grads: &mut Self::Grads,
+                input_grad: bool,
+            ) -> Option<&'w In> {
+                tuple_model!(@back self, x, dy, work, grads, input_grad; [$($l $i $a)+] [])
+            }
+
+            fn output(work: &Self::Work) -> &$last {
+                tuple_model!(@last work; $($l $i $a)+)
             }
         }
     };
@@ -171,25 +408,43 @@ macro_rules! tuple_model {
         $( let a = $s.$i.infer(&a); )*
         a
     }};
-    // The backward statements, last layer first.
-    (@rev $s:ident, $dref:ident, $d:ident, [$i0:tt $c0:ident $g0:ident $($rest:tt)*] -> [$($done:tt)*]) => {
-        tuple_model!(@rev $s, $dref, $d, [$($rest)*] -> [$i0 $c0 $g0 $($done)*])
+    (@last $work:ident; $l:ident $i:tt $a:ident) => {
+        <$l as Module<E, $a>>::output(&$work.$i)
     };
-    (@rev $s:ident, $dref:ident, $d:ident, [] -> [$($i:tt $c:ident $g:ident)*]) => {
-        $(
-            let ($d, $g) = $s.$i.backward_train($c, $dref);
-            #[allow(unused_variables)]
-            let $dref = &$d;
-        )*
+    (@last $work:ident; $l:ident $i:tt $a:ident $($rest:tt)+) => {
+        tuple_model!(@last $work; $($rest)+)
     };
+    // Reverse the layers, then walk them from the last down.
+    (@back $s:ident, $x:ident, $dy:ident, $work:ident, $grads:ident, $ig:ident; [$l:ident $i:tt $a:ident $($rest:tt)*] [$($rev:tt)*]) => {
+        tuple_model!(@back $s, $x, $dy, $work, $grads, $ig; [$($rest)*] [$l $i $a $($rev)*])
+    };
+    (@back $s:ident, $x:ident, $dy:ident, $work:ident, $grads:ident, $ig:ident; [] [$($rev:tt)+]) => {{
+        let d = $dy;
+        tuple_model!(@down $s, $x, d, $work, $grads, $ig; $($rev)+)
+    }};
+    // The first layer: its input is the model's, and its input gradient is asked for only if
+    // the caller asks.
+    (@down $s:ident, $x:ident, $d:ident, $work:ident, $grads:ident, $ig:ident; $l:ident $i:tt $a:ident) => {
+        $s.$i.backward_train($x, $d, &mut $work.$i, &mut $grads.$i, $ig)
+    };
+    // Any later layer: its input is the output the layer before it left in its work, and its
+    // input gradient is the next `dy` down.
+    (@down $s:ident, $x:ident, $d:ident, $work:ident, $grads:ident, $ig:ident; $l:ident $i:tt $a:ident $lp:ident $ip:tt $ap:ident $($rest:tt)*) => {{
+        let input = <$lp as Module<E, $ap>>::output(&$work.$ip);
+        let $d = $s
+            .$i
+            .backward_train(input, $d, &mut $work.$i, &mut $grads.$i, true)
+            .unwrap_or_else(|| unreachable!("the input gradient was asked for"));
+        tuple_model!(@down $s, $x, $d, $work, $grads, $ig; $lp $ip $ap $($rest)*)
+    }};
 }
 
-tuple_model!(L0 0 c0 g0 In Last ; Last);
-tuple_model!(L0 0 c0 g0 In M1, L1 1 c1 g1 M1 Last ; Last);
-tuple_model!(L0 0 c0 g0 In M1, L1 1 c1 g1 M1 M2, L2 2 c2 g2 M2 Last ; Last);
-tuple_model!(L0 0 c0 g0 In M1, L1 1 c1 g1 M1 M2, L2 2 c2 g2 M2 M3, L3 3 c3 g3 M3 Last ; Last);
-tuple_model!(L0 0 c0 g0 In M1, L1 1 c1 g1 M1 M2, L2 2 c2 g2 M2 M3, L3 3 c3 g3 M3 M4, L4 4 c4 g4 M4 Last ; Last);
-tuple_model!(L0 0 c0 g0 In M1, L1 1 c1 g1 M1 M2, L2 2 c2 g2 M2 M3, L3 3 c3 g3 M3 M4, L4 4 c4 g4 M4 M5, L5 5 c5 g5 M5 Last ; Last);
-tuple_model!(L0 0 c0 g0 In M1, L1 1 c1 g1 M1 M2, L2 2 c2 g2 M2 M3, L3 3 c3 g3 M3 M4, L4 4 c4 g4 M4 M5, L5 5 c5 g5 M5 M6, L6 6 c6 g6 M6 Last ; Last);
-tuple_model!(L0 0 c0 g0 In M1, L1 1 c1 g1 M1 M2, L2 2 c2 g2 M2 M3, L3 3 c3 g3 M3 M4, L4 4 c4 g4 M4 M5, L5 5 c5 g5 M5 M6, L6 6 c6 g6 M6 M7, L7 7 c7 g7 M7 Last ; Last);
-tuple_model!(L0 0 c0 g0 In M1, L1 1 c1 g1 M1 M2, L2 2 c2 g2 M2 M3, L3 3 c3 g3 M3 M4, L4 4 c4 g4 M4 M5, L5 5 c5 g5 M5 M6, L6 6 c6 g6 M6 M7, L7 7 c7 g7 M7 M8, L8 8 c8 g8 M8 Last ; Last);
+tuple_model!(L0 0 w0 In Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 M7, L7 7 w7 M7 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 M7, L7 7 w7 M7 M8, L8 8 w8 M8 Last ; Last);

@@ -32,85 +32,17 @@ pub trait Element:
 {
     /// The type's name, for messages: `"f32"` or `"f64"`.
     const NAME: &'static str;
-
-    /// Runs `f` on two scratch buffers of this thread, of lengths `a` and `b`, reused across
-    /// calls (the lowering buffers of convolution). Their contents are unspecified (left from
-    /// the last use): `f` must write before it reads. Reentrant: a nested call gets fresh
-    /// buffers.
-    #[doc(hidden)]
-    fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [Self], &mut [Self]) -> R) -> R;
-
-    /// A buffer of `len` elements (contents unspecified), reusing one given back with
-    /// [`Element::give_back`] on this thread if there is one: the lowering a convolution keeps
-    /// from its forward to its backward pass is megabytes, and a fresh allocation of that size
-    /// costs page faults every step.
-    #[doc(hidden)]
-    fn take_buffer(len: usize) -> Vec<Self>;
-
-    /// Returns a buffer for [`Element::take_buffer`] to reuse.
-    #[doc(hidden)]
-    fn give_back(buffer: Vec<Self>);
 }
 
 macro_rules! element {
-    ($t:ty, $name:literal, $stash:ident) => {
-        thread_local! {
-            static $stash: core::cell::Cell<Vec<Vec<$t>>> = const { core::cell::Cell::new(Vec::new()) };
-        }
+    ($t:ty, $name:literal) => {
         impl Element for $t {
             const NAME: &'static str = $name;
-
-            fn with_scratch<R>(
-                a: usize,
-                b: usize,
-                f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
-            ) -> R {
-                thread_local! {
-                    static SCRATCH: core::cell::Cell<(Vec<$t>, Vec<$t>)> =
-                        const { core::cell::Cell::new((Vec::new(), Vec::new())) };
-                }
-                let (mut va, mut vb) = SCRATCH.with(|s| s.take());
-                // Only growth is zero-filled (and buffers never shrink, so calls of alternating
-                // sizes do not refill); the lowering overwrites every element it reads.
-                if va.len() < a {
-                    va.resize(a, 0.0);
-                }
-                if vb.len() < b {
-                    vb.resize(b, 0.0);
-                }
-                let r = f(&mut va[..a], &mut vb[..b]);
-                SCRATCH.with(|s| s.set((va, vb)));
-                r
-            }
-
-            fn take_buffer(len: usize) -> Vec<Self> {
-                let mut v = $stash.with(|s| {
-                    let mut stash = s.take();
-                    let pick = stash.iter().position(|b| b.capacity() >= len);
-                    let v = pick.map(|i| stash.swap_remove(i)).unwrap_or_default();
-                    s.set(stash);
-                    v
-                });
-                v.resize(len, 0.0);
-                v.truncate(len);
-                v
-            }
-
-            fn give_back(buffer: Vec<Self>) {
-                $stash.with(|s| {
-                    let mut stash = s.take();
-                    // A few buffers at most: enough for the convolutions of one model.
-                    if stash.len() < 8 {
-                        stash.push(buffer);
-                    }
-                    s.set(stash);
-                });
-            }
         }
     };
 }
-element!(f32, "f32", STASH_F32);
-element!(f64, "f64", STASH_F64);
+element!(f32, "f32");
+element!(f64, "f64");
 
 /// Runtime data that does not fit a tensor's type: a wrong element count, a wrong shape in a
 /// file. It says what was expected and what came.
@@ -144,7 +76,8 @@ pub(crate) fn fmt_dims(dims: &[usize]) -> String {
 }
 
 /// A tensor of shape `S` (a tuple of dims) and element type `E`, stored row-major on the heap
-/// in a slice whose length is fixed at construction.
+/// in a buffer whose length is fixed at construction (only the crate's `_into` functions and
+/// training buffers give a tensor another runtime shape, reusing its memory).
 ///
 /// A static shape such as `(U2, U3)` stores no sizes; a shape with a [`Dyn`] dim, such as a
 /// batch `(Dyn, U784)`, stores its runtime sizes.
@@ -166,7 +99,9 @@ pub(crate) fn fmt_dims(dims: &[usize]) -> String {
 /// );
 /// ```
 pub struct Tensor<S, E = f32> {
-    data: Box<[E]>,
+    // A `Vec` rather than a boxed slice so that a buffer given a smaller, then a larger batch
+    // again keeps its capacity: a training step reuses its buffers without allocating.
+    data: Vec<E>,
     shape: S,
 }
 
@@ -394,10 +329,15 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// Builds a tensor from a `Vec` whose length the caller computed from `shape`.
     pub(crate) fn from_raw(shape: S, data: Vec<E>) -> Self {
         debug_assert_eq!(data.len(), shape.num_elements(), "internal length");
-        Self {
-            data: data.into_boxed_slice(),
-            shape,
-        }
+        Self { data, shape }
+    }
+
+    /// Gives this tensor the shape `shape`, reusing its memory (it allocates only to grow past
+    /// the largest size it has had). The elements are unspecified: the caller writes them all.
+    pub(crate) fn reset(&mut self, shape: S) -> &mut Self {
+        self.data.resize(shape.num_elements(), E::zero());
+        self.shape = shape;
+        self
     }
 }
 
@@ -414,7 +354,7 @@ impl<S: Shape, E> Tensor<S, E> {
 
     /// The elements as a `Vec`, without copying.
     pub fn into_vec(self) -> Vec<E> {
-        self.data.into_vec()
+        self.data
     }
 
     /// The dims, outermost first: `[4, 3]` for `(U4, U3)`.
@@ -443,9 +383,15 @@ impl<S: Shape, E: PartialEq> PartialEq for Tensor<S, E> {
     }
 }
 
-impl<S: ConstShape, E: Element> Default for Tensor<S, E> {
+/// Zeros of the shape's static sizes, with every [`Dyn`] dim 0: for an all-static shape this is
+/// [`Tensor::zeros`]; for a `Dyn` batch it is an empty batch, a destination that `_into`
+/// functions and training buffers give its runtime shape.
+impl<S: Shape, E: Element> Default for Tensor<S, E> {
     fn default() -> Self {
-        Self::zeros()
+        let dims: Vec<usize> = S::STATIC.iter().map(|d| d.unwrap_or(0)).collect();
+        // Static dims get their own size and `Dyn` dims accept any: always a shape.
+        let shape = S::from_dims(&dims).unwrap_or_else(|| unreachable!("the static sizes"));
+        Self::zeros_with(shape)
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::dims::Dim;
 
 use crate::gemm::{matmul, View};
-use crate::module::{weight_bias_params, Module, Params};
+use crate::module::{weight_bias_tensors, Context, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, AffineGradOutput, AffineInput, AtBatch, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -79,23 +79,43 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
         N: Dim,
         D: Dim + DimEq<DI, AffineInput>,
     {
+        let mut y = Tensor::default();
+        self.forward_into(x, &mut y);
+        y
+    }
+
+    /// [`Affine::forward`] into `y`, which takes the shape `(N, DO)` and keeps its memory when
+    /// it already has room: no allocation in a loop.
+    ///
+    /// # Panics
+    ///
+    /// As [`Affine::forward`].
+    #[track_caller]
+    pub fn forward_into<N, D>(&self, x: &Tensor<(N, D), E>, y: &mut Tensor<(N, DO), E>)
+    where
+        N: Dim,
+        D: Dim + DimEq<DI, AffineInput>,
+    {
         let (n, d) = x.shape();
         let (d_o, di) = self.weight.shape();
         check_dim::<AffineInput>(di.size(), d.size());
-        let (n_, do_, di_) = (n.size(), d_o.size(), di.size());
-        let mut y = Vec::with_capacity(n_ * do_);
-        for _ in 0..n_ {
-            y.extend_from_slice(self.bias.as_slice());
+        let y = y.reset((n, d_o));
+        self.forward_slices(n.size(), x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_slices(&self, n: usize, x: &[E], y: &mut [E]) {
+        let [d_o, di] = self.weight.dims();
+        for row in y.chunks_exact_mut(d_o.max(1)) {
+            row.copy_from_slice(self.bias.as_slice());
         }
         matmul(
-            [n_, do_, di_],
-            &mut y,
-            do_,
+            [n, d_o, di],
+            y,
+            d_o,
             true,
-            View::rows(x.as_slice(), di_),
-            View::transposed(self.weight.as_slice(), di_),
+            View::rows(x, di),
+            View::transposed(self.weight.as_slice(), di),
         );
-        Tensor::from_raw((n, d_o), y)
     }
 
     /// The gradients of a loss through the layer: given `x` `(N, DI)` and `dy = ∂L/∂Y`
@@ -121,50 +141,118 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
         D: Dim + DimEq<DI, AffineInput>,
         G: Shape + ShapeEq<(N, DO), AffineGradOutput>,
     {
-        let (batch, d) = x.shape();
-        let (out, features) = self.weight.shape();
-        check_dim::<AffineInput>(features.size(), d.size());
-        let (n, di, d_o) = (batch.size(), features.size(), out.size());
-        check_dims::<AffineGradOutput>(&[n, d_o], dy.dims().as_ref());
-        let dys = dy.as_slice();
-        let mut dx = Tensor::zeros_with((batch, features));
-        matmul(
-            [n, di, d_o],
-            dx.as_mut_slice(),
-            di,
-            false,
-            View::rows(dys, d_o),
-            View::rows(self.weight.as_slice(), di),
-        );
-        let mut dw = Tensor::zeros_with(self.weight.shape());
+        let mut dx = Tensor::default();
+        let mut grads = self.zero_grads();
+        self.backward_into(x, dy, &mut dx, &mut grads);
+        (dx, grads)
+    }
+
+    /// [`Affine::backward`] into buffers the caller keeps: `dx` takes the shape `(N, DI)` and
+    /// is overwritten; `dW` and `db` are **added** into `grads` (PyTorch's `.grad`
+    /// accumulation: zero them first for one pass alone).
+    ///
+    /// # Panics
+    ///
+    /// As [`Affine::backward`].
+    #[track_caller]
+    pub fn backward_into<N, D, G>(
+        &self,
+        x: &Tensor<(N, D), E>,
+        dy: &Tensor<G, E>,
+        dx: &mut Tensor<(N, DI), E>,
+        grads: &mut AffineGrads<DI, DO, E>,
+    ) where
+        N: Dim,
+        D: Dim + DimEq<DI, AffineInput>,
+        G: Shape + ShapeEq<(N, DO), AffineGradOutput>,
+    {
+        let n = self.check_backward(x, dy);
+        let dx = dx.reset((n, self.weight.shape().1));
+        self.backward_slices(x.as_slice(), dy.as_slice(), Some(dx.as_mut_slice()), grads);
+    }
+
+    /// The runtime checks of a backward pass; the batch.
+    #[track_caller]
+    fn check_backward<N: Dim, D: Dim, G: Shape>(
+        &self,
+        x: &Tensor<(N, D), E>,
+        dy: &Tensor<G, E>,
+    ) -> N {
+        let (n, d) = x.shape();
+        let [d_o, di] = self.weight.dims();
+        check_dim::<AffineInput>(di, d.size());
+        check_dims::<AffineGradOutput>(&[n.size(), d_o], dy.dims().as_ref());
+        n
+    }
+
+    fn backward_slices(
+        &self,
+        x: &[E],
+        dy: &[E],
+        dx: Option<&mut [E]>,
+        grads: &mut AffineGrads<DI, DO, E>,
+    ) {
+        let [d_o, di] = self.weight.dims();
+        let n = dy.len() / d_o.max(1);
+        if let Some(dx) = dx {
+            // dX (N × DI) = dY (N × DO) · W (DO × DI)
+            matmul(
+                [n, di, d_o],
+                dx,
+                di,
+                false,
+                View::rows(dy, d_o),
+                View::rows(self.weight.as_slice(), di),
+            );
+        }
+        // dW (DO × DI) += dYᵀ (DO × N) · X (N × DI)
         matmul(
             [d_o, di, n],
-            dw.as_mut_slice(),
+            grads.weight.as_mut_slice(),
             di,
-            false,
-            View::transposed(dys, d_o),
-            View::rows(x.as_slice(), di),
+            true,
+            View::transposed(dy, d_o),
+            View::rows(x, di),
         );
-        let mut db = Tensor::zeros_with(self.bias.shape());
-        for row in dys.chunks_exact(d_o) {
-            for (b, g) in db.as_mut_slice().iter_mut().zip(row) {
+        let db = grads.bias.as_mut_slice();
+        for row in dy.chunks_exact(d_o.max(1)) {
+            for (b, g) in db.iter_mut().zip(row) {
                 *b += *g;
             }
         }
-        (
-            dx,
-            AffineGrads {
-                weight: dw,
-                bias: db,
-            },
-        )
     }
+}
+
+impl<DI: Dim, DO: Dim, E: Element> Tensors<E> for Affine<DI, DO, E> {
+    weight_bias_tensors!();
+}
+impl<DI: Dim, DO: Dim, E: Element> Tensors<E> for AffineGrads<DI, DO, E> {
+    weight_bias_tensors!();
 }
 
 impl<DI: Dim, DO: Dim, E: Element> Params<E> for Affine<DI, DO, E> {
     type Grads = AffineGrads<DI, DO, E>;
 
-    weight_bias_params!();
+    fn zero_grads(&self) -> Self::Grads {
+        AffineGrads {
+            weight: Tensor::zeros_with(self.weight.shape()),
+            bias: Tensor::zeros_with(self.bias.shape()),
+        }
+    }
+}
+
+/// The buffers of an [`Affine`] training step: its output and its input gradient.
+pub struct AffineWork<N, D, DO, E> {
+    out: Tensor<(N, DO), E>,
+    dx: Tensor<(N, D), E>,
+}
+impl<N: Dim, D: Dim, DO: Dim, E: Element> Default for AffineWork<N, D, DO, E> {
+    fn default() -> Self {
+        Self {
+            out: Tensor::default(),
+            dx: Tensor::default(),
+        }
+    }
 }
 
 impl<N, D, DI, DO, E> Module<E, Tensor<(N, D), E>> for Affine<DI, DO, E>
@@ -178,21 +266,39 @@ where
     E: Element,
 {
     type Out = Tensor<(N, DO), E>;
-    /// The input, for `dW = dYᵀ·X`.
-    type Cache = Tensor<(N, D), E>;
+    type Work = AffineWork<N, D, DO, E>;
 
     fn infer(&self, x: &Tensor<(N, D), E>) -> Self::Out {
         self.forward(x)
     }
 
-    fn forward_train(&self, x: Tensor<(N, D), E>) -> (Self::Out, Self::Cache) {
-        (self.forward(&x), x)
+    fn forward_train<'w>(
+        &mut self,
+        x: &Tensor<(N, D), E>,
+        work: &'w mut Self::Work,
+        _: &mut Context,
+    ) -> &'w Self::Out {
+        self.forward_into(x, &mut work.out);
+        &work.out
     }
 
-    fn backward_train(&self, x: Self::Cache, dy: &Self::Out) -> (Tensor<(N, D), E>, Self::Grads) {
-        let (dx, grads) = self.backward(&x, dy);
-        // `D` is `DI` (checked by the rule above); the data moves, nothing is copied.
-        (Tensor::from_raw(x.shape(), dx.into_vec()), grads)
+    fn backward_train<'w>(
+        &self,
+        x: &Tensor<(N, D), E>,
+        dy: &Self::Out,
+        work: &'w mut Self::Work,
+        grads: &mut Self::Grads,
+        input_grad: bool,
+    ) -> Option<&'w Tensor<(N, D), E>> {
+        self.check_backward(x, dy);
+        // `D` is `DI` (checked by the rule above): `dX` goes straight into the input's type.
+        let dx = input_grad.then(|| work.dx.reset(x.shape()).as_mut_slice());
+        self.backward_slices(x.as_slice(), dy.as_slice(), dx, grads);
+        input_grad.then_some(&work.dx)
+    }
+
+    fn output(work: &Self::Work) -> &Self::Out {
+        &work.out
     }
 }
 

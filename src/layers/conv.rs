@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::dims::{ConstDim, ConvOut, ConvOutput, Dim, Height, Width};
 use crate::gemm::{matmul, View};
-use crate::module::{weight_bias_params, Module, Params};
+use crate::module::{weight_bias_tensors, Context, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, AtBatch, ConvChannels, ConvGradOutput, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -213,18 +213,82 @@ fn scatter_add<E: Element>(s: usize, dst: &mut [E], src: &[E]) {
     }
 }
 
-/// Where the backward pass of one sample finds its lowered input.
-enum Lowering<'a, E> {
-    /// Kept by the forward pass.
-    Kept(&'a [E]),
-    /// To be lowered from the input into the scratch buffer.
-    Input(&'a [E], &'a mut [E]),
+/// The batch is split into at most this many tasks, a number that depends on the batch alone:
+/// the gradient of the weights is summed task by task in a fixed order, so results do not depend
+/// on the number of threads. Four keep both cores of a 2-core machine busy with slack for uneven
+/// tasks, and bound the per-task copies of `dW` to four.
+const MAX_TASKS: usize = 4;
+
+/// Below this many flops a pass runs on the calling thread: waking a second thread costs more
+/// than it saves (the same cutoff as the matrix products' own).
+const PARALLEL_MIN_FLOPS: usize = 4_000_000;
+
+/// How a batch of `n` samples is split: `(tasks, samples per task)`.
+fn tasks(n: usize) -> (usize, usize) {
+    let per_task = n.div_ceil(MAX_TASKS).max(1);
+    (n.div_ceil(per_task).max(1), per_task)
 }
 
-/// Samples per parallel task: the batch split evenly over the pool, or one task when the
-/// batch is a single sample (then the products themselves may use both cores).
-fn samples_per_task(n: usize) -> usize {
-    n.div_ceil(rayon::current_num_threads().max(1)).max(1)
+/// Runs `f(task, scratch, a, b)` over the tasks' chunks of `scratch` (`s_len` each), `a`
+/// (`a_len`) and, when given, `b` (`b_len`), in parallel or in order on this thread. Every
+/// chunk length is at least 1 element (a task with nothing to keep still gets its turn).
+#[allow(clippy::too_many_arguments)]
+fn run_tasks<E: Element>(
+    parallel: bool,
+    scratch: &mut [E],
+    s_len: usize,
+    a: &[E],
+    a_len: usize,
+    b: Option<&mut [E]>,
+    b_len: usize,
+    f: impl Fn(usize, &mut [E], &[E], Option<&mut [E]>) + Sync,
+) {
+    let (s_len, a_len, b_len) = (s_len.max(1), a_len.max(1), b_len.max(1));
+    match (parallel, b) {
+        (true, Some(b)) => scratch
+            .par_chunks_mut(s_len)
+            .zip(a.par_chunks(a_len))
+            .zip(b.par_chunks_mut(b_len))
+            .enumerate()
+            .for_each(|(t, ((s, a), b))| f(t, s, a, Some(b))),
+        (true, None) => scratch
+            .par_chunks_mut(s_len)
+            .zip(a.par_chunks(a_len))
+            .enumerate()
+            .for_each(|(t, (s, a))| f(t, s, a, None)),
+        (false, Some(b)) => scratch
+            .chunks_mut(s_len)
+            .zip(a.chunks(a_len))
+            .zip(b.chunks_mut(b_len))
+            .enumerate()
+            .for_each(|(t, ((s, a), b))| f(t, s, a, Some(b))),
+        (false, None) => scratch
+            .chunks_mut(s_len)
+            .zip(a.chunks(a_len))
+            .enumerate()
+            .for_each(|(t, (s, a))| f(t, s, a, None)),
+    }
+}
+
+impl Geom {
+    /// Elements of one sample's lowered input (none when pointwise: the input is its own).
+    fn lowered_len(&self) -> usize {
+        if self.is_pointwise() {
+            0
+        } else {
+            self.patch() * self.positions()
+        }
+    }
+    /// Flops of the forward pass over `n` samples.
+    fn flops(&self, n: usize) -> usize {
+        2 * n * self.k * self.patch() * self.positions()
+    }
+    /// The scratch one backward task needs: `dWᵀ` and `db` accumulators, the lowered input's
+    /// gradient, and the lowered input itself when the forward pass did not keep it.
+    fn task_scratch(&self, kept: bool) -> usize {
+        let cols = self.lowered_len();
+        self.k * self.patch() + self.k + cols + if kept { 0 } else { cols }
+    }
 }
 
 impl<C, K, HF, WF, S, P, E> Conv<C, K, HF, WF, S, P, E>
@@ -321,45 +385,39 @@ where
     {
         let (g, out) = self.geom(x.shape());
         let mut y = Tensor::zeros_with(out);
-        self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut []);
+        let mut cols = vec![E::zero(); MAX_TASKS * g.lowered_len()];
+        self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut cols, false);
         y
     }
 
-    /// The forward pass over a batch. With a non-empty `keep` (one lowered input per sample),
-    /// the lowering is kept there for the backward pass; otherwise it lives in per-thread
-    /// scratch.
-    fn forward_slices(&self, g: &Geom, x: &[E], y: &mut [E], keep: &mut [E]) {
-        let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
-        let cols_len = if g.is_pointwise() {
-            0
-        } else {
-            g.patch() * g.positions()
-        };
-        let per_task = samples_per_task(x.len() / in_len);
-        let tasks = y
-            .par_chunks_mut(per_task * out_len)
-            .zip(x.par_chunks(per_task * in_len));
-        if keep.is_empty() || cols_len == 0 {
-            tasks.for_each(|(ys, xs)| {
-                E::with_scratch(cols_len, 0, |cols, _| {
-                    for (yn, xn) in ys.chunks_exact_mut(out_len).zip(xs.chunks_exact(in_len)) {
-                        self.forward_one(g, xn, yn, cols);
-                    }
-                });
-            });
-        } else {
-            tasks
-                .zip(keep.par_chunks_mut(per_task * cols_len))
-                .for_each(|((ys, xs), ks)| {
-                    for ((yn, xn), cols) in ys
-                        .chunks_exact_mut(out_len)
-                        .zip(xs.chunks_exact(in_len))
-                        .zip(ks.chunks_exact_mut(cols_len))
-                    {
-                        self.forward_one(g, xn, yn, cols);
-                    }
-                });
-        }
+    /// The forward pass over a batch. `cols` holds one lowered input per sample when `keep`
+    /// (kept for the backward pass), else one per task (scratch); unused when pointwise.
+    fn forward_slices(&self, g: &Geom, x: &[E], y: &mut [E], cols: &mut [E], keep: bool) {
+        let (in_len, out_len, cols_len) = (g.c * g.h * g.w, g.k * g.positions(), g.lowered_len());
+        let n = y.len() / out_len.max(1);
+        let (_, per_task) = tasks(n);
+        let cols_per_task = if keep { per_task * cols_len } else { cols_len };
+        let parallel = g.flops(n) >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
+        run_tasks(
+            parallel,
+            cols,
+            cols_per_task,
+            x,
+            per_task * in_len,
+            Some(y),
+            per_task * out_len,
+            |_, cols, xs, ys| {
+                let ys = ys.unwrap_or_else(|| unreachable!("the output is given"));
+                for (j, (yn, xn)) in ys
+                    .chunks_exact_mut(out_len)
+                    .zip(xs.chunks_exact(in_len))
+                    .enumerate()
+                {
+                    let at = if keep { j * cols_len } else { 0 };
+                    self.forward_one(g, xn, yn, &mut cols[at..at + cols_len]);
+                }
+            },
+        );
     }
 
     fn forward_one(&self, g: &Geom, x: &[E], y: &mut [E], cols: &mut [E]) {
@@ -414,92 +472,98 @@ where
         let (g, out) = self.geom(x.shape());
         check_dims::<ConvGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
         let mut dx = Tensor::zeros_with((n, self.weight.shape().1, h, w));
-        let grads = self.backward_slices(&g, x.as_slice(), dy.as_slice(), dx.as_mut_slice(), &[]);
+        let mut grads = self.zero_grads();
+        let mut scratch = vec![E::zero(); MAX_TASKS * g.task_scratch(false)];
+        self.backward_slices(
+            &g,
+            x.as_slice(),
+            None,
+            dy.as_slice(),
+            Some(dx.as_mut_slice()),
+            &mut grads,
+            &mut scratch,
+        );
         (dx, grads)
     }
 
-    /// The backward pass over a batch, given the lowered input kept by the forward pass (then
-    /// `x` is not read and may be empty) or, when `kept` is empty, lowering `x` again.
+    /// The backward pass over a batch: adds `dW` and `db` into `grads` and, when `dx` is given,
+    /// writes `dX` there. The lowered input is read from `kept` (one per sample, kept by the
+    /// forward pass) or lowered again from `x`; `scratch` holds [`Geom::task_scratch`] per task.
+    #[allow(clippy::too_many_arguments)]
     fn backward_slices(
         &self,
         g: &Geom,
         x: &[E],
+        kept: Option<&[E]>,
         dy: &[E],
-        dx: &mut [E],
-        kept: &[E],
-    ) -> ConvGrads<C, K, HF, WF, E> {
+        dx: Option<&mut [E]>,
+        grads: &mut ConvGrads<C, K, HF, WF, E>,
+        scratch: &mut [E],
+    ) {
         let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
         let (dw_len, positions, patch) = (g.k * g.patch(), g.positions(), g.patch());
-        let cols_len = if g.is_pointwise() {
-            0
-        } else {
-            patch * positions
-        };
-        // One kept lowering per sample: the input itself when pointwise.
-        let kept_len = if g.is_pointwise() { in_len } else { cols_len };
-        let per_task = samples_per_task(dx.len() / in_len);
-        let scratch_cols = if kept.is_empty() { cols_len } else { 0 };
-        // Each task accumulates dWᵀ (C·HF·WF × K) and then db (K) in one buffer.
-        let acc = dx
-            .par_chunks_mut(per_task * in_len)
-            .zip(dy.par_chunks(per_task * out_len))
-            .enumerate()
-            .map(|(task, (dxs, dys))| {
-                let mut acc = vec![E::zero(); dw_len + g.k];
-                let (dw, db) = acc.split_at_mut(dw_len);
-                E::with_scratch(scratch_cols, cols_len, |cols, dcols| {
-                    for (idx, (dxn, dyn_)) in dxs
-                        .chunks_exact_mut(in_len)
-                        .zip(dys.chunks_exact(out_len))
-                        .enumerate()
-                    {
-                        let n = task * per_task + idx;
-                        let source = if kept.is_empty() {
-                            Lowering::Input(&x[n * in_len..][..in_len], cols)
-                        } else {
-                            Lowering::Kept(&kept[n * kept_len..][..kept_len])
-                        };
-                        self.backward_one(g, source, dyn_, dxn, dw, dcols);
-                        for (b, row) in db.iter_mut().zip(dyn_.chunks_exact(positions)) {
-                            *b += row.iter().copied().sum::<E>();
-                        }
+        let cols_len = g.lowered_len();
+        let n = dy.len() / out_len.max(1);
+        let (tasks, per_task) = tasks(n);
+        let task_len = g.task_scratch(kept.is_some());
+        let parallel = 2 * g.flops(n) >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
+        run_tasks(
+            parallel,
+            &mut scratch[..tasks * task_len],
+            task_len,
+            dy,
+            per_task * out_len,
+            dx,
+            per_task * in_len,
+            |task, acc, dys, dxs| {
+                let (dw, rest) = acc.split_at_mut(dw_len);
+                let (db, rest) = rest.split_at_mut(g.k);
+                let (dcols, cols) = rest.split_at_mut(cols_len);
+                dw.fill(E::zero());
+                db.fill(E::zero());
+                let mut dxs = dxs.map(|d| d.chunks_exact_mut(in_len));
+                for (j, dyn_) in dys.chunks_exact(out_len).enumerate() {
+                    let sample = task * per_task + j;
+                    let xn = &x[sample * in_len..][..in_len];
+                    let lowered: &[E] = if g.is_pointwise() {
+                        xn
+                    } else if let Some(kept) = kept {
+                        &kept[sample * cols_len..][..cols_len]
+                    } else {
+                        g.im2col(xn, cols);
+                        cols
+                    };
+                    let dxn = dxs.as_mut().and_then(|d| d.next());
+                    self.backward_one(g, lowered, dyn_, dxn, dw, dcols);
+                    for (b, row) in db.iter_mut().zip(dyn_.chunks_exact(positions)) {
+                        *b += row.iter().copied().sum::<E>();
                     }
-                });
-                acc
-            })
-            .reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += *y);
-                a
-            })
-            .unwrap_or_else(|| vec![E::zero(); dw_len + g.k]);
-        // Transpose dWᵀ once into (K, C, HF, WF).
-        let dw: Vec<E> = (0..dw_len)
-            .map(|idx| acc[(idx % patch) * g.k + idx / patch])
-            .collect();
-        ConvGrads {
-            weight: Tensor::from_raw(self.weight.shape(), dw),
-            bias: Tensor::from_raw(self.bias.shape(), acc[dw_len..].to_vec()),
+                }
+            },
+        );
+        // The tasks' sums, added in task order (the same order whatever ran them), with dWᵀ
+        // transposed back into (K, C, HF, WF).
+        let (gw, gb) = (grads.weight.as_mut_slice(), grads.bias.as_mut_slice());
+        for acc in scratch[..tasks * task_len].chunks_exact(task_len) {
+            for (idx, w) in gw.iter_mut().enumerate() {
+                *w += acc[(idx % patch) * g.k + idx / patch];
+            }
+            for (b, &a) in gb.iter_mut().zip(&acc[dw_len..dw_len + g.k]) {
+                *b += a;
+            }
         }
     }
 
     fn backward_one(
         &self,
         g: &Geom,
-        source: Lowering<'_, E>,
+        lowered: &[E],
         dy: &[E],
-        dx: &mut [E],
+        dx: Option<&mut [E]>,
         dw: &mut [E],
         dcols: &mut [E],
     ) {
         let (positions, patch) = (g.positions(), g.patch());
-        let lowered: &[E] = match source {
-            Lowering::Kept(kept) => kept,
-            Lowering::Input(x, _) if g.is_pointwise() => x,
-            Lowering::Input(x, cols) => {
-                g.im2col(x, cols);
-                cols
-            }
-        };
         // dWᵀ (C·HF·WF × K) += cols (C·HF·WF × HO·WO) · dYᵀ (HO·WO × K); this orientation
         // packs the small dY instead of the large lowered input (measured faster).
         matmul(
@@ -510,8 +574,10 @@ where
             View::rows(lowered, positions),
             View::transposed(dy, positions),
         );
+        let Some(dx) = dx else { return };
         // dcols (C·HF·WF × HO·WO) = Wᵀ (C·HF·WF × K) · dY (K × HO·WO), then back onto dX
-        let target: &mut [E] = if g.is_pointwise() { dx } else { dcols };
+        let pointwise = g.is_pointwise();
+        let target: &mut [E] = if pointwise { &mut *dx } else { &mut *dcols };
         matmul(
             [patch, positions, g.k],
             target,
@@ -520,34 +586,57 @@ where
             View::transposed(self.weight.as_slice(), patch),
             View::rows(dy, positions),
         );
-        if !g.is_pointwise() {
+        if !pointwise {
+            dx.fill(E::zero());
             g.col2im(dcols, dx);
         }
     }
 }
 
-impl<C, K, HF, WF, S, P, E> Params<E> for Conv<C, K, HF, WF, S, P, E>
-where
-    C: Dim,
-    K: Dim,
-    HF: Dim,
-    WF: Dim,
-    E: Element,
+impl<C: Dim, K: Dim, HF: Dim, WF: Dim, S, P, E: Element> Tensors<E>
+    for Conv<C, K, HF, WF, S, P, E>
 {
+    weight_bias_tensors!();
+}
+impl<C: Dim, K: Dim, HF: Dim, WF: Dim, E: Element> Tensors<E> for ConvGrads<C, K, HF, WF, E> {
+    weight_bias_tensors!();
+}
+
+impl<C: Dim, K: Dim, HF: Dim, WF: Dim, S, P, E: Element> Params<E> for Conv<C, K, HF, WF, S, P, E> {
     type Grads = ConvGrads<C, K, HF, WF, E>;
 
-    weight_bias_params!();
+    fn zero_grads(&self) -> Self::Grads {
+        ConvGrads {
+            weight: Tensor::zeros_with(self.weight.shape()),
+            bias: Tensor::zeros_with(self.bias.shape()),
+        }
+    }
 }
 
-/// What [`Conv`]'s backward pass needs from its forward pass: the lowered input (one
-/// `C·HF·WF × HO·WO` matrix per sample; for a pointwise convolution, the input itself), so the
-/// backward pass does not lower again and the input itself need not be kept. `X` is the input
-/// type.
-pub struct ConvCache<X, E> {
+/// The buffers of a [`Conv`] training step: its output, the lowered input (one
+/// `C·HF·WF × HO·WO` matrix per sample, kept from the forward to the backward pass so the input
+/// is not lowered twice; none for a pointwise convolution, whose input is its own lowering),
+/// the backward tasks' scratch, and its input gradient.
+pub struct ConvWork<X, Y, E> {
+    out: Tensor<Y, E>,
     lowered: Vec<E>,
-    /// The input's shape.
-    input: X,
+    scratch: Vec<E>,
+    dx: Tensor<X, E>,
 }
+impl<X: Shape, Y: Shape, E: Element> Default for ConvWork<X, Y, E> {
+    fn default() -> Self {
+        Self {
+            out: Tensor::default(),
+            lowered: Vec::new(),
+            scratch: Vec::new(),
+            dx: Tensor::default(),
+        }
+    }
+}
+
+/// The output shape of a convolution.
+type ConvShape<N, K, H, W, HF, WF, S, P> =
+    (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>);
 
 impl<N, C2, H, W, C, K, HF, WF, S, P, E> Module<E, Tensor<(N, C2, H, W), E>>
     for Conv<C, K, HF, WF, S, P, E>
@@ -566,43 +655,71 @@ where
     // The junction rule, undecided until the batch is known (see `rules::Anchor`).
     AtBatch<N, C2>: DimEq<C, ConvChannels>,
 {
-    type Out = Tensor<(N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>), E>;
-    type Cache = ConvCache<(N, C2, H, W), E>;
+    type Out = Tensor<ConvShape<N, K, H, W, HF, WF, S, P>, E>;
+    type Work = ConvWork<(N, C2, H, W), ConvShape<N, K, H, W, HF, WF, S, P>, E>;
 
     fn infer(&self, x: &Tensor<(N, C2, H, W), E>) -> Self::Out {
         let (g, out) = self.geom(x.shape());
         let mut y = Tensor::zeros_with(out);
-        self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut []);
+        let mut cols = vec![E::zero(); MAX_TASKS * g.lowered_len()];
+        self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut cols, false);
         y
     }
 
-    fn forward_train(&self, x: Tensor<(N, C2, H, W), E>) -> (Self::Out, Self::Cache) {
-        let input = x.shape();
-        let (g, out) = self.geom(input);
-        let mut y = Tensor::zeros_with(out);
-        let lowered = if g.is_pointwise() {
-            self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut []);
-            x.into_vec() // the input is its own lowering; the data moves, nothing is copied
-        } else {
-            let n = input.0.size();
-            let mut lowered = E::take_buffer(n * g.patch() * g.positions());
-            self.forward_slices(&g, x.as_slice(), y.as_mut_slice(), &mut lowered);
-            lowered
-        };
-        (y, ConvCache { lowered, input })
+    fn forward_train<'w>(
+        &mut self,
+        x: &Tensor<(N, C2, H, W), E>,
+        work: &'w mut Self::Work,
+        _: &mut Context,
+    ) -> &'w Self::Out {
+        let (g, out) = self.geom(x.shape());
+        let n = out.0.size();
+        // Grown to the largest batch seen, never shrunk: alternating batch sizes reuse it.
+        let lowered = n * g.lowered_len();
+        if work.lowered.len() < lowered {
+            work.lowered.resize(lowered, E::zero());
+        }
+        let y = work.out.reset(out);
+        self.forward_slices(
+            &g,
+            x.as_slice(),
+            y.as_mut_slice(),
+            &mut work.lowered[..lowered],
+            true,
+        );
+        &work.out
     }
 
-    fn backward_train(
+    fn backward_train<'w>(
         &self,
-        cache: Self::Cache,
+        x: &Tensor<(N, C2, H, W), E>,
         dy: &Self::Out,
-    ) -> (Tensor<(N, C2, H, W), E>, Self::Grads) {
-        let (g, out) = self.geom(cache.input);
+        work: &'w mut Self::Work,
+        grads: &mut Self::Grads,
+        input_grad: bool,
+    ) -> Option<&'w Tensor<(N, C2, H, W), E>> {
+        let (g, out) = self.geom(x.shape());
         check_dims::<ConvGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
-        let mut dx = Tensor::zeros_with(cache.input);
-        let grads = self.backward_slices(&g, &[], dy.as_slice(), dx.as_mut_slice(), &cache.lowered);
-        E::give_back(cache.lowered);
-        (dx, grads)
+        let scratch = tasks(out.0.size()).0 * g.task_scratch(true);
+        if work.scratch.len() < scratch {
+            work.scratch.resize(scratch, E::zero());
+        }
+        let lowered = out.0.size() * g.lowered_len();
+        let dx = input_grad.then(|| work.dx.reset(x.shape()).as_mut_slice());
+        self.backward_slices(
+            &g,
+            x.as_slice(),
+            Some(&work.lowered[..lowered]),
+            dy.as_slice(),
+            dx,
+            grads,
+            &mut work.scratch,
+        );
+        input_grad.then_some(&work.dx)
+    }
+
+    fn output(work: &Self::Work) -> &Self::Out {
+        &work.out
     }
 }
 

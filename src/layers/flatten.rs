@@ -1,7 +1,8 @@
 //! Flattening a batch of images into a batch of vectors.
 
 use crate::dims::{Dim, DimMul, Flat};
-use crate::module::{no_params, Module};
+use crate::module::{no_params, Context, Module};
+use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
 /// `(N, C, H, W) -> (N, C·H·W)`, row-major, without copying; the product is computed in the
@@ -14,11 +15,26 @@ use crate::tensor::{Element, Tensor};
 /// # let _ = y;
 /// ```
 ///
-/// `backward_train` reshapes the gradient back to `(N, C, H, W)`.
+/// `backward_train` reshapes the gradient back to `(N, C, H, W)`. (Training copies the data
+/// into the step's buffers; `infer` copies it into a new tensor.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flatten;
 
 no_params!(Flatten);
+
+/// The buffers of a [`Flatten`] training step: its output and its input gradient.
+pub struct FlattenWork<N, F, X, E> {
+    out: Tensor<(N, F), E>,
+    dx: Tensor<X, E>,
+}
+impl<N: Dim, F: Dim, X: Shape, E: Element> Default for FlattenWork<N, F, X, E> {
+    fn default() -> Self {
+        Self {
+            out: Tensor::default(),
+            dx: Tensor::default(),
+        }
+    }
+}
 
 impl<N, C, H, W, E> Module<E, Tensor<(N, C, H, W), E>> for Flatten
 where
@@ -31,21 +47,42 @@ where
     <C as DimMul<H>>::Out: DimMul<W>,
 {
     type Out = Tensor<(N, Flat<C, H, W>), E>;
-    /// The input's shape.
-    type Cache = (N, C, H, W);
+    type Work = FlattenWork<N, Flat<C, H, W>, (N, C, H, W), E>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
         let (n, c, h, w) = x.shape();
         Tensor::from_raw((n, c.mul(h).mul(w)), x.as_slice().to_vec())
     }
 
-    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
-        let shape = x.shape();
-        let (n, c, h, w) = shape;
-        (Tensor::from_raw((n, c.mul(h).mul(w)), x.into_vec()), shape)
+    fn forward_train<'w>(
+        &mut self,
+        x: &Tensor<(N, C, H, W), E>,
+        work: &'w mut Self::Work,
+        _: &mut Context,
+    ) -> &'w Self::Out {
+        let (n, c, h, w) = x.shape();
+        let out = work.out.reset((n, c.mul(h).mul(w)));
+        out.as_mut_slice().copy_from_slice(x.as_slice());
+        &work.out
     }
 
-    fn backward_train(&self, shape: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
-        (Tensor::from_raw(shape, dy.as_slice().to_vec()), ())
+    fn backward_train<'w>(
+        &self,
+        x: &Tensor<(N, C, H, W), E>,
+        dy: &Self::Out,
+        work: &'w mut Self::Work,
+        _: &mut (),
+        input_grad: bool,
+    ) -> Option<&'w Tensor<(N, C, H, W), E>> {
+        if !input_grad {
+            return None;
+        }
+        let dx = work.dx.reset(x.shape());
+        dx.as_mut_slice().copy_from_slice(dy.as_slice());
+        Some(&work.dx)
+    }
+
+    fn output(work: &Self::Work) -> &Self::Out {
+        &work.out
     }
 }

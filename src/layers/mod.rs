@@ -2,6 +2,7 @@
 
 pub mod affine;
 pub mod conv;
+pub mod dropout;
 pub mod flatten;
 pub mod pool;
 pub mod relu;

@@ -3,7 +3,7 @@
 use core::marker::PhantomData;
 
 use crate::dims::{ConstDim, ConvOutput, Dim, PoolHeight, PoolOut, PoolWidth};
-use crate::module::{no_params, Module};
+use crate::module::{no_params, Context, Module};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -105,20 +105,18 @@ impl<K, S> Default for AvgPool2d<K, S> {
 no_params!(MaxPool2d<K, S>; K, S);
 no_params!(AvgPool2d<K, S>; K, S);
 
-/// What [`MaxPool2d`]'s backward pass needs: the flat input index of each window's maximum.
-/// `X` is the input type.
-pub struct MaxPoolCache<X> {
-    argmax: Vec<usize>,
-    /// The input's shape.
-    input: X,
-}
-
 /// The pooled output type.
 type Pooled<N, C, H, W, K, S, E> = Tensor<(N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>), E>;
 
-/// The pooled output of an input `(N, C, H, W)`, zeroed, and its window geometry.
+/// The pooled output shape of an input `(N, C, H, W)`, and the window geometry.
+#[allow(clippy::type_complexity)]
 #[track_caller]
-fn pooled<N, C, H, W, K, S, E>(x: (N, C, H, W)) -> (Pooled<N, C, H, W, K, S, E>, Window)
+fn pooled<N, C, H, W, K, S>(
+    x: (N, C, H, W),
+) -> (
+    (N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>),
+    Window,
+)
 where
     N: Dim,
     C: Dim,
@@ -126,12 +124,11 @@ where
     W: Dim + ConvOutput<K, S, typenum::U0, PoolWidth>,
     K: ConstDim,
     S: ConstDim,
-    E: Element,
 {
     let (n, c, h, w) = x;
-    let y = Tensor::zeros_with((n, c, h.conv_out(), w.conv_out()));
-    let window = Window::between(x.dims().as_ref(), y.dims().as_ref(), K::SIZE, S::SIZE);
-    (y, window)
+    let out = (n, c, h.conv_out(), w.conv_out());
+    let window = Window::between(x.dims().as_ref(), out.dims().as_ref(), K::SIZE, S::SIZE);
+    (out, window)
 }
 
 impl<MaxK, MaxS> MaxPool2d<MaxK, MaxS> {
@@ -154,6 +151,40 @@ impl<MaxK, MaxS> MaxPool2d<MaxK, MaxS> {
     }
 }
 
+/// The buffers of a [`MaxPool2d`] training step: its output, the input index of each window's
+/// maximum, and its input gradient.
+pub struct MaxPoolWork<X, Y, E> {
+    out: Tensor<Y, E>,
+    argmax: Vec<usize>,
+    dx: Tensor<X, E>,
+}
+impl<X: Shape, Y: Shape, E: Element> Default for MaxPoolWork<X, Y, E> {
+    fn default() -> Self {
+        Self {
+            out: Tensor::default(),
+            argmax: Vec::new(),
+            dx: Tensor::default(),
+        }
+    }
+}
+
+/// The buffers of an [`AvgPool2d`] training step: its output and its input gradient.
+pub struct AvgPoolWork<X, Y, E> {
+    out: Tensor<Y, E>,
+    dx: Tensor<X, E>,
+}
+impl<X: Shape, Y: Shape, E: Element> Default for AvgPoolWork<X, Y, E> {
+    fn default() -> Self {
+        Self {
+            out: Tensor::default(),
+            dx: Tensor::default(),
+        }
+    }
+}
+
+/// The pooled shape.
+type PooledShape<N, C, H, W, K, S> = (N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>);
+
 impl<N, C, H, W, K, S, E> Module<E, Tensor<(N, C, H, W), E>> for MaxPool2d<K, S>
 where
     N: Dim,
@@ -165,29 +196,56 @@ where
     E: Element,
 {
     type Out = Pooled<N, C, H, W, K, S, E>;
-    type Cache = MaxPoolCache<(N, C, H, W)>;
+    type Work = MaxPoolWork<(N, C, H, W), PooledShape<N, C, H, W, K, S>, E>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
-        let (mut y, w) = pooled::<_, _, _, _, K, S, E>(x.shape());
+        let (out, w) = pooled::<_, _, _, _, K, S>(x.shape());
+        let mut y = Tensor::zeros_with(out);
         Self::run(&w, x.as_slice(), y.as_mut_slice(), None);
         y
     }
 
-    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
-        let input = x.shape();
-        let (mut y, w) = pooled::<_, _, _, _, K, S, E>(input);
-        let mut argmax = Vec::with_capacity(y.as_slice().len());
-        Self::run(&w, x.as_slice(), y.as_mut_slice(), Some(&mut argmax));
-        (y, MaxPoolCache { argmax, input })
+    fn forward_train<'w>(
+        &mut self,
+        x: &Tensor<(N, C, H, W), E>,
+        work: &'w mut Self::Work,
+        _: &mut Context,
+    ) -> &'w Self::Out {
+        let (out, w) = pooled::<_, _, _, _, K, S>(x.shape());
+        let y = work.out.reset(out);
+        work.argmax.clear();
+        Self::run(&w, x.as_slice(), y.as_mut_slice(), Some(&mut work.argmax));
+        &work.out
     }
 
-    fn backward_train(&self, cache: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
-        let mut dx = Tensor::zeros_with(cache.input);
-        let d = dx.as_mut_slice();
-        for (&at, &g) in cache.argmax.iter().zip(dy.as_slice()) {
+    fn backward_train<'w>(
+        &self,
+        x: &Tensor<(N, C, H, W), E>,
+        dy: &Self::Out,
+        work: &'w mut Self::Work,
+        _: &mut (),
+        input_grad: bool,
+    ) -> Option<&'w Tensor<(N, C, H, W), E>> {
+        if !input_grad {
+            return None;
+        }
+        let d = work.dx.reset(x.shape()).as_mut_slice();
+        d.fill(E::zero());
+        for (&at, &g) in work.argmax.iter().zip(dy.as_slice()) {
             d[at] += g;
         }
-        (dx, ())
+        Some(&work.dx)
+    }
+
+    fn output(work: &Self::Work) -> &Self::Out {
+        &work.out
+    }
+}
+
+impl<K: ConstDim, S: ConstDim> AvgPool2d<K, S> {
+    fn mean<E: Element>(w: &Window, x: &[E], y: &mut [E]) {
+        let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).expect("a small count");
+        w.each(|out, cells| y[out] = cells.map(|i| x[i]).sum::<E>() * scale);
     }
 }
 
@@ -202,27 +260,47 @@ where
     E: Element,
 {
     type Out = Pooled<N, C, H, W, K, S, E>;
-    /// The input's shape.
-    type Cache = (N, C, H, W);
+    type Work = AvgPoolWork<(N, C, H, W), PooledShape<N, C, H, W, K, S>, E>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
-        let (mut y, w) = pooled::<_, _, _, _, K, S, E>(x.shape());
-        let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).expect("a small count");
-        let (xs, ys) = (x.as_slice(), y.as_mut_slice());
-        w.each(|out, cells| ys[out] = cells.map(|i| xs[i]).sum::<E>() * scale);
+        let (out, w) = pooled::<_, _, _, _, K, S>(x.shape());
+        let mut y = Tensor::zeros_with(out);
+        Self::mean(&w, x.as_slice(), y.as_mut_slice());
         y
     }
 
-    fn forward_train(&self, x: Tensor<(N, C, H, W), E>) -> (Self::Out, Self::Cache) {
-        (self.infer(&x), x.shape())
+    fn forward_train<'w>(
+        &mut self,
+        x: &Tensor<(N, C, H, W), E>,
+        work: &'w mut Self::Work,
+        _: &mut Context,
+    ) -> &'w Self::Out {
+        let (out, w) = pooled::<_, _, _, _, K, S>(x.shape());
+        Self::mean(&w, x.as_slice(), work.out.reset(out).as_mut_slice());
+        &work.out
     }
 
-    fn backward_train(&self, input: Self::Cache, dy: &Self::Out) -> (Tensor<(N, C, H, W), E>, ()) {
-        let mut dx = Tensor::zeros_with(input);
-        let w = Window::between(dx.dims().as_ref(), dy.dims().as_ref(), K::SIZE, S::SIZE);
+    fn backward_train<'w>(
+        &self,
+        x: &Tensor<(N, C, H, W), E>,
+        dy: &Self::Out,
+        work: &'w mut Self::Work,
+        _: &mut (),
+        input_grad: bool,
+    ) -> Option<&'w Tensor<(N, C, H, W), E>> {
+        if !input_grad {
+            return None;
+        }
+        let (_, w) = pooled::<_, _, _, _, K, S>(x.shape());
         let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).expect("a small count");
-        let (d, g) = (dx.as_mut_slice(), dy.as_slice());
+        let d = work.dx.reset(x.shape()).as_mut_slice();
+        d.fill(E::zero());
+        let g = dy.as_slice();
         w.each(|out, cells| cells.for_each(|i| d[i] += g[out] * scale));
-        (dx, ())
+        Some(&work.dx)
+    }
+
+    fn output(work: &Self::Work) -> &Self::Out {
+        &work.out
     }
 }

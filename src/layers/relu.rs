@@ -1,6 +1,6 @@
 //! The rectified linear unit.
 
-use crate::module::{no_params, Module};
+use crate::module::{no_params, Context, Module};
 use crate::rules::{check_dims, ReluGradOutput, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -26,8 +26,19 @@ pub struct ReLU;
 impl ReLU {
     /// `y = max(0, x)`.
     pub fn forward<S: Shape, E: Element>(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
+        let mut y = Tensor::default();
+        self.forward_into(x, &mut y);
+        y
+    }
+
+    /// [`ReLU::forward`] into `y`, which takes `x`'s shape and keeps its memory when it already
+    /// has room: no allocation in a loop.
+    pub fn forward_into<S: Shape, E: Element>(&self, x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
         let zero = E::zero();
-        x.map(|v| if v <= zero { zero } else { v })
+        let y = y.reset(x.shape()).as_mut_slice();
+        for (y, &v) in y.iter_mut().zip(x.as_slice()) {
+            *y = if v <= zero { zero } else { v };
+        }
     }
 
     /// `dx = dy ∘ 1[x > 0]`. `dy` must have the input's shape; another shape does not
@@ -44,11 +55,30 @@ impl ReLU {
         G: Shape + ShapeEq<S, ReluGradOutput>,
         E: Element,
     {
+        let mut dx = Tensor::default();
+        self.backward_into(x, dy, &mut dx);
+        dx
+    }
+
+    /// [`ReLU::backward`] into `dx`, which takes `x`'s shape and keeps its memory when it
+    /// already has room.
+    ///
+    /// # Panics
+    ///
+    /// As [`ReLU::backward`].
+    #[track_caller]
+    pub fn backward_into<S, G, E>(&self, x: &Tensor<S, E>, dy: &Tensor<G, E>, dx: &mut Tensor<S, E>)
+    where
+        S: Shape,
+        G: Shape + ShapeEq<S, ReluGradOutput>,
+        E: Element,
+    {
         check_dims::<ReluGradOutput>(x.dims().as_ref(), dy.dims().as_ref());
         let zero = E::zero();
-        let mask = |(&xv, &g): (&E, &E)| if xv <= zero { zero } else { g };
-        let dx = x.as_slice().iter().zip(dy.as_slice()).map(mask).collect();
-        Tensor::from_raw(x.shape(), dx)
+        let dx = dx.reset(x.shape()).as_mut_slice();
+        for ((d, &v), &g) in dx.iter_mut().zip(x.as_slice()).zip(dy.as_slice()) {
+            *d = if v <= zero { zero } else { g };
+        }
     }
 }
 
@@ -75,20 +105,54 @@ mod tests {
 
 no_params!(ReLU);
 
+/// The buffers of a [`ReLU`] training step: its output and its input gradient.
+pub struct ReluWork<S, E> {
+    out: Tensor<S, E>,
+    dx: Tensor<S, E>,
+}
+impl<S: Shape, E: Element> Default for ReluWork<S, E> {
+    fn default() -> Self {
+        Self {
+            out: Tensor::default(),
+            dx: Tensor::default(),
+        }
+    }
+}
+
 impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for ReLU {
     type Out = Tensor<S, E>;
-    /// The input, for the mask `1[x > 0]`.
-    type Cache = Tensor<S, E>;
+    type Work = ReluWork<S, E>;
 
     fn infer(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
         self.forward(x)
     }
 
-    fn forward_train(&self, x: Tensor<S, E>) -> (Tensor<S, E>, Tensor<S, E>) {
-        (self.forward(&x), x)
+    fn forward_train<'w>(
+        &mut self,
+        x: &Tensor<S, E>,
+        work: &'w mut Self::Work,
+        _: &mut Context,
+    ) -> &'w Tensor<S, E> {
+        self.forward_into(x, &mut work.out);
+        &work.out
     }
 
-    fn backward_train(&self, x: Tensor<S, E>, dy: &Tensor<S, E>) -> (Tensor<S, E>, ()) {
-        (self.backward(&x, dy), ())
+    fn backward_train<'w>(
+        &self,
+        x: &Tensor<S, E>,
+        dy: &Tensor<S, E>,
+        work: &'w mut Self::Work,
+        _: &mut (),
+        input_grad: bool,
+    ) -> Option<&'w Tensor<S, E>> {
+        if !input_grad {
+            return None;
+        }
+        self.backward_into(x, dy, &mut work.dx);
+        Some(&work.dx)
+    }
+
+    fn output(work: &Self::Work) -> &Tensor<S, E> {
+        &work.out
     }
 }

@@ -1,0 +1,136 @@
+//! Inverted dropout.
+
+use rand::Rng;
+
+use crate::module::{no_params, Context, Module};
+use crate::optim::SettingError;
+use crate::shape::Shape;
+use crate::tensor::{Element, Tensor};
+
+/// Inverted dropout, as PyTorch's `Dropout(p)`: in training each element is zeroed with
+/// probability `p` and the others are scaled by `1 / (1 − p)`, so `y = x ∘ mask` with
+/// `mask ∈ {0, 1/(1−p)}`; in [`Module::infer`] it is the identity.
+///
+/// `backward_train` returns `dx = dy ∘ mask`, the same mask, kept in the step's work. The
+/// masks come from the [`Context`]'s seeded generator: the same seed gives the same masks.
+///
+/// ```
+/// use shaped::{Context, Dropout, Module, Tensor, typenum::*};
+/// let mut layer = Dropout::new(0.5)?;
+/// let x = Tensor::<(U2, U4)>::full(1.0);
+/// let mut work = Default::default();
+/// let y = layer.forward_train(&x, &mut work, &mut Context::new(7));
+/// assert!(y.as_slice().iter().all(|&v| v == 0.0 || v == 2.0)); // dropped, or scaled by 2
+/// assert_eq!(layer.infer(&x), x); // the identity in evaluation
+/// # Ok::<(), shaped::SettingError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dropout {
+    p: f64,
+}
+
+impl Dropout {
+    /// Dropout with probability `p` of zeroing an element, in `[0, 1]` as in PyTorch (`p = 1`
+    /// zeroes everything).
+    pub fn new(p: f64) -> Result<Self, SettingError> {
+        if (0.0..=1.0).contains(&p) {
+            Ok(Self { p })
+        } else {
+            Err(SettingError {
+                name: "p",
+                value: p,
+                allowed: "a probability in [0, 1]",
+            })
+        }
+    }
+
+    /// The probability of zeroing an element.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+}
+
+/// PyTorch's default, `p = 0.5`.
+impl Default for Dropout {
+    fn default() -> Self {
+        Self { p: 0.5 }
+    }
+}
+
+no_params!(Dropout);
+
+/// The buffers of a [`Dropout`] training step: its output, its mask and its input gradient.
+pub struct DropoutWork<S, E> {
+    out: Tensor<S, E>,
+    mask: Tensor<S, E>,
+    dx: Tensor<S, E>,
+}
+impl<S: Shape, E: Element> Default for DropoutWork<S, E> {
+    fn default() -> Self {
+        Self {
+            out: Tensor::default(),
+            mask: Tensor::default(),
+            dx: Tensor::default(),
+        }
+    }
+}
+
+impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for Dropout {
+    type Out = Tensor<S, E>;
+    type Work = DropoutWork<S, E>;
+
+    fn infer(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
+        x.clone()
+    }
+
+    fn forward_train<'w>(
+        &mut self,
+        x: &Tensor<S, E>,
+        work: &'w mut Self::Work,
+        ctx: &mut Context,
+    ) -> &'w Tensor<S, E> {
+        // PyTorch's scale; with p = 1 every element is dropped and the scale is never used.
+        let keep = if self.p < 1.0 {
+            1.0 / (1.0 - self.p)
+        } else {
+            0.0
+        };
+        let keep = E::from_f64(keep).unwrap_or_else(E::zero);
+        let rng = ctx.rng();
+        let mask = work.mask.reset(x.shape()).as_mut_slice();
+        for m in mask.iter_mut() {
+            *m = if rng.random::<f64>() < self.p {
+                E::zero()
+            } else {
+                keep
+            };
+        }
+        let out = work.out.reset(x.shape()).as_mut_slice();
+        for ((y, &v), &m) in out.iter_mut().zip(x.as_slice()).zip(work.mask.as_slice()) {
+            *y = v * m;
+        }
+        &work.out
+    }
+
+    fn backward_train<'w>(
+        &self,
+        x: &Tensor<S, E>,
+        dy: &Tensor<S, E>,
+        work: &'w mut Self::Work,
+        _: &mut (),
+        input_grad: bool,
+    ) -> Option<&'w Tensor<S, E>> {
+        if !input_grad {
+            return None;
+        }
+        let dx = work.dx.reset(x.shape()).as_mut_slice();
+        for ((d, &g), &m) in dx.iter_mut().zip(dy.as_slice()).zip(work.mask.as_slice()) {
+            *d = g * m;
+        }
+        Some(&work.dx)
+    }
+
+    fn output(work: &Self::Work) -> &Tensor<S, E> {
+        &work.out
+    }
+}

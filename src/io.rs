@@ -6,6 +6,7 @@
 //! `model.load_state_dict(safetensors.torch.load_file(path))`, and the other way round.
 
 use core::fmt;
+use std::io::Write;
 use std::path::Path;
 
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -154,13 +155,54 @@ pub fn from_bytes<E: Element, M: Params<E> + Clone>(
     Ok(())
 }
 
-/// Saves the model's parameters to a safetensors file.
+/// Saves the model's parameters to a safetensors file, atomically: the bytes go to a temporary
+/// file in the same directory, which is flushed to disk and then renamed over `path`. A reader
+/// of `path` sees the old file or the new one, whole; if anything fails, the old file is
+/// untouched and the temporary file is removed. Through a symbolic link, the file it points to
+/// is replaced and the link kept. On Unix the new file gets the old one's permissions, or those
+/// a newly created file gets (`0o666` less the umask).
 pub fn save<E: Element, M: Params<E>>(model: &M, path: impl AsRef<Path>) -> Result<(), LoadError> {
     let path = path.as_ref();
-    std::fs::write(path, to_bytes(model)).map_err(|source| LoadError::Io {
+    write_atomically(path, &to_bytes(model)).map_err(|source| LoadError::Io {
         path: path.display().to_string(),
         source,
     })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // Writing in place would follow a link; renaming over it would replace the link itself.
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let name = target.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
+    })?;
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // `.model.safetensors.XXXXXX.tmp`: hidden, and recognisable should a crash leave it behind.
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&target).map_or(0o666, |m| m.permissions().mode() & 0o777);
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    // On every early return below, dropping `file` (or the error holding it) deletes it.
+    let mut file = builder.tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(&target).map_err(|e| e.error)?;
+    // The rename itself reaches the disk when the directory is flushed. Some filesystems
+    // refuse to flush a directory; the file is in place by now, so that is not an error.
+    #[cfg(unix)]
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 /// Loads the model's parameters from a safetensors file (see [`from_bytes`]).

@@ -6,6 +6,7 @@
 //! `model.load_state_dict(safetensors.torch.load_file(path))`, and the other way round.
 
 use core::fmt;
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -40,6 +41,17 @@ pub enum LoadError {
         /// The file's shape.
         found: Vec<usize>,
     },
+    /// The model's own [`Params`] implementation reports a parameter that cannot be saved or
+    /// loaded: a name reported twice, the reserved name `"__metadata__"`, or dims that do not
+    /// hold its values.
+    Params {
+        /// The parameter's name as reported.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The safetensors crate refused to encode the parameters.
+    Encode(String),
     /// The tensor has another element type than the model.
     Dtype {
         /// The tensor's name.
@@ -56,6 +68,10 @@ impl fmt::Display for LoadError {
         match self {
             Self::Io { path, source } => write!(f, "{path}: {source}"),
             Self::Corrupt(why) => write!(f, "not a valid safetensors file: {why}"),
+            Self::Params { name, problem } => {
+                write!(f, "the model's parameter {name:?} is invalid: {problem}")
+            }
+            Self::Encode(why) => write!(f, "cannot encode the parameters as safetensors: {why}"),
             Self::Missing { name } => write!(f, "tensor {name:?} is missing from the file"),
             Self::Shape {
                 name,
@@ -85,32 +101,111 @@ fn dtype_of<E: Element>() -> Dtype {
     }
 }
 
+/// Checks one parameter as a [`Params`] implementation reports it: its name is new and not the
+/// format's reserved key, and its dims hold exactly its values. `Params` is a public trait, so
+/// a hand-written implementation can report anything; the layers of this crate never fail it.
+fn check_param<E: Element>(
+    seen: &mut HashSet<String>,
+    name: &str,
+    dims: &[usize],
+    len: usize,
+) -> Result<(), LoadError> {
+    let problem = |problem: String| LoadError::Params {
+        name: name.to_string(),
+        problem,
+    };
+    if name == "__metadata__" {
+        return Err(problem(
+            "the name is reserved by the safetensors format".into(),
+        ));
+    }
+    if !seen.insert(name.to_string()) {
+        return Err(problem("the name is reported twice".into()));
+    }
+    // The element count, and the same in bits: the safetensors crate computes the latter without
+    // overflow checks, so both must fit in a usize before it sees these dims.
+    let count = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|n| n.checked_mul(8 * core::mem::size_of::<E>()).is_some());
+    match count {
+        None => Err(problem(format!(
+            "dims {} hold more elements than a file can address",
+            fmt_dims(dims)
+        ))),
+        Some(count) if count != len => Err(problem(format!(
+            "dims {} hold {count} element{}, but it has {len} value{}",
+            fmt_dims(dims),
+            if count == 1 { "" } else { "s" },
+            if len == 1 { "" } else { "s" },
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The values as little-endian bytes of the model's own type.
+fn encode<E: Element>(name: &str, values: &[E]) -> Result<Vec<u8>, LoadError> {
+    let mut bytes = Vec::with_capacity(core::mem::size_of_val(values));
+    for v in values {
+        // `Element` is sealed to f32 and f64, so each branch converts a type to itself, which
+        // num-traits always does (`Some`, bits kept, NaN payloads too); the `None` arms are
+        // unreachable but cost nothing to keep as errors.
+        let ok = if core::mem::size_of::<E>() == 4 {
+            v.to_f32().map(|x| bytes.extend(x.to_le_bytes()))
+        } else {
+            v.to_f64().map(|x| bytes.extend(x.to_le_bytes()))
+        };
+        ok.ok_or_else(|| LoadError::Params {
+            name: name.to_string(),
+            problem: format!("a value ({v}) does not convert to {:?}", dtype_of::<E>()),
+        })?;
+    }
+    Ok(bytes)
+}
+
+/// One little-endian element of the model's type, read from exactly its width of bytes.
+fn decode<E: Element>(chunk: &[u8]) -> Option<E> {
+    if let Ok(b) = <[u8; 4]>::try_from(chunk) {
+        E::from_f32(f32::from_le_bytes(b))
+    } else {
+        E::from_f64(f64::from_le_bytes(chunk.try_into().ok()?))
+    }
+}
+
 /// The model's parameters as safetensors bytes.
-pub fn to_bytes<E: Element, M: Params<E>>(model: &M) -> Vec<u8> {
+///
+/// # Errors
+///
+/// [`LoadError::Params`] if the model's [`Params`] implementation reports a name twice, the
+/// reserved name `"__metadata__"`, or dims that do not hold its values; [`LoadError::Encode`] if
+/// the safetensors crate refuses the result (a header over its 100 MB cap).
+pub fn to_bytes<E: Element, M: Params<E>>(model: &M) -> Result<Vec<u8>, LoadError> {
+    let mut seen = HashSet::new();
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut failed = None;
     model.visit("", &mut |name, dims, values| {
-        let bytes = values
-            .iter()
-            .flat_map(|v| {
-                let v = v.to_f64().expect("a float");
-                if E::NAME == "f32" {
-                    (v as f32).to_le_bytes().to_vec()
-                } else {
-                    v.to_le_bytes().to_vec()
-                }
-            })
-            .collect();
-        tensors.push((name.to_string(), dims.to_vec(), bytes));
+        if failed.is_some() {
+            return;
+        }
+        let bytes = check_param::<E>(&mut seen, name, dims, values.len())
+            .and_then(|()| encode(name, values));
+        match bytes {
+            Ok(bytes) => tensors.push((name.to_string(), dims.to_vec(), bytes)),
+            Err(e) => failed = Some(e),
+        }
     });
-    let views: Vec<(String, TensorView<'_>)> = tensors
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let encode_error = |e: safetensors::SafeTensorError| LoadError::Encode(e.to_string());
+    let views = tensors
         .iter()
         .map(|(name, dims, bytes)| {
-            let view = TensorView::new(dtype_of::<E>(), dims.clone(), bytes)
-                .expect("the byte count matches the dims");
-            (name.clone(), view)
+            TensorView::new(dtype_of::<E>(), dims.clone(), bytes).map(|view| (name, view))
         })
-        .collect();
-    safetensors::serialize(views, None).expect("serialising in-memory tensors")
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(encode_error)?;
+    safetensors::serialize(views, None).map_err(encode_error)
 }
 
 /// Loads every parameter of `model` from safetensors bytes. Tensors the model does not have
@@ -122,7 +217,9 @@ pub fn from_bytes<E: Element, M: Params<E> + Clone>(
 ) -> Result<(), LoadError> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| LoadError::Corrupt(e.to_string()))?;
     let mut loaded = model.clone();
+    let mut seen = HashSet::new();
     loaded.visit_mut("", &mut |name, dims, values| {
+        check_param::<E>(&mut seen, name, dims, values.len())?;
         let t = file.tensor(name).map_err(|_| LoadError::Missing {
             name: name.to_string(),
         })?;
@@ -140,14 +237,14 @@ pub fn from_bytes<E: Element, M: Params<E> + Clone>(
                 found: t.shape().to_vec(),
             });
         }
-        let width = core::mem::size_of::<E>();
-        for (v, chunk) in values.iter_mut().zip(t.data().chunks_exact(width)) {
-            let x = if width == 4 {
-                f64::from(f32::from_le_bytes(chunk.try_into().expect("4 bytes")))
-            } else {
-                f64::from_le_bytes(chunk.try_into().expect("8 bytes"))
-            };
-            *v = E::from_f64(x).expect("a float");
+        // The safetensors crate checked that the data holds the shape's elements, and the shape
+        // is the dims, which hold `values.len()` elements: the chunks match the values one to
+        // one, and `decode` never meets a short chunk.
+        let chunks = t.data().chunks_exact(core::mem::size_of::<E>());
+        for (v, chunk) in values.iter_mut().zip(chunks) {
+            *v = decode(chunk).ok_or_else(|| {
+                LoadError::Corrupt(format!("tensor {name:?} has an element of the wrong width"))
+            })?;
         }
         Ok(())
     })?;
@@ -161,9 +258,14 @@ pub fn from_bytes<E: Element, M: Params<E> + Clone>(
 /// untouched and the temporary file is removed. Through a symbolic link, the file it points to
 /// is replaced and the link kept. On Unix the new file gets the old one's permissions, or those
 /// a newly created file gets (`0o666` less the umask).
+///
+/// # Errors
+///
+/// Those of [`to_bytes`], before any file is touched; [`LoadError::Io`], naming `path`, if
+/// writing, flushing or renaming fails.
 pub fn save<E: Element, M: Params<E>>(model: &M, path: impl AsRef<Path>) -> Result<(), LoadError> {
     let path = path.as_ref();
-    write_atomically(path, &to_bytes(model)).map_err(|source| LoadError::Io {
+    write_atomically(path, &to_bytes(model)?).map_err(|source| LoadError::Io {
         path: path.display().to_string(),
         source,
     })

@@ -7,7 +7,7 @@
 
 use core::fmt;
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -27,6 +27,23 @@ pub enum LoadError {
     },
     /// The bytes are not a safetensors file.
     Corrupt(String),
+    /// The path names something other than a regular file; it was not read.
+    NotAFile {
+        /// The path.
+        path: String,
+        /// What it is instead, e.g. `"a directory"`, `"a FIFO"`, `"a character device"`.
+        kind: String,
+    },
+    /// The file is larger than any file of the model's parameters can be (see [`load`]); it
+    /// was not read.
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The largest size accepted for this model: its parameter bytes plus 8 + 100 MB.
+        limit: u64,
+    },
     /// The file has no tensor of this name.
     Missing {
         /// The tensor's name, e.g. `"4.weight"`.
@@ -72,6 +89,12 @@ impl fmt::Display for LoadError {
                 write!(f, "the model's parameter {name:?} is invalid: {problem}")
             }
             Self::Encode(why) => write!(f, "cannot encode the parameters as safetensors: {why}"),
+            Self::NotAFile { path, kind } => write!(f, "{path}: {kind}, not a regular file"),
+            Self::TooLarge { path, size, limit } => write!(
+                f,
+                "{path}: {size} bytes, more than the {limit} a file of this model's parameters \
+                 can take (theirs, and 100 MB for the header and tensors the model lacks)"
+            ),
             Self::Missing { name } => write!(f, "tensor {name:?} is missing from the file"),
             Self::Shape {
                 name,
@@ -307,15 +330,154 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The largest header a file may have: the safetensors format's own cap, which its parser
+/// enforces too.
+const MAX_HEADER: u64 = 100_000_000;
+
 /// Loads the model's parameters from a safetensors file (see [`from_bytes`]).
+///
+/// The file is checked before it is read, so that memory stays bounded by the model's own size
+/// plus the header cap, whatever the path names:
+///
+/// - it must be a regular file: a directory, a FIFO or a device is refused without being read
+///   (nor opened, unless it appears between the look and the opening);
+/// - it must be at most the model's parameter bytes plus 8 + 100 MB (the format's header cap);
+/// - its 8-byte header length must be at most 100 MB and within the file.
+///
+/// Tensors the model does not have are ignored, as [`from_bytes`] ignores them: a PyTorch
+/// `state_dict` may carry more than the parameters (buffers, a head the model here lacks), and
+/// loading it must not depend on their absence. They share the 100 MB allowance with the
+/// header, so a file far larger than the model is refused unread, while a file a few extra
+/// tensors larger loads.
+///
+/// # Errors
+///
+/// [`LoadError::NotAFile`] or [`LoadError::TooLarge`], naming the path; [`LoadError::Corrupt`]
+/// for a header length out of bounds; [`LoadError::Io`] if the file cannot be opened or read;
+/// [`LoadError::Params`] if the model's own [`Params`] implementation is invalid; then those of
+/// [`from_bytes`].
 pub fn load<E: Element, M: Params<E> + Clone>(
     model: &mut M,
     path: impl AsRef<Path>,
 ) -> Result<(), LoadError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes = read_bounded(path, data_size(model)?)?;
     from_bytes(model, &bytes)
+}
+
+/// The bytes the model's parameters take in a file, the parameters checked as [`to_bytes`]
+/// checks them.
+fn data_size<E: Element, M: Params<E>>(model: &M) -> Result<u64, LoadError> {
+    let mut seen = HashSet::new();
+    let mut size = 0u64;
+    let mut failed = None;
+    model.visit("", &mut |name, dims, values| {
+        if failed.is_none() {
+            match check_param::<E>(&mut seen, name, dims, values.len()) {
+                Ok(()) => size = size.saturating_add(core::mem::size_of_val(values) as u64),
+                Err(e) => failed = Some(e),
+            }
+        }
+    });
+    failed.map_or(Ok(size), Err)
+}
+
+/// Refuses anything but a regular file, saying what it is.
+fn regular_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), LoadError> {
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    let kind = if kind.is_dir() {
+        "a directory"
+    } else {
+        unix_kind(&kind)
+    };
+    Err(LoadError::NotAFile {
+        path: path.display().to_string(),
+        kind: kind.to_string(),
+    })
+}
+
+#[cfg(unix)]
+fn unix_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "another kind of file"
+    }
+}
+
+#[cfg(not(unix))]
+fn unix_kind(_: &std::fs::FileType) -> &'static str {
+    "another kind of file"
+}
+
+/// The whole file, once it has passed the checks [`load`] lists; `data` is the model's
+/// parameter bytes.
+fn read_bounded(path: &Path, data: u64) -> Result<Vec<u8>, LoadError> {
+    let shown = || path.display().to_string();
+    let io_error = |source| LoadError::Io {
+        path: shown(),
+        source,
+    };
+    let corrupt = |why: String| LoadError::Corrupt(format!("{}: {why}", shown()));
+
+    // Look before opening: opening a FIFO waits for a writer, opening a device can act on it.
+    regular_file(path, &std::fs::metadata(path).map_err(io_error)?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Should the path have become a FIFO since the look, the opening still returns at once, and
+    // the check of what was opened refuses it. Reads of a regular file ignore the flag.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    regular_file(path, &meta)?;
+
+    let size = meta.len();
+    let limit = data.saturating_add(8 + MAX_HEADER);
+    if size > limit {
+        return Err(LoadError::TooLarge {
+            path: shown(),
+            size,
+            limit,
+        });
+    }
+    // `take`: a file that grows while it is read is still read only up to the size checked.
+    let mut file = file.take(size);
+    let mut prefix = [0u8; 8];
+    file.read_exact(&mut prefix).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            corrupt(format!("{size} bytes, too short for the header length"))
+        } else {
+            io_error(e)
+        }
+    })?;
+    let header = u64::from_le_bytes(prefix);
+    if header > MAX_HEADER {
+        return Err(corrupt(format!(
+            "a header of {header} bytes, over the format's cap of {MAX_HEADER}"
+        )));
+    }
+    if header > size - 8 {
+        return Err(corrupt(format!(
+            "a header of {header} bytes in a file of {size} bytes"
+        )));
+    }
+    let mut bytes = Vec::new();
+    usize::try_from(size)
+        .ok()
+        .and_then(|size| bytes.try_reserve_exact(size).ok())
+        .ok_or_else(|| io_error(std::io::ErrorKind::OutOfMemory.into()))?;
+    bytes.extend_from_slice(&prefix);
+    file.read_to_end(&mut bytes).map_err(io_error)?;
+    Ok(bytes)
 }

@@ -232,8 +232,10 @@ pub fn to_bytes<E: Element, M: Params<E>>(model: &M) -> Result<Vec<u8>, LoadErro
 }
 
 /// Loads every parameter of `model` from safetensors bytes. Tensors the model does not have
-/// are ignored; a missing tensor, another shape or another dtype is an error naming the tensor,
-/// and `model` is left unchanged.
+/// are ignored (see [`load`] for why); a missing tensor, another shape or another dtype is an
+/// error naming the tensor, and `model` is left unchanged. So is a parameter that the model's
+/// own [`Params`] implementation reports wrongly, as [`to_bytes`] refuses it
+/// ([`LoadError::Params`]).
 pub fn from_bytes<E: Element, M: Params<E> + Clone>(
     model: &mut M,
     bytes: &[u8],
@@ -467,7 +469,7 @@ fn read_bounded(path: &Path, data: u64) -> Result<Vec<u8>, LoadError> {
             "a header of {header} bytes, over the format's cap of {MAX_HEADER}"
         )));
     }
-    if header > size - 8 {
+    if header > size.saturating_sub(8) {
         return Err(corrupt(format!(
             "a header of {header} bytes in a file of {size} bytes"
         )));

@@ -6,6 +6,8 @@
 //! `model.load_state_dict(safetensors.torch.load_file(path))`, and the other way round.
 
 use core::fmt;
+use std::collections::HashSet;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -25,6 +27,23 @@ pub enum LoadError {
     },
     /// The bytes are not a safetensors file.
     Corrupt(String),
+    /// The path names something other than a regular file; it was not read.
+    NotAFile {
+        /// The path.
+        path: String,
+        /// What it is instead, e.g. `"a directory"`, `"a FIFO"`, `"a character device"`.
+        kind: String,
+    },
+    /// The file is larger than any file of the model's parameters can be (see [`load`]); it
+    /// was not read.
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The largest size accepted for this model: its parameter bytes plus 8 + 100 MB.
+        limit: u64,
+    },
     /// The file has no tensor of this name.
     Missing {
         /// The tensor's name, e.g. `"4.weight"`.
@@ -39,6 +58,17 @@ pub enum LoadError {
         /// The file's shape.
         found: Vec<usize>,
     },
+    /// The model's own [`Params`] implementation reports a parameter that cannot be saved or
+    /// loaded: a name reported twice, the reserved name `"__metadata__"`, or dims that do not
+    /// hold its values.
+    Params {
+        /// The parameter's name as reported.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The safetensors crate refused to encode the parameters.
+    Encode(String),
     /// The tensor has another element type than the model.
     Dtype {
         /// The tensor's name.
@@ -55,6 +85,16 @@ impl fmt::Display for LoadError {
         match self {
             Self::Io { path, source } => write!(f, "{path}: {source}"),
             Self::Corrupt(why) => write!(f, "not a valid safetensors file: {why}"),
+            Self::Params { name, problem } => {
+                write!(f, "the model's parameter {name:?} is invalid: {problem}")
+            }
+            Self::Encode(why) => write!(f, "cannot encode the parameters as safetensors: {why}"),
+            Self::NotAFile { path, kind } => write!(f, "{path}: {kind}, not a regular file"),
+            Self::TooLarge { path, size, limit } => write!(
+                f,
+                "{path}: {size} bytes, more than the {limit} a file of this model's parameters \
+                 can take (theirs, and 100 MB for the header and tensors the model lacks)"
+            ),
             Self::Missing { name } => write!(f, "tensor {name:?} is missing from the file"),
             Self::Shape {
                 name,
@@ -84,44 +124,127 @@ fn dtype_of<E: Element>() -> Dtype {
     }
 }
 
+/// Checks one parameter as a [`Params`] implementation reports it: its name is new and not the
+/// format's reserved key, and its dims hold exactly its values. `Params` is a public trait, so
+/// a hand-written implementation can report anything; the layers of this crate never fail it.
+fn check_param<E: Element>(
+    seen: &mut HashSet<String>,
+    name: &str,
+    dims: &[usize],
+    len: usize,
+) -> Result<(), LoadError> {
+    let problem = |problem: String| LoadError::Params {
+        name: name.to_string(),
+        problem,
+    };
+    if name == "__metadata__" {
+        return Err(problem(
+            "the name is reserved by the safetensors format".into(),
+        ));
+    }
+    if !seen.insert(name.to_string()) {
+        return Err(problem("the name is reported twice".into()));
+    }
+    // The element count, and the same in bits: the safetensors crate computes the latter without
+    // overflow checks, so both must fit in a usize before it sees these dims.
+    let count = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|n| n.checked_mul(8 * core::mem::size_of::<E>()).is_some());
+    match count {
+        None => Err(problem(format!(
+            "dims {} hold more elements than a file can address",
+            fmt_dims(dims)
+        ))),
+        Some(count) if count != len => Err(problem(format!(
+            "dims {} hold {count} element{}, but it has {len} value{}",
+            fmt_dims(dims),
+            if count == 1 { "" } else { "s" },
+            if len == 1 { "" } else { "s" },
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The values as little-endian bytes of the model's own type.
+fn encode<E: Element>(name: &str, values: &[E]) -> Result<Vec<u8>, LoadError> {
+    let mut bytes = Vec::with_capacity(core::mem::size_of_val(values));
+    for v in values {
+        // `Element` is sealed to f32 and f64, so each branch converts a type to itself, which
+        // num-traits always does (`Some`, bits kept, NaN payloads too); the `None` arms are
+        // unreachable but cost nothing to keep as errors.
+        let ok = if core::mem::size_of::<E>() == 4 {
+            v.to_f32().map(|x| bytes.extend(x.to_le_bytes()))
+        } else {
+            v.to_f64().map(|x| bytes.extend(x.to_le_bytes()))
+        };
+        ok.ok_or_else(|| LoadError::Params {
+            name: name.to_string(),
+            problem: format!("a value ({v}) does not convert to {:?}", dtype_of::<E>()),
+        })?;
+    }
+    Ok(bytes)
+}
+
+/// One little-endian element of the model's type, read from exactly its width of bytes.
+fn decode<E: Element>(chunk: &[u8]) -> Option<E> {
+    if let Ok(b) = <[u8; 4]>::try_from(chunk) {
+        E::from_f32(f32::from_le_bytes(b))
+    } else {
+        E::from_f64(f64::from_le_bytes(chunk.try_into().ok()?))
+    }
+}
+
 /// The model's parameters as safetensors bytes.
-pub fn to_bytes<E: Element, M: Params<E>>(model: &M) -> Vec<u8> {
+///
+/// # Errors
+///
+/// [`LoadError::Params`] if the model's [`Params`] implementation reports a name twice, the
+/// reserved name `"__metadata__"`, or dims that do not hold its values; [`LoadError::Encode`] if
+/// the safetensors crate refuses the result (a header over its 100 MB cap).
+pub fn to_bytes<E: Element, M: Params<E>>(model: &M) -> Result<Vec<u8>, LoadError> {
+    let mut seen = HashSet::new();
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut failed = None;
     model.visit("", &mut |name, dims, values| {
-        let bytes = values
-            .iter()
-            .flat_map(|v| {
-                let v = v.to_f64().expect("a float");
-                if E::NAME == "f32" {
-                    (v as f32).to_le_bytes().to_vec()
-                } else {
-                    v.to_le_bytes().to_vec()
-                }
-            })
-            .collect();
-        tensors.push((name.to_string(), dims.to_vec(), bytes));
+        if failed.is_some() {
+            return;
+        }
+        let bytes = check_param::<E>(&mut seen, name, dims, values.len())
+            .and_then(|()| encode(name, values));
+        match bytes {
+            Ok(bytes) => tensors.push((name.to_string(), dims.to_vec(), bytes)),
+            Err(e) => failed = Some(e),
+        }
     });
-    let views: Vec<(String, TensorView<'_>)> = tensors
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let encode_error = |e: safetensors::SafeTensorError| LoadError::Encode(e.to_string());
+    let views = tensors
         .iter()
         .map(|(name, dims, bytes)| {
-            let view = TensorView::new(dtype_of::<E>(), dims.clone(), bytes)
-                .expect("the byte count matches the dims");
-            (name.clone(), view)
+            TensorView::new(dtype_of::<E>(), dims.clone(), bytes).map(|view| (name, view))
         })
-        .collect();
-    safetensors::serialize(views, None).expect("serialising in-memory tensors")
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(encode_error)?;
+    safetensors::serialize(views, None).map_err(encode_error)
 }
 
 /// Loads every parameter of `model` from safetensors bytes. Tensors the model does not have
-/// are ignored; a missing tensor, another shape or another dtype is an error naming the tensor,
-/// and `model` is left unchanged.
+/// are ignored (see [`load`] for why); a missing tensor, another shape or another dtype is an
+/// error naming the tensor, and `model` is left unchanged. So is a parameter that the model's
+/// own [`Params`] implementation reports wrongly, as [`to_bytes`] refuses it
+/// ([`LoadError::Params`]).
 pub fn from_bytes<E: Element, M: Params<E> + Clone>(
     model: &mut M,
     bytes: &[u8],
 ) -> Result<(), LoadError> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| LoadError::Corrupt(e.to_string()))?;
     let mut loaded = model.clone();
+    let mut seen = HashSet::new();
     loaded.visit_mut("", &mut |name, dims, values| {
+        check_param::<E>(&mut seen, name, dims, values.len())?;
         let t = file.tensor(name).map_err(|_| LoadError::Missing {
             name: name.to_string(),
         })?;
@@ -139,14 +262,14 @@ pub fn from_bytes<E: Element, M: Params<E> + Clone>(
                 found: t.shape().to_vec(),
             });
         }
-        let width = core::mem::size_of::<E>();
-        for (v, chunk) in values.iter_mut().zip(t.data().chunks_exact(width)) {
-            let x = if width == 4 {
-                f64::from(f32::from_le_bytes(chunk.try_into().expect("4 bytes")))
-            } else {
-                f64::from_le_bytes(chunk.try_into().expect("8 bytes"))
-            };
-            *v = E::from_f64(x).expect("a float");
+        // The safetensors crate checked that the data holds the shape's elements, and the shape
+        // is the dims, which hold `values.len()` elements: the chunks match the values one to
+        // one, and `decode` never meets a short chunk.
+        let chunks = t.data().chunks_exact(core::mem::size_of::<E>());
+        for (v, chunk) in values.iter_mut().zip(chunks) {
+            *v = decode(chunk).ok_or_else(|| {
+                LoadError::Corrupt(format!("tensor {name:?} has an element of the wrong width"))
+            })?;
         }
         Ok(())
     })?;
@@ -154,24 +277,209 @@ pub fn from_bytes<E: Element, M: Params<E> + Clone>(
     Ok(())
 }
 
-/// Saves the model's parameters to a safetensors file.
+/// Saves the model's parameters to a safetensors file, atomically: the bytes go to a temporary
+/// file in the same directory, which is flushed to disk and then renamed over `path`. A reader
+/// of `path` sees the old file or the new one, whole; if anything fails, the old file is
+/// untouched and the temporary file is removed. Through a symbolic link, the file it points to
+/// is replaced and the link kept. On Unix the new file gets the old one's permissions, or those
+/// a newly created file gets (`0o666` less the umask).
+///
+/// # Errors
+///
+/// Those of [`to_bytes`], before any file is touched; [`LoadError::Io`], naming `path`, if
+/// writing, flushing or renaming fails.
 pub fn save<E: Element, M: Params<E>>(model: &M, path: impl AsRef<Path>) -> Result<(), LoadError> {
     let path = path.as_ref();
-    std::fs::write(path, to_bytes(model)).map_err(|source| LoadError::Io {
+    write_atomically(path, &to_bytes(model)?).map_err(|source| LoadError::Io {
         path: path.display().to_string(),
         source,
     })
 }
 
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // Writing in place would follow a link; renaming over it would replace the link itself.
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let name = target.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
+    })?;
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // `.model.safetensors.XXXXXX.tmp`: hidden, and recognisable should a crash leave it behind.
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&target).map_or(0o666, |m| m.permissions().mode() & 0o777);
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    // On every early return below, dropping `file` (or the error holding it) deletes it.
+    let mut file = builder.tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(&target).map_err(|e| e.error)?;
+    // The rename itself reaches the disk when the directory is flushed. Some filesystems
+    // refuse to flush a directory; the file is in place by now, so that is not an error.
+    #[cfg(unix)]
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// The largest header a file may have: the safetensors format's own cap, which its parser
+/// enforces too.
+const MAX_HEADER: u64 = 100_000_000;
+
 /// Loads the model's parameters from a safetensors file (see [`from_bytes`]).
+///
+/// The file is checked before it is read, so that memory stays bounded by the model's own size
+/// plus the header cap, whatever the path names:
+///
+/// - it must be a regular file: a directory, a FIFO or a device is refused without being read
+///   (nor opened, unless it appears between the look and the opening);
+/// - it must be at most the model's parameter bytes plus 8 + 100 MB (the format's header cap);
+/// - its 8-byte header length must be at most 100 MB and within the file.
+///
+/// Tensors the model does not have are ignored, as [`from_bytes`] ignores them: a PyTorch
+/// `state_dict` may carry more than the parameters (buffers, a head the model here lacks), and
+/// loading it must not depend on their absence. They share the 100 MB allowance with the
+/// header, so a file far larger than the model is refused unread, while a file a few extra
+/// tensors larger loads.
+///
+/// # Errors
+///
+/// [`LoadError::NotAFile`] or [`LoadError::TooLarge`], naming the path; [`LoadError::Corrupt`]
+/// for a header length out of bounds; [`LoadError::Io`] if the file cannot be opened or read;
+/// [`LoadError::Params`] if the model's own [`Params`] implementation is invalid; then those of
+/// [`from_bytes`].
 pub fn load<E: Element, M: Params<E> + Clone>(
     model: &mut M,
     path: impl AsRef<Path>,
 ) -> Result<(), LoadError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes = read_bounded(path, data_size(model)?)?;
     from_bytes(model, &bytes)
+}
+
+/// The bytes the model's parameters take in a file, the parameters checked as [`to_bytes`]
+/// checks them.
+fn data_size<E: Element, M: Params<E>>(model: &M) -> Result<u64, LoadError> {
+    let mut seen = HashSet::new();
+    let mut size = 0u64;
+    let mut failed = None;
+    model.visit("", &mut |name, dims, values| {
+        if failed.is_none() {
+            match check_param::<E>(&mut seen, name, dims, values.len()) {
+                Ok(()) => size = size.saturating_add(core::mem::size_of_val(values) as u64),
+                Err(e) => failed = Some(e),
+            }
+        }
+    });
+    failed.map_or(Ok(size), Err)
+}
+
+/// Refuses anything but a regular file, saying what it is.
+fn regular_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), LoadError> {
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    let kind = if kind.is_dir() {
+        "a directory"
+    } else {
+        unix_kind(&kind)
+    };
+    Err(LoadError::NotAFile {
+        path: path.display().to_string(),
+        kind: kind.to_string(),
+    })
+}
+
+#[cfg(unix)]
+fn unix_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "another kind of file"
+    }
+}
+
+#[cfg(not(unix))]
+fn unix_kind(_: &std::fs::FileType) -> &'static str {
+    "another kind of file"
+}
+
+/// The whole file, once it has passed the checks [`load`] lists; `data` is the model's
+/// parameter bytes.
+fn read_bounded(path: &Path, data: u64) -> Result<Vec<u8>, LoadError> {
+    let shown = || path.display().to_string();
+    let io_error = |source| LoadError::Io {
+        path: shown(),
+        source,
+    };
+    let corrupt = |why: String| LoadError::Corrupt(format!("{}: {why}", shown()));
+
+    // Look before opening: opening a FIFO waits for a writer, opening a device can act on it.
+    regular_file(path, &std::fs::metadata(path).map_err(io_error)?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Should the path have become a FIFO since the look, the opening still returns at once, and
+    // the check of what was opened refuses it. Reads of a regular file ignore the flag.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    regular_file(path, &meta)?;
+
+    let size = meta.len();
+    let limit = data.saturating_add(8 + MAX_HEADER);
+    if size > limit {
+        return Err(LoadError::TooLarge {
+            path: shown(),
+            size,
+            limit,
+        });
+    }
+    // `take`: a file that grows while it is read is still read only up to the size checked.
+    let mut file = file.take(size);
+    let mut prefix = [0u8; 8];
+    file.read_exact(&mut prefix).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            corrupt(format!("{size} bytes, too short for the header length"))
+        } else {
+            io_error(e)
+        }
+    })?;
+    let header = u64::from_le_bytes(prefix);
+    if header > MAX_HEADER {
+        return Err(corrupt(format!(
+            "a header of {header} bytes, over the format's cap of {MAX_HEADER}"
+        )));
+    }
+    if header > size.saturating_sub(8) {
+        return Err(corrupt(format!(
+            "a header of {header} bytes in a file of {size} bytes"
+        )));
+    }
+    let mut bytes = Vec::new();
+    usize::try_from(size)
+        .ok()
+        .and_then(|size| bytes.try_reserve_exact(size).ok())
+        .ok_or_else(|| io_error(std::io::ErrorKind::OutOfMemory.into()))?;
+    bytes.extend_from_slice(&prefix);
+    file.read_to_end(&mut bytes).map_err(io_error)?;
+    Ok(bytes)
 }

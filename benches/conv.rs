@@ -1,19 +1,17 @@
 //! Convolution forward and forward+backward on the three workloads of the PyTorch
 //! comparison (`benches/conv_vs_pytorch.py`). Forward+backward goes through
-//! `Module::forward_train`/`backward_train`, as a model's training step does; its inputs are
-//! cloned before the clock starts (a step receives its input by value).
+//! `Module::forward_train`/`backward_train`, as a model's training step does, with the step's
+//! buffers (`Module::Work`) and gradients kept across calls as a training loop keeps them. The
+//! binary uses the system allocator, as a user's program does.
 //!
 //! `cargo bench --bench conv` runs them under criterion. `cargo bench --bench conv --
 //! --timings R` instead prints one JSON line of per-workload medians over R calls, which the
 //! comparison script reads.
 
 use criterion::Criterion;
-use shaped::{typenum::*, Conv, ConvOut, Module, Tensor, Width};
+use shaped::{typenum::*, Context, Conv, ConvOut, Module, Params, Tensor, Width};
 use std::hint::black_box;
 use std::time::Instant;
-
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Deterministic inputs in [-0.5, 0.5).
 fn noise(seed: u64) -> impl FnMut(&[usize]) -> f32 {
@@ -29,8 +27,7 @@ fn noise(seed: u64) -> impl FnMut(&[usize]) -> f32 {
 type Out<N, K, H, W, HF, WF, S, P> = (N, K, ConvOut<H, HF, S, P>, ConvOut<W, WF, S, P, Width>);
 
 /// One workload: returns its forward closure and its forward+backward closure, which times
-/// one training step on each of `reps` inputs prepared (cloned) before the clock starts, as a
-/// step receives its input by value from the layer before.
+/// `reps` training steps, each on its own.
 macro_rules! workload {
     ($n:ty, $c:ty, $h:ty, $w:ty, $k:ty, $hf:ty, $wf:ty, $s:ty, $p:ty) => {{
         let conv = Conv::<$c, $k, $hf, $wf, $s, $p>::new(
@@ -39,18 +36,20 @@ macro_rules! workload {
         );
         let x = Tensor::<($n, $c, $h, $w)>::from_fn(noise(3));
         let dy = Tensor::<Out<$n, $k, $h, $w, $hf, $wf, $s, $p>>::from_fn(noise(4));
-        let (c2, x2) = (conv.clone(), x.clone());
+        let (mut c2, x2) = (conv.clone(), x.clone());
         let fwd = move || {
             black_box(conv.forward(black_box(&x)));
         };
+        let mut work = Default::default();
+        let mut grads = c2.zero_grads();
+        let mut ctx = Context::new(0);
         let train = move |reps: usize| -> Vec<f64> {
-            let mut inputs: Vec<_> = (0..reps).map(|_| x2.clone()).collect();
             let mut times = Vec::with_capacity(reps);
-            while let Some(x) = inputs.pop() {
+            for _ in 0..reps {
                 let start = Instant::now();
-                let (y, cache) = c2.forward_train(black_box(x));
-                black_box(&y);
-                black_box(c2.backward_train(cache, black_box(&dy)));
+                black_box(c2.forward_train(black_box(&x2), &mut work, &mut ctx));
+                let dx = c2.backward_train(&x2, black_box(&dy), &mut work, &mut grads, true);
+                black_box(dx);
                 times.push(start.elapsed().as_secs_f64());
             }
             times

@@ -10,8 +10,8 @@
 mod digits;
 
 use rand::{rngs::StdRng, SeedableRng};
-use shaped::{io, softmax_cross_entropy, typenum::*, Adam, Affine, Conv, Dyn, Flatten, Init};
-use shaped::{MaxPool2d, Module, ReLU};
+use shaped::{io, softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Conv, Dyn};
+use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Tensor};
 use std::time::Instant;
 
 /// Images per training step.
@@ -45,23 +45,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut rng = StdRng::seed_from_u64(1);
     let mut model = Cnn::init(&mut rng);
-    let mut opt = Adam::new(2e-3);
+    let mut opt = Adam::new(2e-3)?;
     let steps = train.len().div_ceil(BATCH);
     let bar = digits::progress((EPOCHS * steps) as u64);
+    // Everything a step needs lives here, allocated at the first step and reused: after it, a
+    // step makes no heap allocation.
+    let mut work = Default::default();
+    let mut grads = model.zero_grads();
+    let (mut x, mut dlogits) = (Tensor::default(), Tensor::default());
+    let mut ctx = Context::new(1);
     let start = Instant::now();
     for epoch in 1..=EPOCHS {
         train.shuffle(&mut rng);
         let (mut loss_sum, mut right, mut seen) = (0.0, 0.0, 0);
-        for (x, labels) in train.batches(BATCH) {
-            let (logits, cache) = model.forward_train(x);
-            let (loss, dlogits) = softmax_cross_entropy(&logits, labels)?;
-            let (_, grads) = model.backward_train(cache, &dlogits);
-            opt.step(&mut model, &grads);
+        for b in 0..steps {
+            let labels = train.batch_into(b, BATCH, &mut x);
+            let logits = model.forward_train(&x, &mut work, &mut ctx);
+            let loss = softmax_cross_entropy_into(logits, labels, &mut dlogits)?;
             // Weighted by the batch's size: the last batch is smaller.
             let n = labels.len();
-            loss_sum += f64::from(loss) * n as f64;
             right += digits::accuracy(logits.as_slice(), labels) * n as f64;
+            loss_sum += f64::from(loss) * n as f64;
             seen += n;
+            grads.zero(); // PyTorch's zero_grad: backward adds into the gradients
+            model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+            opt.step(&mut model, &grads);
             bar.inc(1);
             bar.set_message(format!(
                 "epoch {epoch}/{EPOCHS}  loss {:.4}  train accuracy {:.1} %",

@@ -6,7 +6,8 @@
 mod digits;
 
 use rand::{rngs::StdRng, SeedableRng};
-use shaped::{softmax_cross_entropy, typenum::*, Affine, Dyn, Init, Module, ReLU, Sgd};
+use shaped::{softmax_cross_entropy_into, typenum::*, Affine, Context, Dyn, Gradients, Init};
+use shaped::{Module, Params, ReLU, Sgd, Tensor};
 use std::time::Instant;
 
 const BATCH: usize = 32;
@@ -19,17 +20,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let test = digits::dataset::<(Dyn, U64)>(&test)?;
     let mut rng = StdRng::seed_from_u64(1);
     let mut model = Mlp::init(&mut rng);
-    let mut opt = Sgd::new(0.1).with_momentum(0.9).with_weight_decay(1e-4);
+    let mut opt = Sgd::new(0.1)?.with_momentum(0.9)?.with_weight_decay(1e-4)?;
     let steps = train.len().div_ceil(BATCH);
     let bar = digits::progress((EPOCHS * steps) as u64);
+    // Everything a step needs lives here, allocated at the first step and reused: after it, a
+    // step makes no heap allocation.
+    let mut work = Default::default();
+    let mut grads = model.zero_grads();
+    let (mut x, mut dlogits) = (Tensor::default(), Tensor::default());
+    let mut ctx = Context::new(1);
     let start = Instant::now();
     for epoch in 1..=EPOCHS {
         train.shuffle(&mut rng);
         let (mut loss_sum, mut seen) = (0.0, 0);
-        for (x, labels) in train.batches(BATCH) {
-            let (logits, cache) = model.forward_train(x);
-            let (loss, dlogits) = softmax_cross_entropy(&logits, labels)?;
-            let (_, grads) = model.backward_train(cache, &dlogits);
+        for b in 0..steps {
+            let labels = train.batch_into(b, BATCH, &mut x);
+            let logits = model.forward_train(&x, &mut work, &mut ctx);
+            let loss = softmax_cross_entropy_into(logits, labels, &mut dlogits)?;
+            grads.zero();
+            model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
             opt.step(&mut model, &grads);
             loss_sum += f64::from(loss) * labels.len() as f64;
             seen += labels.len();

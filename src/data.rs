@@ -104,6 +104,53 @@ impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
         (0..n.div_ceil(size)).map(move |b| self.range(b * size, ((b + 1) * size).min(n)))
     }
 
+    /// The number of batches of `size` samples (the last one partial).
+    ///
+    /// # Panics
+    ///
+    /// If `size` is 0.
+    #[track_caller]
+    pub fn num_batches(&self, size: usize) -> usize {
+        assert!(size > 0, "batch size must be at least 1");
+        self.len().div_ceil(size)
+    }
+
+    /// Batch `index` of `size` samples (the last one partial) copied into `x`, which takes its
+    /// shape and keeps its memory when it already has room (no allocation in a training loop);
+    /// returns its labels, as many as the batch's rows.
+    ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U2};
+    /// let data = Dataset::new(Tensor::<(Dyn, U2)>::from_vec(vec![1.0; 10])?, vec![0, 1, 0, 1, 1])?;
+    /// let mut x = Tensor::default();
+    /// for b in 0..data.num_batches(2) {
+    ///     let labels = data.batch_into(b, 2, &mut x);
+    ///     assert_eq!(x.dims(), [labels.len(), 2]);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `size` is 0 or `index` is not below [`Dataset::num_batches`].
+    #[track_caller]
+    pub fn batch_into(&self, index: usize, size: usize, x: &mut Tensor<S, E>) -> &[usize] {
+        assert!(
+            index < self.num_batches(size),
+            "batch {index} of {} batches of {size}",
+            self.num_batches(size)
+        );
+        let (start, end) = (index * size, ((index + 1) * size).min(self.len()));
+        let shape = self.inputs.shape().with_batch_size(end - start);
+        // A `Dyn` batch takes any size.
+        let shape = shape.unwrap_or_else(|| unreachable!("a Dyn batch dim"));
+        let row = self.inputs.as_slice().len() / self.len();
+        x.reset(shape)
+            .as_mut_slice()
+            .copy_from_slice(&self.inputs.as_slice()[start * row..end * row]);
+        &self.labels[start..end]
+    }
+
     /// Splits off the last `count` samples (for example a held-out test set): returns them,
     /// and `self` keeps the rest.
     ///

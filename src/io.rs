@@ -6,13 +6,14 @@
 //! `model.load_state_dict(safetensors.torch.load_file(path))`, and the other way round.
 
 use core::fmt;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::Path;
 
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
-use crate::module::Params;
+use crate::module::Tensors;
+use crate::optim::OptimizerState;
 use crate::tensor::{fmt_dims, Element};
 
 /// Why parameters could not be loaded (or saved). Each names the file or the tensor.
@@ -202,7 +203,15 @@ fn decode<E: Element>(chunk: &[u8]) -> Option<E> {
 /// [`LoadError::Params`] if the model's [`Params`] implementation reports a name twice, the
 /// reserved name `"__metadata__"`, or dims that do not hold its values; [`LoadError::Encode`] if
 /// the safetensors crate refuses the result (a header over its 100 MB cap).
-pub fn to_bytes<E: Element, M: Params<E>>(model: &M) -> Result<Vec<u8>, LoadError> {
+pub fn to_bytes<E: Element, M: Tensors<E>>(model: &M) -> Result<Vec<u8>, LoadError> {
+    to_bytes_with(model, None)
+}
+
+/// [`to_bytes`] with the file's metadata.
+fn to_bytes_with<E: Element, M: Tensors<E>>(
+    model: &M,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>, LoadError> {
     let mut seen = HashSet::new();
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut failed = None;
@@ -228,7 +237,7 @@ pub fn to_bytes<E: Element, M: Params<E>>(model: &M) -> Result<Vec<u8>, LoadErro
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(encode_error)?;
-    safetensors::serialize(views, None).map_err(encode_error)
+    safetensors::serialize(views, metadata).map_err(encode_error)
 }
 
 /// Loads every parameter of `model` from safetensors bytes. Tensors the model does not have
@@ -236,7 +245,7 @@ pub fn to_bytes<E: Element, M: Params<E>>(model: &M) -> Result<Vec<u8>, LoadErro
 /// error naming the tensor, and `model` is left unchanged. So is a parameter that the model's
 /// own [`Params`] implementation reports wrongly, as [`to_bytes`] refuses it
 /// ([`LoadError::Params`]).
-pub fn from_bytes<E: Element, M: Params<E> + Clone>(
+pub fn from_bytes<E: Element, M: Tensors<E> + Clone>(
     model: &mut M,
     bytes: &[u8],
 ) -> Result<(), LoadError> {
@@ -288,7 +297,7 @@ pub fn from_bytes<E: Element, M: Params<E> + Clone>(
 ///
 /// Those of [`to_bytes`], before any file is touched; [`LoadError::Io`], naming `path`, if
 /// writing, flushing or renaming fails.
-pub fn save<E: Element, M: Params<E>>(model: &M, path: impl AsRef<Path>) -> Result<(), LoadError> {
+pub fn save<E: Element, M: Tensors<E>>(model: &M, path: impl AsRef<Path>) -> Result<(), LoadError> {
     let path = path.as_ref();
     write_atomically(path, &to_bytes(model)?).map_err(|source| LoadError::Io {
         path: path.display().to_string(),
@@ -358,7 +367,7 @@ const MAX_HEADER: u64 = 100_000_000;
 /// for a header length out of bounds; [`LoadError::Io`] if the file cannot be opened or read;
 /// [`LoadError::Params`] if the model's own [`Params`] implementation is invalid; then those of
 /// [`from_bytes`].
-pub fn load<E: Element, M: Params<E> + Clone>(
+pub fn load<E: Element, M: Tensors<E> + Clone>(
     model: &mut M,
     path: impl AsRef<Path>,
 ) -> Result<(), LoadError> {
@@ -369,7 +378,7 @@ pub fn load<E: Element, M: Params<E> + Clone>(
 
 /// The bytes the model's parameters take in a file, the parameters checked as [`to_bytes`]
 /// checks them.
-fn data_size<E: Element, M: Params<E>>(model: &M) -> Result<u64, LoadError> {
+fn data_size<E: Element, M: Tensors<E>>(model: &M) -> Result<u64, LoadError> {
     let mut seen = HashSet::new();
     let mut size = 0u64;
     let mut failed = None;
@@ -482,4 +491,78 @@ fn read_bounded(path: &Path, data: u64) -> Result<Vec<u8>, LoadError> {
     bytes.extend_from_slice(&prefix);
     file.read_to_end(&mut bytes).map_err(io_error)?;
     Ok(bytes)
+}
+
+/// The metadata key under which an optimizer's step count is saved.
+const STEP_KEY: &str = "step";
+
+/// Saves an optimizer's state (for [`Adam`](crate::Adam) its moments, as `exp_avg.0.weight`,
+/// `exp_avg_sq.0.weight`, …; for [`Sgd`](crate::Sgd) with momentum its velocity,
+/// `momentum_buffer.0.weight`, …) and its step count (the file's metadata), atomically as
+/// [`save`] does, so that training resumes exactly where it stopped.
+///
+/// ```
+/// use rand::{rngs::StdRng, SeedableRng};
+/// use shaped::{io, typenum::*, Adam, Affine, Init, Tensor};
+/// let mut model = Affine::<U2, U1>::init(&mut StdRng::seed_from_u64(0));
+/// let mut opt = Adam::new(1e-2)?;
+/// let (_, grads) = model.backward(&Tensor::<(U1, U2)>::full(1.0), &Tensor::<(U1, U1)>::full(1.0));
+/// opt.step(&mut model, &grads);
+/// let path = std::env::temp_dir().join("shaped-doc-adam.safetensors");
+/// io::save_optimizer(&opt, &path)?;
+/// let mut resumed = Adam::new(1e-2)?;
+/// io::load_optimizer(&mut resumed, &model, &path)?;
+/// assert_eq!((resumed.steps(), resumed.moments()), (1, opt.moments()));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`save`].
+pub fn save_optimizer<E: Element, O: OptimizerState<E>>(
+    optimizer: &O,
+    path: impl AsRef<Path>,
+) -> Result<(), LoadError> {
+    let path = path.as_ref();
+    let metadata = HashMap::from([(STEP_KEY.to_string(), optimizer.steps().to_string())]);
+    let bytes = to_bytes_with(optimizer, Some(metadata))?;
+    write_atomically(path, &bytes).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Loads an optimizer's state saved by [`save_optimizer`], for `model` (which sizes it). On
+/// any error the optimizer is left unchanged.
+///
+/// # Errors
+///
+/// Those of [`load`]; [`LoadError::Corrupt`] if the file has no step count.
+pub fn load_optimizer<E: Element, O: OptimizerState<E>>(
+    optimizer: &mut O,
+    model: &O::Model,
+    path: impl AsRef<Path>,
+) -> Result<(), LoadError> {
+    let path = path.as_ref();
+    let mut loaded = optimizer.clone();
+    loaded.prepare(model);
+    let bytes = read_bounded(path, data_size(&loaded)?)?;
+    let (_, header) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| LoadError::Corrupt(e.to_string()))?;
+    let step = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(STEP_KEY))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| {
+            LoadError::Corrupt(format!(
+                "{}: no optimizer step count (metadata key {STEP_KEY:?})",
+                path.display()
+            ))
+        })?;
+    from_bytes(&mut loaded, &bytes)?;
+    loaded.set_steps(step);
+    *optimizer = loaded;
+    Ok(())
 }

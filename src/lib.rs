@@ -81,7 +81,7 @@ pub use layers::pool::{AvgPool2d, MaxPool2d};
 pub use layers::relu::ReLU;
 pub use loss::{mse, mse_into, softmax_cross_entropy, softmax_cross_entropy_into, LabelError};
 pub use module::{Context, Gradients, Module, Params, Tensors};
-pub use optim::{Adam, SettingError, Sgd};
+pub use optim::{Adam, OptimizerState, SettingError, Sgd};
 pub use shape::{ConstShape, Count, Shape};
 pub use tensor::{Element, ShapeError, Tensor};
 pub use typenum;

@@ -78,13 +78,24 @@ fn unit<E: Element>(name: &'static str, value: E) -> Result<E, SettingError> {
 /// assert!(Sgd::<Affine<U2, U1>>::new(-0.1).is_err());
 /// # Ok::<(), shaped::SettingError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Sgd<M: Params<E>, E: Element = f32> {
     lr: E,
     momentum: E,
     weight_decay: E,
     velocity: Option<M::Grads>,
     model: PhantomData<fn(&M)>,
+}
+
+// By hand: a derive would ask `M: Clone`, and only the state (`M::Grads`) is cloned.
+impl<M: Params<E>, E: Element> Clone for Sgd<M, E> {
+    fn clone(&self) -> Self {
+        Self {
+            velocity: self.velocity.clone(),
+            model: PhantomData,
+            ..*self
+        }
+    }
 }
 
 impl<M: Params<E>, E: Element> Sgd<M, E> {
@@ -172,7 +183,7 @@ impl<M: Params<E>, E: Element> Sgd<M, E> {
 /// assert_eq!(err.to_string(), "invalid optimizer setting beta2 = 1: expected a number in [0, 1)");
 /// # Ok::<(), shaped::SettingError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Adam<M: Params<E>, E: Element = f32> {
     lr: E,
     beta1: E,
@@ -182,6 +193,16 @@ pub struct Adam<M: Params<E>, E: Element = f32> {
     t: u64,
     moments: Option<(M::Grads, M::Grads)>,
     model: PhantomData<fn(&M)>,
+}
+
+impl<M: Params<E>, E: Element> Clone for Adam<M, E> {
+    fn clone(&self) -> Self {
+        Self {
+            moments: self.moments.clone(),
+            model: PhantomData,
+            ..*self
+        }
+    }
 }
 
 impl<M: Params<E>, E: Element> Adam<M, E> {
@@ -241,13 +262,11 @@ impl<M: Params<E>, E: Element> Adam<M, E> {
         self.moments.as_ref()
     }
 
-    /// The moments and the step count, the moments allocated (zero) for `model` if there are
-    /// none yet: what loading a saved state fills in.
-    pub(crate) fn state_mut(&mut self, model: &M) -> (&mut (M::Grads, M::Grads), &mut u64) {
-        let moments = self
-            .moments
-            .get_or_insert_with(|| (model.zero_grads(), model.zero_grads()));
-        (moments, &mut self.t)
+    /// Allocates the moments (zero) for `model` if there are none yet.
+    fn state_mut(&mut self, model: &M) {
+        if self.moments.is_none() {
+            self.moments = Some((model.zero_grads(), model.zero_grads()));
+        }
     }
 
     /// One update of every parameter of `model` with its gradients.
@@ -274,4 +293,123 @@ impl<M: Params<E>, E: Element> Adam<M, E> {
             }
         }
     }
+}
+
+/// An optimizer whose state (a value shaped like its model's gradients, and a step count) can
+/// be saved and loaded: [`crate::io::save_optimizer`], [`crate::io::load_optimizer`]. Its
+/// [`Tensors`] are that state, under PyTorch's state names.
+pub trait OptimizerState<E: Element>: Tensors<E> + Clone {
+    /// The model it steps.
+    type Model: Params<E>;
+    /// Allocates the state (zeros) for `model` if there is none yet.
+    fn prepare(&mut self, model: &Self::Model);
+    /// The number of steps taken.
+    fn steps(&self) -> u64;
+    /// Sets the number of steps taken (what a loaded state resumes from).
+    fn set_steps(&mut self, steps: u64);
+}
+
+/// The tensors of up to two state values shaped like the gradients, named `first.…` and
+/// `second.…`.
+macro_rules! state_tensors {
+    ($first:literal, $second:literal) => {
+        fn count(&self) -> usize {
+            self.parts()
+                .map_or(0, |(a, b)| a.count() + b.map_or(0, |b| b.count()))
+        }
+        fn tensor(&self, i: usize) -> &[E] {
+            match self.parts() {
+                Some((a, _)) if i < a.count() => a.tensor(i),
+                Some((a, Some(b))) => b.tensor(i - a.count()),
+                _ => panic!("tensor {i} of an optimizer state"),
+            }
+        }
+        fn tensor_mut(&mut self, i: usize) -> &mut [E] {
+            match self.parts_mut() {
+                Some((a, _)) if i < a.count() => a.tensor_mut(i),
+                Some((a, Some(b))) => {
+                    let n = a.count();
+                    b.tensor_mut(i - n)
+                }
+                _ => panic!("tensor {i} of an optimizer state"),
+            }
+        }
+        fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[E])) {
+            if let Some((a, b)) = self.parts() {
+                a.visit(&format!("{prefix}{}.", $first), f);
+                if let Some(b) = b {
+                    b.visit(&format!("{prefix}{}.", $second), f);
+                }
+            }
+        }
+        fn visit_mut<Err>(
+            &mut self,
+            prefix: &str,
+            f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
+        ) -> Result<(), Err> {
+            if let Some((a, b)) = self.parts_mut() {
+                a.visit_mut(&format!("{prefix}{}.", $first), f)?;
+                if let Some(b) = b {
+                    b.visit_mut(&format!("{prefix}{}.", $second), f)?;
+                }
+            }
+            Ok(())
+        }
+    };
+}
+
+impl<M: Params<E>, E: Element> Tensors<E> for Adam<M, E> {
+    state_tensors!("exp_avg", "exp_avg_sq");
+}
+
+impl<M: Params<E>, E: Element> Adam<M, E> {
+    /// The state as (first value, second value).
+    fn parts(&self) -> Option<(&M::Grads, Option<&M::Grads>)> {
+        self.moments.as_ref().map(|(m, v)| (m, Some(v)))
+    }
+    fn parts_mut(&mut self) -> Option<(&mut M::Grads, Option<&mut M::Grads>)> {
+        self.moments.as_mut().map(|(m, v)| (m, Some(v)))
+    }
+}
+
+impl<M: Params<E>, E: Element> OptimizerState<E> for Adam<M, E> {
+    type Model = M;
+    fn prepare(&mut self, model: &M) {
+        self.state_mut(model);
+    }
+    fn steps(&self) -> u64 {
+        self.t
+    }
+    fn set_steps(&mut self, steps: u64) {
+        self.t = steps;
+    }
+}
+
+impl<M: Params<E>, E: Element> Tensors<E> for Sgd<M, E> {
+    state_tensors!("momentum_buffer", "unused");
+}
+
+impl<M: Params<E>, E: Element> Sgd<M, E> {
+    /// The state as (first value, no second value).
+    fn parts(&self) -> Option<(&M::Grads, Option<&M::Grads>)> {
+        self.velocity.as_ref().map(|v| (v, None))
+    }
+    fn parts_mut(&mut self) -> Option<(&mut M::Grads, Option<&mut M::Grads>)> {
+        self.velocity.as_mut().map(|v| (v, None))
+    }
+}
+
+/// SGD's step count is not part of its update (the first step only tells a fresh momentum
+/// buffer from a loaded one), so it is saved as 0 or 1: whether a velocity exists.
+impl<M: Params<E>, E: Element> OptimizerState<E> for Sgd<M, E> {
+    type Model = M;
+    fn prepare(&mut self, model: &M) {
+        if self.velocity.is_none() && self.momentum != E::zero() {
+            self.velocity = Some(model.zero_grads());
+        }
+    }
+    fn steps(&self) -> u64 {
+        u64::from(self.velocity.is_some())
+    }
+    fn set_steps(&mut self, _: u64) {}
 }

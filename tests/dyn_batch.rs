@@ -2,10 +2,13 @@
 //! result, and every rule a `Dyn` dim hides from the compiler is checked at run time, with the
 //! rule's own words (an `Err` for data coming in, a panic between arguments of one call).
 
+mod common;
+use common::train_pass;
 use rand::{rngs::StdRng, SeedableRng};
 use shaped::data::Dataset;
 use shaped::{mse, softmax_cross_entropy, typenum::*, Adam, Affine, AvgPool2d, Conv, Dim, Dyn};
-use shaped::{Flatten, Init, LabelError, MaxPool2d, Module, ReLU, Tensor};
+use shaped::{softmax_cross_entropy_into, Context, Flatten, Init, LabelError, MaxPool2d};
+use shaped::{Module, Params, ReLU, Tensor};
 
 /// Deterministic values with no ties (max pooling) and both signs (ReLU).
 fn values(n: usize, seed: f64) -> Vec<f64> {
@@ -49,9 +52,9 @@ fn conv_on_a_dyn_batch_equals_the_static_batch() {
     assert_eq!(dxs.as_slice(), dxd.as_slice());
     assert_eq!(gs, gd);
     // The training path, which keeps the lowering from forward to backward.
-    let (ys2, cache) = conv.forward_train(xd);
+    let mut conv = conv;
+    let (ys2, dxd2, gd2) = train_pass(&mut conv, &xd, |_| dyd.clone());
     assert_eq!(ys2.as_slice(), ys.as_slice());
-    let (dxd2, gd2) = conv.backward_train(cache, &dyd);
     assert_eq!(dxd2.as_slice(), dxs.as_slice());
     assert_eq!(gd2, gs);
 }
@@ -59,26 +62,20 @@ fn conv_on_a_dyn_batch_equals_the_static_batch() {
 #[test]
 fn pools_and_flatten_on_a_dyn_batch_equal_the_static_batch() {
     let (xs, xd) = both::<(U2, U3, U6, U6)>(5.0);
-    let max = MaxPool2d::<U2>::new();
-    let avg = AvgPool2d::<U3, U2>::new();
-    let (ys, cs) = max.forward_train(xs.clone());
-    let (yd, cd) = max.forward_train(xd.clone());
-    assert_eq!(ys.as_slice(), yd.as_slice());
+    let mut max = MaxPool2d::<U2>::new();
+    let mut avg = AvgPool2d::<U3, U2>::new();
     let dy = Tensor::<(Dyn, U3, U3, U3), f64>::from_vec(values(54, 6.0)).unwrap();
     let dys = dy.clone().try_into_batch::<U2>().unwrap();
-    assert_eq!(
-        max.backward_train(cs, &dys).0.as_slice(),
-        max.backward_train(cd, &dy).0.as_slice()
-    );
-    let (ys, cs) = avg.forward_train(xs.clone());
-    let (yd, cd) = avg.forward_train(xd.clone());
+    let (ys, dxs, ()) = train_pass(&mut max, &xs, |_| dys.clone());
+    let (yd, dxd, ()) = train_pass(&mut max, &xd, |_| dy.clone());
     assert_eq!(ys.as_slice(), yd.as_slice());
+    assert_eq!(dxs.as_slice(), dxd.as_slice());
     let dy = Tensor::<(Dyn, U3, U2, U2), f64>::from_vec(values(24, 7.0)).unwrap();
     let dys = dy.clone().try_into_batch::<U2>().unwrap();
-    assert_eq!(
-        avg.backward_train(cs, &dys).0.as_slice(),
-        avg.backward_train(cd, &dy).0.as_slice()
-    );
+    let (ys, dxs, ()) = train_pass(&mut avg, &xs, |_| dys.clone());
+    let (yd, dxd, ()) = train_pass(&mut avg, &xd, |_| dy.clone());
+    assert_eq!(ys.as_slice(), yd.as_slice());
+    assert_eq!(dxs.as_slice(), dxd.as_slice());
     let flat: Tensor<(Dyn, U108), f64> = Flatten.infer(&xd);
     assert_eq!(flat.as_slice(), xs.as_slice());
 }
@@ -95,18 +92,23 @@ type Cnn = (
 fn a_model_trained_on_dyn_batches_equals_one_trained_on_static_batches() {
     let mut a = Cnn::init(&mut StdRng::seed_from_u64(2));
     let mut b = a.clone();
-    let (mut oa, mut ob) = (Adam::new(1e-2), Adam::new(1e-2));
+    let (mut oa, mut ob) = (Adam::new(1e-2).unwrap(), Adam::new(1e-2).unwrap());
     for step in 0..3 {
         let (xs, xd) = both::<(U5, U1, U8, U8)>(step as f64);
         let labels = [1, 4, 9, 0, 3];
-        let (ls, cs) = a.forward_train(xs);
-        let (ld, cd) = b.forward_train(xd);
+        let (mut loss_s, mut loss_d) = (0.0, 0.0);
+        let (ls, dxs, gs) = train_pass(&mut a, &xs, |y| {
+            let (l, d) = softmax_cross_entropy(y, &labels).unwrap();
+            loss_s = l;
+            d
+        });
+        let (ld, dxd, gd) = train_pass(&mut b, &xd, |y| {
+            let (l, d) = softmax_cross_entropy(y, &labels).unwrap();
+            loss_d = l;
+            d
+        });
         assert_eq!(ls.as_slice(), ld.as_slice());
-        let (loss_s, dls) = softmax_cross_entropy(&ls, &labels).unwrap();
-        let (loss_d, dld) = softmax_cross_entropy(&ld, &labels).unwrap();
         assert_eq!(loss_s, loss_d);
-        let (dxs, gs) = a.backward_train(cs, &dls);
-        let (dxd, gd) = b.backward_train(cd, &dld);
         assert_eq!(dxs.as_slice(), dxd.as_slice());
         oa.step(&mut a, &gs);
         ob.step(&mut b, &gd);
@@ -125,11 +127,19 @@ fn mse_on_a_dyn_batch_equals_the_static_batch() {
 }
 
 /// A training step generic over the batch: `N: Dim` is the only bound.
-fn step<N: Dim>(model: &mut Cnn, opt: &mut Adam<Cnn, f64>, x: Tensor<(N, U1, U8, U8), f64>) -> f64 {
+fn step<N: Dim>(
+    model: &mut Cnn,
+    opt: &mut Adam<Cnn, f64>,
+    x: &Tensor<(N, U1, U8, U8), f64>,
+) -> f64 {
     let labels: Vec<usize> = (0..x.dims()[0]).map(|i| i % 10).collect();
-    let (logits, cache) = model.forward_train(x);
-    let (loss, dlogits) = softmax_cross_entropy(&logits, &labels).unwrap();
-    let (_, grads) = model.backward_train(cache, &dlogits);
+    let mut work = Default::default();
+    let mut ctx = Context::new(0);
+    let mut dlogits = Tensor::default();
+    let logits = model.forward_train(x, &mut work, &mut ctx);
+    let loss = softmax_cross_entropy_into(logits, &labels, &mut dlogits).unwrap();
+    let mut grads = model.zero_grads();
+    model.backward_train(x, &dlogits, &mut work, &mut grads, false);
     opt.step(model, &grads);
     loss
 }
@@ -137,10 +147,10 @@ fn step<N: Dim>(model: &mut Cnn, opt: &mut Adam<Cnn, f64>, x: Tensor<(N, U1, U8,
 #[test]
 fn a_step_generic_over_the_batch_takes_static_and_dyn_batches() {
     let mut model = Cnn::init(&mut StdRng::seed_from_u64(3));
-    let mut opt = Adam::new(1e-3);
+    let mut opt = Adam::new(1e-3).unwrap();
     let (xs, xd) = both::<(U3, U1, U8, U8)>(10.0);
-    assert!(step(&mut model, &mut opt, xs).is_finite());
-    assert!(step(&mut model, &mut opt, xd).is_finite());
+    assert!(step(&mut model, &mut opt, &xs).is_finite());
+    assert!(step(&mut model, &mut opt, &xd).is_finite());
 }
 
 // Data coming in: errors naming the rule and both sizes.
@@ -324,9 +334,8 @@ fn a_reshape_of_another_runtime_count_panics() {
     expected = "shape mismatch in Affine grad_output: expected (3, 10) (N, DO), found (2, 10)"
 )]
 fn a_model_given_a_gradient_of_another_batch_panics() {
-    let model = Cnn::init(&mut StdRng::seed_from_u64(5));
+    let mut model = Cnn::init(&mut StdRng::seed_from_u64(5));
     let x = Tensor::<(Dyn, U1, U8, U8), f64>::from_vec(vec![0.0; 3 * 64]).unwrap();
-    let (_, cache) = model.forward_train(x);
     let dy = Tensor::<(Dyn, U10), f64>::from_vec(vec![0.0; 20]).unwrap();
-    let _ = model.backward_train(cache, &dy);
+    let _ = train_pass(&mut model, &x, |_| dy.clone());
 }

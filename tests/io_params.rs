@@ -1,15 +1,24 @@
-//! `Params` is a public trait: what a hand-written implementation reports is input, and a bad
-//! report is an error naming the parameter, on the save path and the load path alike.
+//! `Tensors` (what `io` saves, the supertrait of `Params`) is a public trait: what a
+//! hand-written implementation reports is input, and a bad report is an error naming the
+//! parameter, on the save path and the load path alike.
 
 use shaped::io::{self, LoadError};
-use shaped::Params;
+use shaped::Tensors;
 
 /// Parameters exactly as listed, right or wrong.
 #[derive(Clone, Debug, PartialEq)]
 struct Listed(Vec<(&'static str, Vec<usize>, Vec<f32>)>);
 
-impl Params<f32> for Listed {
-    type Grads = ();
+impl Tensors<f32> for Listed {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn tensor(&self, i: usize) -> &[f32] {
+        &self.0[i].2
+    }
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        &mut self.0[i].2
+    }
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[f32])) {
         for (name, dims, values) in &self.0 {
             f(&format!("{prefix}{name}"), dims, values);
@@ -25,7 +34,6 @@ impl Params<f32> for Listed {
         }
         Ok(())
     }
-    fn update(&mut self, _: &(), _: &mut dyn FnMut(&mut [f32], &[f32])) {}
 }
 
 fn good() -> Listed {

@@ -4,11 +4,11 @@
 //! differences.
 
 mod common;
-use common::{dot, finite_diff, golden, rel_err, Record};
+use common::{dot, finite_diff, golden, rel_err, train_pass, Record};
 use rand::{rngs::StdRng, SeedableRng};
 use shaped::io::{self, LoadError};
 use shaped::{mse, softmax_cross_entropy, typenum::*, Adam, Affine, AffineGrads, AvgPool2d};
-use shaped::{Conv, Flatten, Init, LabelError, MaxPool2d, Module, Params, ReLU, Sgd, Tensor};
+use shaped::{Conv, Flatten, Init, LabelError, MaxPool2d, Module, ReLU, Sgd, Tensor, Tensors};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -36,11 +36,15 @@ macro_rules! pool_case {
         fn $test() {
             let layer = <$layer>::new();
             let x = t::<($n, $c, $h, $w)>(concat!($tag, ".x"));
-            let (y, cache) = layer.forward_train(x.clone());
+            let mut layer = layer;
+            let (y, dx, ()) = train_pass(&mut layer, &x, |y| {
+                let mut dy = y.clone();
+                dy.as_mut_slice().copy_from_slice(v(concat!($tag, ".dy")));
+                dy
+            });
             close(y.as_slice(), concat!($tag, ".y"), 1e-12);
             let mut dy = y.clone();
             dy.as_mut_slice().copy_from_slice(v(concat!($tag, ".dy")));
-            let (dx, ()) = layer.backward_train(cache, &dy);
             close(dx.as_slice(), concat!($tag, ".dx"), 1e-12);
             assert_eq!(layer.infer(&x), y);
 
@@ -157,7 +161,10 @@ fn opt_grads(i: usize) -> AffineGrads<U3, U2, f64> {
 #[test]
 fn sgd_with_momentum_and_weight_decay_matches_pytorch() {
     let mut layer = opt_layer();
-    let mut opt = Sgd::new(0.1).with_momentum(0.9).with_weight_decay(0.01);
+    let mut opt = Sgd::new(0.1)
+        .and_then(|o| o.with_momentum(0.9))
+        .and_then(|o| o.with_weight_decay(0.01))
+        .unwrap();
     for i in 0..3 {
         opt.step(&mut layer, &opt_grads(i));
         close(layer.weight.as_slice(), &format!("sgd.w{i}"), 1e-12);
@@ -168,7 +175,9 @@ fn sgd_with_momentum_and_weight_decay_matches_pytorch() {
 #[test]
 fn adam_matches_pytorch() {
     let mut layer = opt_layer();
-    let mut opt = Adam::new(0.01).with_weight_decay(0.001);
+    let mut opt = Adam::new(0.01)
+        .and_then(|o| o.with_weight_decay(0.001))
+        .unwrap();
     for i in 0..3 {
         opt.step(&mut layer, &opt_grads(i));
         close(layer.weight.as_slice(), &format!("adam.w{i}"), 1e-12);
@@ -198,11 +207,14 @@ fn pytorch_file_loads_and_whole_model_gradients_match_pytorch() {
     let mut model = Cnn::init(&mut StdRng::seed_from_u64(0));
     io::load(&mut model, golden_file("torch_cnn.safetensors")).unwrap();
     let x = t::<(U2, U1, U8, U8)>("model.x");
-    let (logits, cache) = model.forward_train(x);
+    let mut loss = 0.0;
+    let (logits, _, grads) = train_pass(&mut model, &x, |logits| {
+        let (l, dlogits) = softmax_cross_entropy(logits, &[2, 0]).unwrap();
+        loss = l;
+        dlogits
+    });
     close(logits.as_slice(), "model.logits", 1e-12);
-    let (loss, dlogits) = softmax_cross_entropy(&logits, &[2, 0]).unwrap();
     close(&[loss], "model.loss", 1e-12);
-    let (_, grads) = model.backward_train(cache, &dlogits);
     // The gradients come back in a value shaped like the model: (conv, (), (), (), affine, (), affine).
     close(grads.0.weight.as_slice(), "model.grad.0.weight", 1e-10);
     close(grads.0.bias.as_slice(), "model.grad.0.bias", 1e-10);
@@ -215,7 +227,7 @@ fn pytorch_file_loads_and_whole_model_gradients_match_pytorch() {
 #[test]
 fn shaped_file_loads_into_pytorch() {
     let model = Cnn::init(&mut StdRng::seed_from_u64(42));
-    let bytes = io::to_bytes(&model);
+    let bytes = io::to_bytes(&model).unwrap();
     let path = golden_file("shaped_cnn.safetensors");
     if std::env::var_os("SHAPED_WRITE_GOLDEN").is_some() {
         std::fs::write(&path, &bytes).unwrap();
@@ -280,14 +292,14 @@ fn bad_files_are_errors_naming_the_tensor() {
         "tensor \"0.weight\" has dtype F64, expected F32"
     );
     let mut conv = <Conv<U1, U4, U3, U3, U1, U1, f32>>::init(&mut StdRng::seed_from_u64(0));
-    let err = io::from_bytes(&mut conv, &io::to_bytes(&fresh().0)).unwrap_err();
+    let err = io::from_bytes(&mut conv, &io::to_bytes(&fresh().0).unwrap()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "tensor \"weight\" has dtype F64, expected F32"
     );
 
     // A missing tensor: a file of the first layer only.
-    let first_only = io::to_bytes(&(fresh().0,));
+    let first_only = io::to_bytes(&(fresh().0,)).unwrap();
     let err = io::from_bytes(&mut fresh(), &first_only).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -316,7 +328,7 @@ fn bad_files_are_errors_naming_the_tensor() {
 fn init_is_seeded_and_within_pytorchs_bounds() {
     let a = Cnn::init(&mut StdRng::seed_from_u64(3));
     let b = Cnn::init(&mut StdRng::seed_from_u64(3));
-    assert_eq!(io::to_bytes(&a), io::to_bytes(&b));
+    assert_eq!(io::to_bytes(&a).unwrap(), io::to_bytes(&b).unwrap());
     // Bounds 1/√fan_in: conv 1/√9, first affine 1/√64.
     let conv_max =
         a.0.weight

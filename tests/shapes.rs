@@ -43,7 +43,8 @@ assert_not_impl_any!((Dyn, U3): ConstShape);
 // A static tensor stores no sizes; a `Dyn` dim stores one.
 assert_eq_size!((U64, U784), ());
 assert_eq_size!((Dyn, U784), usize);
-assert_eq_size!(Tensor<(U4, U3)>, Box<[f32]>);
+assert_eq_size!(Tensor<(U4, U3)>, Vec<f32>);
+assert_eq_size!(Tensor<(Dyn, U3)>, (Vec<f32>, usize));
 
 // A layer's forward output type is (N, DO), generic in every dim with no bound but `Dim`:
 // a `Dim` equals itself, so no rule is repeated as a bound.

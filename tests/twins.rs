@@ -136,7 +136,7 @@ fn conv_weight_grad_swapped_k_c() {
 mod models {
     use rand::{rngs::StdRng, SeedableRng};
     use shaped::{mse, typenum::*, Affine, AvgPool2d, Conv, Flatten, Init, MaxPool2d};
-    use shaped::{Module, ReLU, Sgd, Tensor};
+    use shaped::{Context, Module, Params, ReLU, Sgd, Tensor};
 
     fn rng() -> StdRng {
         StdRng::seed_from_u64(0)
@@ -160,19 +160,23 @@ mod models {
 
     #[test]
     fn model_miswired_hidden_layers() {
-        let model = <(Affine<U64, U128>, ReLU, Affine<U128, U10>)>::init(&mut rng());
-        let (logits, _cache) = model.forward_train(Tensor::<(U32, U64)>::zeros());
+        let mut model = <(Affine<U64, U128>, ReLU, Affine<U128, U10>)>::init(&mut rng());
+        let mut work = Default::default();
+        let x = Tensor::<(U32, U64)>::zeros();
+        let logits = model.forward_train(&x, &mut work, &mut Context::new(0));
         assert_eq!(logits.dims(), [32, 10]);
     }
 
     #[test]
     fn model_miswired_conv_channels() {
-        let model = <(
+        let mut model = <(
             Conv<U1, U8, U3, U3, U1, U1>,
             ReLU,
             Conv<U8, U16, U3, U3, U2, U1>,
         )>::init(&mut rng());
-        let (y, _cache) = model.forward_train(Tensor::<(U2, U1, U16, U16)>::zeros());
+        let mut work = Default::default();
+        let x = Tensor::<(U2, U1, U16, U16)>::zeros();
+        let y = model.forward_train(&x, &mut work, &mut Context::new(0));
         assert_eq!(y.dims(), [2, 16, 8, 8]);
     }
 
@@ -180,9 +184,14 @@ mod models {
     fn optimizer_given_another_models_grads() {
         let mut small = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::init(&mut rng());
         let before = small.0.weight.clone();
-        let (y, cache) = small.forward_train(Tensor::<(U3, U4)>::full(1.0));
-        let (_, grads) = small.backward_train(cache, &y);
-        Sgd::new(0.1).step(&mut small, &grads);
+        let x = Tensor::<(U3, U4)>::full(1.0);
+        let mut work = Default::default();
+        let y = small
+            .forward_train(&x, &mut work, &mut Context::new(0))
+            .clone();
+        let mut grads = small.zero_grads();
+        small.backward_train(&x, &y, &mut work, &mut grads, false);
+        Sgd::new(0.1).unwrap().step(&mut small, &grads);
         assert_ne!(small.0.weight, before);
     }
 

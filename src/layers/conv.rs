@@ -226,7 +226,7 @@ const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 /// How a batch of `n` samples is split: `(tasks, samples per task)`.
 fn tasks(n: usize) -> (usize, usize) {
     let per_task = n.div_ceil(MAX_TASKS).max(1);
-    (n.div_ceil(per_task).max(1), per_task)
+    (n.div_ceil(per_task), per_task)
 }
 
 /// Runs `f(task, scratch, a, b)` over the tasks' chunks of `scratch` (`s_len` each), `a`
@@ -398,6 +398,9 @@ where
         let (_, per_task) = tasks(n);
         let cols_per_task = if keep { per_task * cols_len } else { cols_len };
         let parallel = g.flops(n) >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
+        // A pointwise convolution lowers nothing, but each task still takes its (empty) turn.
+        let mut nothing = [E::zero(); MAX_TASKS];
+        let cols = if cols_len == 0 { &mut nothing[..] } else { cols };
         run_tasks(
             parallel,
             cols,

@@ -63,3 +63,29 @@ pub fn finite_diff(params: &[f64], h: f64, mut loss: impl FnMut(&[f64]) -> f64) 
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
+
+/// One training pass of `model` on `x` with fresh buffers: the forward output, then with the
+/// output gradient `dy(output)`, the input gradient and the parameter gradients (added into
+/// zeros).
+pub fn train_pass<E, In, M>(
+    model: &mut M,
+    x: &In,
+    dy: impl FnOnce(&M::Out) -> M::Out,
+) -> (M::Out, In, M::Grads)
+where
+    E: shaped::Element,
+    M: shaped::Module<E, In>,
+    M::Out: Clone,
+    In: Clone,
+{
+    let mut work = M::Work::default();
+    let mut ctx = shaped::Context::new(0);
+    let y = model.forward_train(x, &mut work, &mut ctx).clone();
+    let d = dy(&y);
+    let mut grads = model.zero_grads();
+    let dx = model
+        .backward_train(x, &d, &mut work, &mut grads, true)
+        .expect("asked for")
+        .clone();
+    (y, dx, grads)
+}

@@ -400,7 +400,11 @@ where
         let parallel = g.flops(n) >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
         // A pointwise convolution lowers nothing, but each task still takes its (empty) turn.
         let mut nothing = [E::zero(); MAX_TASKS];
-        let cols = if cols_len == 0 { &mut nothing[..] } else { cols };
+        let cols = if cols_len == 0 {
+            &mut nothing[..]
+        } else {
+            cols
+        };
         run_tasks(
             parallel,
             cols,

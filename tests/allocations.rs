@@ -1,0 +1,142 @@
+//! A training step makes no heap allocation once its buffers exist: after the first step of a
+//! given batch size, a full step (forward, loss, backward, optimizer) of the digits CNN and of
+//! the MLP of the examples allocates nothing. Counted by a global allocator that counts every
+//! allocation of every thread; this file is its own test binary, so no other test shares it.
+
+use rand::{rngs::StdRng, SeedableRng};
+use shaped::data::Dataset;
+use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Conv, Dropout, Dyn};
+use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Sgd, Tensor};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// The system allocator, counting calls to `alloc` and `realloc` and the bytes they asked for.
+struct Counting;
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        BYTES.fetch_add(layout.size(), Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        BYTES.fetch_add(layout.size(), Ordering::SeqCst);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        BYTES.fetch_add(new_size, Ordering::SeqCst);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The tests of this file run one at a time: the counter is process-wide.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Allocation calls and bytes made by `f`.
+fn counted(f: impl FnOnce()) -> (usize, usize) {
+    let (calls, bytes) = (CALLS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst));
+    f();
+    (
+        CALLS.load(Ordering::SeqCst) - calls,
+        BYTES.load(Ordering::SeqCst) - bytes,
+    )
+}
+
+/// The digits CNN of `examples/digits.rs`.
+type Cnn = (
+    Conv<U1, U32, U3, U3, U1, U1>,
+    ReLU,
+    MaxPool2d<U2>,
+    Flatten,
+    Affine<U512, U64>,
+    ReLU,
+    Affine<U64, U10>,
+);
+
+/// The MLP of `examples/mlp.rs`, with a dropout layer as well.
+type Mlp = (Affine<U64, U128>, ReLU, Dropout, Affine<U128, U10>);
+
+/// Deterministic data: `n` samples of `S`'s row size, labels 0..10.
+fn data<S: shaped::Shape<Batch = Dyn>>(n: usize, row: usize) -> Dataset<S> {
+    let x = (0..n * row)
+        .map(|i| ((i * 7919) % 17) as f32 / 17.0)
+        .collect();
+    Dataset::new(
+        Tensor::from_vec(x).unwrap(),
+        (0..n).map(|i| i % 10).collect(),
+    )
+    .unwrap()
+}
+
+/// Trains `model` on `data` in batches of 32 (the last one partial, 45 = 32 + 13) for
+/// `epochs` epochs; returns the allocation calls and bytes of each step.
+macro_rules! train {
+    ($model:expr, $opt:expr, $data:expr, $in:ty, $epochs:expr) => {{
+        let (model, opt, data) = (&mut $model, &mut $opt, &$data);
+        let mut work = Default::default();
+        let mut grads = model.zero_grads();
+        let mut ctx = Context::new(3);
+        let (mut x, mut dlogits) = (Tensor::default(), Tensor::default());
+        let mut per_step = Vec::with_capacity(64);
+        for _ in 0..$epochs {
+            for b in 0..data.num_batches(32) {
+                let counts = counted(|| {
+                    let labels = data.batch_into(b, 32, &mut x);
+                    let logits = Module::<f32, $in>::forward_train(model, &x, &mut work, &mut ctx);
+                    let loss = softmax_cross_entropy_into(logits, labels, &mut dlogits).unwrap();
+                    assert!(loss.is_finite());
+                    grads.zero();
+                    model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+                    grads.clip_global_norm(5.0);
+                    opt.step(model, &grads);
+                });
+                per_step.push(counts);
+            }
+        }
+        per_step
+    }};
+}
+
+#[test]
+fn a_digits_cnn_step_allocates_nothing_after_the_first_of_each_batch_size() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut model = Cnn::init(&mut StdRng::seed_from_u64(0));
+    let mut opt = Adam::new(2e-3).unwrap();
+    let data = data::<(Dyn, U1, U8, U8)>(45, 64);
+    let steps = train!(model, opt, data, Tensor<(Dyn, U1, U8, U8)>, 3);
+    // Step 0 (batch 32) and step 1 (the first batch of 13) size the buffers.
+    assert!(steps[0].0 > 0, "the first step allocates its buffers");
+    for (i, &(calls, bytes)) in steps.iter().enumerate().skip(2) {
+        assert_eq!((calls, bytes), (0, 0), "step {i} allocated: {steps:?}");
+    }
+}
+
+#[test]
+fn an_mlp_step_allocates_nothing_after_the_first_of_each_batch_size() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut model = Mlp::init(&mut StdRng::seed_from_u64(0));
+    model.2 = Dropout::new(0.2).unwrap();
+    let mut opt = Sgd::new(0.1)
+        .and_then(|o| o.with_momentum(0.9))
+        .and_then(|o| o.with_weight_decay(1e-4))
+        .unwrap();
+    let data = data::<(Dyn, U64)>(45, 64);
+    let steps = train!(model, opt, data, Tensor<(Dyn, U64)>, 3);
+    assert!(steps[0].0 > 0, "the first step allocates its buffers");
+    for (i, &(calls, bytes)) in steps.iter().enumerate().skip(2) {
+        assert_eq!((calls, bytes), (0, 0), "step {i} allocated: {steps:?}");
+    }
+}

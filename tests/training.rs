@@ -300,3 +300,60 @@ fn the_training_pass_equals_the_stateless_layer_api() {
     let (dx2, grads2) = layer.backward(&x, &dy);
     assert_eq!((dx, grads), (dx2, grads2));
 }
+
+#[test]
+fn training_gives_the_same_parameters_whatever_the_number_of_threads() {
+    // Large enough that the convolution and the products run in parallel (batch 128: the
+    // convolution's passes and the 128 × 512 → 64 products are above their cutoffs).
+    type Big = (
+        Conv<U1, U32, U3, U3, U1, U1>,
+        ReLU,
+        MaxPool2d<U2>,
+        Flatten,
+        Affine<U512, U64>,
+        ReLU,
+        Affine<U64, U10>,
+    );
+    let train = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut model = Big::init(&mut StdRng::seed_from_u64(12));
+            let mut opt = Adam::new(1e-3).unwrap();
+            let mut work = Default::default();
+            let mut grads = model.zero_grads();
+            let mut dlogits = Tensor::default();
+            for step in 0..30 {
+                let x = Tensor::<(Dyn, U1, U8, U8)>::from_vec(
+                    (0..128 * 64)
+                        .map(|i| (((i + step * 977) * 7919) % 29) as f32 / 29.0)
+                        .collect(),
+                )
+                .unwrap();
+                let labels: Vec<usize> = (0..128).map(|i| (i * 7 + step) % 10).collect();
+                let logits = model.forward_train(&x, &mut work, &mut Context::new(0));
+                softmax_cross_entropy_into(logits, &labels, &mut dlogits).unwrap();
+                grads.zero();
+                model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+                opt.step(&mut model, &grads);
+            }
+            model
+        })
+    };
+    let one = train(1);
+    for threads in [2, 4] {
+        let other = train(threads);
+        let differ = (0..one.count())
+            .map(|i| {
+                one.tensor(i)
+                    .iter()
+                    .zip(other.tensor(i))
+                    .filter(|(a, b)| a.to_bits() != b.to_bits())
+                    .count()
+            })
+            .sum::<usize>();
+        assert_eq!(differ, 0, "{differ} parameters differ with {threads} threads");
+    }
+}

@@ -59,7 +59,7 @@ pub enum LoadError {
         /// The file's shape.
         found: Vec<usize>,
     },
-    /// The model's own [`Params`] implementation reports a parameter that cannot be saved or
+    /// The model's own [`Tensors`] implementation reports a parameter that cannot be saved or
     /// loaded: a name reported twice, the reserved name `"__metadata__"`, or dims that do not
     /// hold its values.
     Params {
@@ -125,7 +125,7 @@ fn dtype_of<E: Element>() -> Dtype {
     }
 }
 
-/// Checks one parameter as a [`Params`] implementation reports it: its name is new and not the
+/// Checks one parameter as a [`Tensors`] implementation reports it: its name is new and not the
 /// format's reserved key, and its dims hold exactly its values. `Params` is a public trait, so
 /// a hand-written implementation can report anything; the layers of this crate never fail it.
 fn check_param<E: Element>(
@@ -200,7 +200,7 @@ fn decode<E: Element>(chunk: &[u8]) -> Option<E> {
 ///
 /// # Errors
 ///
-/// [`LoadError::Params`] if the model's [`Params`] implementation reports a name twice, the
+/// [`LoadError::Params`] if the model's [`Tensors`] implementation reports a name twice, the
 /// reserved name `"__metadata__"`, or dims that do not hold its values; [`LoadError::Encode`] if
 /// the safetensors crate refuses the result (a header over its 100 MB cap).
 pub fn to_bytes<E: Element, M: Tensors<E>>(model: &M) -> Result<Vec<u8>, LoadError> {
@@ -243,7 +243,7 @@ fn to_bytes_with<E: Element, M: Tensors<E>>(
 /// Loads every parameter of `model` from safetensors bytes. Tensors the model does not have
 /// are ignored (see [`load`] for why); a missing tensor, another shape or another dtype is an
 /// error naming the tensor, and `model` is left unchanged. So is a parameter that the model's
-/// own [`Params`] implementation reports wrongly, as [`to_bytes`] refuses it
+/// own [`Tensors`] implementation reports wrongly, as [`to_bytes`] refuses it
 /// ([`LoadError::Params`]).
 pub fn from_bytes<E: Element, M: Tensors<E> + Clone>(
     model: &mut M,
@@ -365,7 +365,7 @@ const MAX_HEADER: u64 = 100_000_000;
 ///
 /// [`LoadError::NotAFile`] or [`LoadError::TooLarge`], naming the path; [`LoadError::Corrupt`]
 /// for a header length out of bounds; [`LoadError::Io`] if the file cannot be opened or read;
-/// [`LoadError::Params`] if the model's own [`Params`] implementation is invalid; then those of
+/// [`LoadError::Params`] if the model's own [`Tensors`] implementation is invalid; then those of
 /// [`from_bytes`].
 pub fn load<E: Element, M: Tensors<E> + Clone>(
     model: &mut M,

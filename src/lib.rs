@@ -15,8 +15,10 @@
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
 //!   output size computed by the compiler: [`ConvOut`]), [`MaxPool2d`], [`AvgPool2d`],
 //!   [`Flatten`], each with a typed `backward`.
-//! - **models** ([`module`]): a tuple of layers is a model; [`Module::forward_train`] keeps a
-//!   typed cache, [`Module::backward_train`] returns gradients shaped like the model.
+//! - **models** ([`module`]): a tuple of layers is a model. [`Module::forward_train`] and
+//!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
+//!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates
+//!   nothing once its buffers exist; [`Dropout`] draws its masks from a seeded [`Context`].
 //! - **data** ([`data`]): labelled data of any length, in batches with a `Dyn` batch dim.
 //! - **training**: losses ([`softmax_cross_entropy`], [`mse`]), optimizers ([`Sgd`],
 //!   [`Adam`]), PyTorch's initialisation ([`Init`]), safetensors with PyTorch's names ([`io`]).
@@ -33,29 +35,50 @@
 //! assert_eq!(dx.as_slice(), &[1.0; 12]);
 //! ```
 //!
-//! A training step generic over the batch, static or [`Dyn`], needs `N: Dim` and no other bound:
+//! A training step generic over the model and the batch needs one bound on the model and
+//! `N: Dim`, nothing per tensor:
 //!
 //! ```
 //! use rand::{rngs::StdRng, SeedableRng};
-//! use shaped::{softmax_cross_entropy, typenum::*, Adam, Affine, Dim, Dyn, Init, Module, ReLU};
-//! use shaped::Tensor;
+//! use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Dim, Dyn};
+//! use shaped::{Gradients, Init, Module, Params, ReLU, Tensor};
 //!
-//! type Mlp = (Affine<U4, U8>, ReLU, Affine<U8, U3>);
+//! /// What a step keeps across steps.
+//! struct Trainer<M: Module<f32, Tensor<(N, U4)>>, N: Dim> {
+//!     work: M::Work,
+//!     grads: M::Grads,
+//!     dlogits: M::Out,
+//! }
 //!
-//! fn step<N: Dim>(model: &mut Mlp, opt: &mut Adam<Mlp>, x: Tensor<(N, U4)>, labels: &[usize]) -> f32 {
-//!     let (logits, cache) = model.forward_train(x);
-//!     let (loss, dlogits) = softmax_cross_entropy(&logits, labels).expect("one label per row");
-//!     let (_, grads) = model.backward_train(cache, &dlogits);
-//!     opt.step(model, &grads);
+//! fn step<M, N>(
+//!     model: &mut M,
+//!     t: &mut Trainer<M, N>,
+//!     opt: &mut Adam<M>,
+//!     x: &Tensor<(N, U4)>,
+//!     labels: &[usize],
+//! ) -> f32
+//! where
+//!     M: Module<f32, Tensor<(N, U4)>, Out = Tensor<(N, U3)>>,
+//!     N: Dim,
+//! {
+//!     let mut ctx = Context::new(0);
+//!     let logits = model.forward_train(x, &mut t.work, &mut ctx);
+//!     let loss = softmax_cross_entropy_into(logits, labels, &mut t.dlogits).expect("labels");
+//!     t.grads.zero();
+//!     model.backward_train(x, &t.dlogits, &mut t.work, &mut t.grads, false);
+//!     opt.step(model, &t.grads);
 //!     loss
 //! }
 //!
+//! type Mlp = (Affine<U4, U8>, ReLU, Affine<U8, U3>);
 //! let mut model = Mlp::init(&mut StdRng::seed_from_u64(0));
-//! let mut opt = Adam::new(1e-2);
-//! step(&mut model, &mut opt, Tensor::<(U2, U4)>::full(1.0), &[0, 2]);
+//! let mut opt = Adam::new(1e-2)?;
 //! let rows = Tensor::<(Dyn, U4)>::from_vec(vec![0.5; 3 * 4])?; // 3 rows, counted at run time
-//! step(&mut model, &mut opt, rows, &[1, 1, 0]);
-//! # Ok::<(), shaped::ShapeError>(())
+//! let mut t = Trainer { work: Default::default(), grads: model.zero_grads(), dlogits: Tensor::default() };
+//! for _ in 0..3 {
+//!     step(&mut model, &mut t, &mut opt, &rows, &[1, 1, 0]);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod data;

@@ -354,6 +354,9 @@ fn training_gives_the_same_parameters_whatever_the_number_of_threads() {
                     .count()
             })
             .sum::<usize>();
-        assert_eq!(differ, 0, "{differ} parameters differ with {threads} threads");
+        assert_eq!(
+            differ, 0,
+            "{differ} parameters differ with {threads} threads"
+        );
     }
 }

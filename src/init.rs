@@ -17,29 +17,46 @@ use crate::dims::ConstDim;
 use crate::layers::{
     affine::Affine, conv::Conv, dropout::Dropout, flatten::Flatten, pool, relu::ReLU,
 };
+use crate::rules::{AffineNonZero, ConvNonZero, NonZero, PoolNonZero, Via};
 use crate::shape::ConstShape;
 use crate::tensor::{Element, Tensor};
 
-/// A layer or model that can be built with PyTorch's default initialisation.
-pub trait Init: Sized {
+/// A layer or model that can be built with PyTorch's default initialisation, drawing from a
+/// random generator of type `R` (`StdRng` unless said otherwise; any `rand::Rng` works).
+///
+/// The generator is a parameter of the trait rather than of the method so that a layer's rules
+/// (no zero-sized layer) are checked once the call's generator is known, and a broken one is
+/// reported in its own words (`zero-sized Affine layer: …`) rather than as a missing `init`.
+pub trait Init<R: Rng + ?Sized = rand::rngs::StdRng>: Sized {
     /// Draws the parameters from `rng`.
-    fn init<R: Rng + ?Sized>(rng: &mut R) -> Self;
+    fn init(rng: &mut R) -> Self;
 }
 
 /// A tensor of `U(−bound, bound)` draws.
 fn uniform<S: ConstShape, E: Element, R: Rng + ?Sized>(rng: &mut R, bound: f64) -> Tensor<S, E> {
-    Tensor::from_fn(|_| E::from_f64(rng.random_range(-bound..bound)).expect("a finite draw"))
+    // A finite f64 always converts to f32 or f64.
+    Tensor::from_fn(|_| E::from_f64(rng.random_range(-bound..bound)).unwrap_or_else(E::zero))
 }
 
-impl<DI: ConstDim, DO: ConstDim, E: Element> Init for Affine<DI, DO, E> {
-    fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
+impl<DI, DO, E, R> Init<R> for Affine<DI, DO, E>
+where
+    DI: ConstDim,
+    DO: ConstDim,
+    E: Element,
+    R: Rng + ?Sized,
+    // A layer of 0 inputs or outputs does not compile (`zero-sized Affine layer`), checked
+    // once `R` is known (see `rules::Anchor`).
+    Via<R, DI>: NonZero<AffineNonZero>,
+    Via<R, DO>: NonZero<AffineNonZero>,
+{
+    fn init(rng: &mut R) -> Self {
         let bound = 1.0 / (DI::SIZE as f64).sqrt();
         let weight = uniform(rng, bound);
         Self::new(weight, uniform(rng, bound))
     }
 }
 
-impl<C, K, HF, WF, S, P, E> Init for Conv<C, K, HF, WF, S, P, E>
+impl<C, K, HF, WF, S, P, E, R> Init<R> for Conv<C, K, HF, WF, S, P, E>
 where
     C: ConstDim,
     K: ConstDim,
@@ -48,8 +65,14 @@ where
     S: ConstDim,
     P: ConstDim,
     E: Element,
+    R: Rng + ?Sized,
+    // No channel, no filter or an empty kernel does not compile (`zero-sized Conv layer`).
+    Via<R, C>: NonZero<ConvNonZero>,
+    Via<R, K>: NonZero<ConvNonZero>,
+    Via<R, HF>: NonZero<ConvNonZero>,
+    Via<R, WF>: NonZero<ConvNonZero>,
 {
-    fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
+    fn init(rng: &mut R) -> Self {
         let bound = 1.0 / ((C::SIZE * HF::SIZE * WF::SIZE) as f64).sqrt();
         let weight = uniform(rng, bound);
         Self::new(weight, uniform(rng, bound))
@@ -58,19 +81,37 @@ where
 
 macro_rules! init_stateless {
     ($([$($g:ident),*] $ty:ty),*) => {$(
-        impl<$($g),*> Init for $ty {
-            fn init<R: Rng + ?Sized>(_: &mut R) -> Self {
+        impl<$($g,)* R: Rng + ?Sized> Init<R> for $ty {
+            fn init(_: &mut R) -> Self {
                 Self::default()
             }
         }
     )*};
 }
-init_stateless!([] ReLU, [] Flatten, [] Dropout, [K, S] pool::MaxPool2d<K, S>, [K, S] pool::AvgPool2d<K, S>);
+init_stateless!([] ReLU, [] Flatten, [] Dropout);
+
+// A pool window of 0 does not compile (`zero-sized pool window`).
+impl<K, S, R: Rng + ?Sized> Init<R> for pool::MaxPool2d<K, S>
+where
+    Via<R, K>: NonZero<PoolNonZero>,
+{
+    fn init(_: &mut R) -> Self {
+        Self::new()
+    }
+}
+impl<K, S, R: Rng + ?Sized> Init<R> for pool::AvgPool2d<K, S>
+where
+    Via<R, K>: NonZero<PoolNonZero>,
+{
+    fn init(_: &mut R) -> Self {
+        Self::new()
+    }
+}
 
 macro_rules! init_tuple {
     ($($l:ident),+) => {
-        impl<$($l: Init),+> Init for ($($l,)+) {
-            fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        impl<R: Rng + ?Sized, $($l: Init<R>),+> Init<R> for ($($l,)+) {
+            fn init(rng: &mut R) -> Self {
                 ($($l::init(rng),)+)
             }
         }

@@ -81,6 +81,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod data;
 pub mod dims;
 mod gemm;

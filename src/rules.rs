@@ -412,6 +412,55 @@ shape_rule!(
     "shape mismatch in mse target: expected {Expected} (the prediction's shape), found {Found}",
     "the target must have the prediction's shape"
 );
+shape_rule!(
+    /// An `Affine` layer has at least one input feature and one output.
+    AffineNonZero,
+    AffineZeroSized,
+    "zero-sized Affine layer: DI and DO must be at least 1, found {Found}",
+    "a layer with no inputs or no outputs computes nothing"
+);
+shape_rule!(
+    /// A `Conv` layer has at least one channel, one filter and a kernel of at least 1 × 1.
+    ConvNonZero,
+    ConvZeroSized,
+    "zero-sized Conv layer: C, K, HF and WF must be at least 1, found {Found}",
+    "a convolution with no channels, no filters or an empty kernel computes nothing"
+);
+shape_rule!(
+    /// A pooling window is at least 1 × 1.
+    PoolNonZero,
+    PoolZeroSized,
+    "zero-sized pool window: K must be at least 1, found {Found}",
+    "an empty window has no maximum and no mean"
+);
+
+/// Whether a dim is non-zero, as a type-level bool: `B1` for a [`Dyn`] (checked at run time).
+#[doc(hidden)]
+pub trait DimPositive {
+    /// `B1` if the dim is at least 1.
+    type Positive: Bit;
+}
+impl<A: Unsigned + typenum::IsGreater<typenum::U0>> DimPositive for A
+where
+    typenum::Gr<A, typenum::U0>: Bit,
+{
+    type Positive = typenum::Gr<A, typenum::U0>;
+}
+impl DimPositive for Dyn {
+    type Positive = B1;
+}
+
+/// The dim `Self` is at least 1; otherwise `Rule`'s error. A [`Dyn`] is checked at run time.
+pub trait NonZero<Rule> {}
+impl<D: DimPositive, Rule> NonZero<Rule> for D where D::Positive: Verdict<Rule, D, D> {}
+
+/// Checks at run time that a dim is at least 1.
+#[track_caller]
+pub(crate) fn check_non_zero<R: Rule>(size: usize) {
+    if size == 0 {
+        mismatch::<R>(1, 0);
+    }
+}
 
 /// `T`, as seen from the batch dim `N`: [`AtBatch<N, T>`](AtBatch) is `T` once `N` is known.
 ///
@@ -429,3 +478,15 @@ impl<N: crate::dims::Dim, T> Anchor<T> for N {
 }
 /// `T`, known once the batch `N` is (see [`Anchor`]).
 pub type AtBatch<N, T> = <N as Anchor<T>>::Out;
+
+/// `T`, as seen from any type `X` (a random generator, say): the same deferral as [`Anchor`]
+/// for rules that have no batch at hand, such as the non-zero sizes checked by `Init`.
+pub trait AnchorAny<T> {
+    /// `T`.
+    type Out;
+}
+impl<X: ?Sized, T> AnchorAny<T> for X {
+    type Out = T;
+}
+/// `T`, known once `X` is (see [`AnchorAny`]).
+pub type Via<X, T> = <X as AnchorAny<T>>::Out;

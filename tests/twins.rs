@@ -246,3 +246,41 @@ fn zeros_of_a_dyn_shape() {
     let x = Tensor::<(Dyn, U784)>::zeros_with((Dyn(2), U784::default()));
     assert_eq!(x.dims(), [2, 784]);
 }
+
+mod zero_sized {
+    use rand::{rngs::StdRng, SeedableRng};
+    use shaped::{typenum::*, Affine, Conv, Init, MaxPool2d, Module, Tensor};
+
+    #[test]
+    fn affine_zero_inputs() {
+        let layer = Affine::<U1, U2>::init(&mut StdRng::seed_from_u64(0));
+        assert_eq!(layer.weight.dims(), [2, 1]);
+    }
+
+    #[test]
+    fn conv_zero_filters() {
+        let conv = Conv::<U1, U1, U3, U3>::init(&mut StdRng::seed_from_u64(0));
+        assert_eq!(conv.weight.dims(), [1, 1, 3, 3]);
+    }
+
+    #[test]
+    fn conv_zero_kernel() {
+        let conv = Conv::<U1, U4, U1, U1>::init(&mut StdRng::seed_from_u64(0));
+        assert_eq!(conv.weight.dims(), [4, 1, 1, 1]);
+    }
+
+    #[test]
+    fn maxpool_zero_window() {
+        let pool = MaxPool2d::<U1>::new();
+        let y = pool.infer(&Tensor::<(U1, U1, U2, U2)>::full(3.0));
+        assert_eq!(y.dims(), [1, 1, 2, 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "zero-sized Affine layer: DI and DO must be at least 1, found 0")]
+    fn a_zero_sized_affine_built_from_runtime_tensors_panics_in_the_rules_words() {
+        use shaped::Dyn;
+        let w = Tensor::<(U2, Dyn)>::from_vec(vec![]).unwrap();
+        let _ = Affine::new(w, Tensor::<(U2,)>::zeros());
+    }
+}

@@ -4,7 +4,8 @@ use crate::dims::Dim;
 
 use crate::gemm::{matmul, View};
 use crate::module::{weight_bias_tensors, Context, Module, Params, Tensors};
-use crate::rules::{check_dim, check_dims, AffineGradOutput, AffineInput, AtBatch, DimEq, ShapeEq};
+use crate::rules::{check_dim, check_dims, check_non_zero, AffineGradOutput, AffineInput};
+use crate::rules::{AffineNonZero, AtBatch, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -51,9 +52,14 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
     ///
     /// # Panics
     ///
-    /// If `DO` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size.
+    /// If `DO` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size, or if
+    /// `DI` or `DO` is 0 (`zero-sized Affine layer: …`; [`Init`](crate::Init) refuses a static
+    /// 0 at compile time).
     #[track_caller]
     pub fn new(weight: Tensor<(DO, DI), E>, bias: Tensor<(DO,), E>) -> Self {
+        let [d_o, di] = weight.dims();
+        check_non_zero::<AffineNonZero>(d_o);
+        check_non_zero::<AffineNonZero>(di);
         assert_eq!(
             weight.dims()[0],
             bias.dims()[0],

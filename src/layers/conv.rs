@@ -6,7 +6,8 @@ use rayon::prelude::*;
 use crate::dims::{ConstDim, ConvOut, ConvOutput, Dim, Height, Width};
 use crate::gemm::{matmul, View};
 use crate::module::{weight_bias_tensors, Context, Module, Params, Tensors};
-use crate::rules::{check_dim, check_dims, AtBatch, ConvChannels, ConvGradOutput, DimEq, ShapeEq};
+use crate::rules::{check_dim, check_dims, check_non_zero, AtBatch, ConvChannels};
+use crate::rules::{ConvGradOutput, ConvNonZero, DimEq, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -108,7 +109,8 @@ impl Geom {
             for i in 0..self.hf {
                 let (oh_lo, oh_hi) = self.valid(i, ho, self.h);
                 for j in 0..self.wf {
-                    let row = rows.next().expect("one row per (c, i, j)");
+                    // `cols` holds exactly one row per (c, i, j).
+                    let Some(row) = rows.next() else { return };
                     let (ow_lo, ow_hi) = self.valid(j, wo, self.w);
                     if ow_lo > 0 || ow_hi < wo || oh_lo > 0 || oh_hi < ho {
                         // One fill for the whole row: per-segment fills of one or two
@@ -139,7 +141,8 @@ impl Geom {
             for i in 0..self.hf {
                 let (oh_lo, oh_hi) = self.valid(i, ho, self.h);
                 for j in 0..self.wf {
-                    let row = rows.next().expect("one row per (c, i, j)");
+                    // `cols` holds exactly one row per (c, i, j).
+                    let Some(row) = rows.next() else { return };
                     let (ow_lo, ow_hi) = self.valid(j, wo, self.w);
                     if ow_lo == ow_hi {
                         continue;
@@ -306,9 +309,14 @@ where
     ///
     /// # Panics
     ///
-    /// If `K` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size.
+    /// If `K` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size, or if `C`,
+    /// `K`, `HF` or `WF` is 0 (`zero-sized Conv layer: …`; [`Init`](crate::Init) refuses a
+    /// static 0 at compile time).
     #[track_caller]
     pub fn new(weight: Tensor<(K, C, HF, WF), E>, bias: Tensor<(K,), E>) -> Self {
+        for d in weight.dims() {
+            check_non_zero::<ConvNonZero>(d);
+        }
         assert_eq!(
             weight.dims()[0],
             bias.dims()[0],

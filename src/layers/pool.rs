@@ -4,6 +4,7 @@ use core::marker::PhantomData;
 
 use crate::dims::{ConstDim, ConvOutput, Dim, PoolHeight, PoolOut, PoolWidth};
 use crate::module::{no_params, Context, Module};
+use crate::rules::{NonZero, PoolNonZero};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -79,24 +80,33 @@ pub struct MaxPool2d<K, S = K>(PhantomData<(K, S)>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AvgPool2d<K, S = K>(PhantomData<(K, S)>);
 
+// A window of 0 does not compile: `zero-sized pool window: K must be at least 1, found _0`
+// (the rule on the method, not the impl, so that the error is the rule's and not a missing
+// `new`).
 impl<K, S> MaxPool2d<K, S> {
     /// The layer (it has no parameters).
-    pub fn new() -> Self {
+    pub fn new() -> Self
+    where
+        K: NonZero<PoolNonZero>,
+    {
         Self(PhantomData)
     }
 }
 impl<K, S> AvgPool2d<K, S> {
     /// The layer (it has no parameters).
-    pub fn new() -> Self {
+    pub fn new() -> Self
+    where
+        K: NonZero<PoolNonZero>,
+    {
         Self(PhantomData)
     }
 }
-impl<K, S> Default for MaxPool2d<K, S> {
+impl<K: NonZero<PoolNonZero>, S> Default for MaxPool2d<K, S> {
     fn default() -> Self {
         Self::new()
     }
 }
-impl<K, S> Default for AvgPool2d<K, S> {
+impl<K: NonZero<PoolNonZero>, S> Default for AvgPool2d<K, S> {
     fn default() -> Self {
         Self::new()
     }
@@ -134,7 +144,8 @@ where
 impl<MaxK, MaxS> MaxPool2d<MaxK, MaxS> {
     fn run<E: Element>(w: &Window, x: &[E], y: &mut [E], mut argmax: Option<&mut Vec<usize>>) {
         w.each(|out, cells| {
-            let first = cells.next().expect("a window has at least one cell");
+            // A window has K² ≥ 1 cells (a window of 0 does not compile).
+            let Some(first) = cells.next() else { return };
             let (mut best, mut at) = (x[first], first);
             for i in cells {
                 // `>` keeps the first maximum on ties; NaN propagates like PyTorch's.
@@ -244,7 +255,7 @@ where
 
 impl<K: ConstDim, S: ConstDim> AvgPool2d<K, S> {
     fn mean<E: Element>(w: &Window, x: &[E], y: &mut [E]) {
-        let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).expect("a small count");
+        let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).unwrap_or_else(E::one);
         w.each(|out, cells| y[out] = cells.map(|i| x[i]).sum::<E>() * scale);
     }
 }
@@ -292,7 +303,7 @@ where
             return None;
         }
         let (_, w) = pooled::<_, _, _, _, K, S>(x.shape());
-        let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).expect("a small count");
+        let scale = E::one() / E::from_usize(K::SIZE * K::SIZE).unwrap_or_else(E::one);
         let d = work.dx.reset(x.shape()).as_mut_slice();
         d.fill(E::zero());
         let g = dy.as_slice();

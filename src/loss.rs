@@ -50,7 +50,8 @@ impl std::error::Error for LabelError {}
 /// Softmax cross-entropy on integer labels, averaged over the batch (PyTorch's
 /// `cross_entropy` with `reduction="mean"`): `L = −(1/N) Σₙ log softmax(zₙ)[yₙ]`, computed as
 /// `logsumexp(zₙ) − zₙ[yₙ]` with `z − max` first, so it is finite for logits of any finite
-/// magnitude. The batch may be [`Dyn`](crate::Dyn): the labels' count is checked against it.
+/// magnitude. A NaN logit makes its row's loss and gradient NaN, as in PyTorch. The batch may be
+/// [`Dyn`](crate::Dyn): the labels' count is checked against it.
 ///
 /// Returns `L` and `∂L/∂z = (softmax(z) − onehot(y)) / N`, of the logits' shape `(N, C)`.
 ///

@@ -56,7 +56,8 @@ impl Window {
 /// `HO = ⌊(H − K) / S⌋ + 1` ([`PoolOut`]), likewise `WO`.
 ///
 /// `backward_train` routes each `dy` element to the input element that was the maximum of its
-/// window (the first one on ties, as PyTorch does); every other input gets zero.
+/// window (the first one on ties, as PyTorch does); every other input gets zero. A NaN in a
+/// window is its maximum, as in PyTorch: the output is NaN and the gradient goes to the NaN.
 ///
 /// ```
 /// use shaped::{MaxPool2d, Module, Tensor, typenum::*};
@@ -69,7 +70,8 @@ pub struct MaxPool2d<K, S = K>(PhantomData<(K, S)>);
 
 /// `y[n, c, oh, ow] = mean` over the `K × K` window at `(oh·S, ow·S)`, no padding.
 ///
-/// `backward_train` spreads each `dy` element evenly, `dy / K²`, over its window.
+/// `backward_train` spreads each `dy` element evenly, `dy / K²`, over its window. A NaN in a
+/// window makes its mean NaN; the gradient does not depend on the input.
 ///
 /// ```
 /// use shaped::{AvgPool2d, Module, Tensor, typenum::*};

@@ -184,6 +184,42 @@ def model(rng):
     return out
 
 
+def edge_cases():
+    """NaN and extreme values, as PyTorch treats them: ReLU and pooling with NaN inputs and
+    tied maxima, cross-entropy at logits far apart (its loss is finite where exp underflows)."""
+    nan = float("nan")
+    out = ""
+    x = torch.tensor([[nan, -1.0, 0.0, 2.0]], requires_grad=True)
+    dy = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    y = torch.relu(x)
+    (y * dy).sum().backward()
+    out += record("relu_nan.x", x) + record("relu_nan.y", y) + record("relu_nan.dx", x.grad)
+    # 4x4 input, 2x2 windows: a window with a NaN, a window with a tie, a window with a NaN
+    # after its maximum, a plain window.
+    x = torch.tensor([[[[1.0, nan, 5.0, 5.0],
+                        [2.0, 0.0, 5.0, 1.0],
+                        [9.0, 3.0, 7.0, 1.0],
+                        [4.0, nan, 0.0, 8.0]]]], requires_grad=True)
+    dy = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    y = torch.nn.functional.max_pool2d(x, 2)
+    (y * dy).sum().backward()
+    out += record("maxpool_nan.x", x) + record("maxpool_nan.dy", dy)
+    out += record("maxpool_nan.y", y) + record("maxpool_nan.dx", x.grad)
+    x2 = x.detach().clone().requires_grad_(True)
+    y = torch.nn.functional.avg_pool2d(x2, 2)
+    (y * dy).sum().backward()
+    out += record("avgpool_nan.y", y) + record("avgpool_nan.dx", x2.grad)
+    # Cross-entropy: the label's logit 110 and 800 below the maximum, and a NaN logit.
+    for tag, logits, label in [("ce_far", [[0.0, 110.0], [-400.0, 400.0]], [0, 0]),
+                               ("ce_nan", [[0.0, nan, 1.0]], [2])]:
+        z = torch.tensor(logits, requires_grad=True)
+        loss = torch.nn.functional.cross_entropy(z, torch.tensor(label))
+        loss.backward()
+        out += record(f"{tag}.z", z) + record(f"{tag}.loss", loss.reshape(1))
+        out += record(f"{tag}.dz", z.grad)
+    return out
+
+
 def main():
     rng = np.random.default_rng(20261127)
     text = header()
@@ -202,6 +238,8 @@ def main():
     text = header() + pools(rng) + losses(rng) + optimizers(rng) + model(rng)
     with open(os.path.join(HERE, "models.txt"), "w") as f:
         f.write(text)
+    with open(os.path.join(HERE, "edge.txt"), "w") as f:
+        f.write(header() + edge_cases())
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 //! Dimensions as types: typenum's unsigned numbers, and the named shape arithmetic.
 //!
-//! `U1`, `U784`, … are re-exported from [`typenum::consts`], so `use shaped::dims::*` (or
-//! `use shaped::*`) brings them into scope.
+//! `U0` … `U1024` and the powers of two and ten beyond are re-exported from
+//! [`typenum::consts`] (listed there, not in this index), so `use shaped::typenum::*`,
+//! `use shaped::dims::*` or `use shaped::*` brings them into scope. A size typenum has no name
+//! for (`U1568`) is written as a product or through the named arithmetic: `Prod<U32, U49>`,
+//! [`Flat`]`<U32, U7, U7>`; the compiler checks it like any other.
 
+#[doc(no_inline)]
 pub use typenum::consts::*;
 pub use typenum::Unsigned;
 

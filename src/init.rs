@@ -32,6 +32,24 @@ pub trait Init<R: Rng + ?Sized = rand::rngs::StdRng>: Sized {
     fn init(rng: &mut R) -> Self;
 }
 
+/// [`Init`] from a seed alone: `Cnn::seeded(0)`, with the crate's own generator (`StdRng`), so a
+/// project needs no `rand` dependency of its own (and cannot pick a second, incompatible
+/// version of it). For another generator, `shaped::rand` is the version the crate uses.
+///
+/// ```
+/// use shaped::{typenum::*, Affine, ReLU, Seeded};
+/// let a = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::seeded(7);
+/// let b = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::seeded(7);
+/// assert_eq!(a, b); // the same seed, the same parameters
+/// ```
+pub trait Seeded: Init<rand::rngs::StdRng> {
+    /// PyTorch's default initialisation, drawn from a generator seeded with `seed`.
+    fn seeded(seed: u64) -> Self {
+        Self::init(&mut rand::SeedableRng::seed_from_u64(seed))
+    }
+}
+impl<T: Init<rand::rngs::StdRng>> Seeded for T {}
+
 /// A tensor of `U(−bound, bound)` draws.
 fn uniform<S: ConstShape, E: Element, R: Rng + ?Sized>(rng: &mut R, bound: f64) -> Tensor<S, E> {
     // A finite f64 always converts to f32 or f64.

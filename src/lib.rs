@@ -97,7 +97,7 @@ mod shape;
 mod tensor;
 
 pub use dims::*;
-pub use init::Init;
+pub use init::{Init, Seeded};
 pub use layers::affine::{Affine, AffineGrads};
 pub use layers::conv::{Conv, ConvGrads};
 pub use layers::dropout::Dropout;
@@ -107,6 +107,9 @@ pub use layers::relu::ReLU;
 pub use loss::{mse, mse_into, softmax_cross_entropy, softmax_cross_entropy_into, LabelError};
 pub use module::{Context, Gradients, Module, Params, Tensors};
 pub use optim::{Adam, OptimizerState, SettingError, Sgd};
+/// The `rand` the crate draws with ([`Init`], [`Context`], [`data::Dataset::shuffle`]): use it
+/// for your own generators so that both agree on the version.
+pub use rand;
 pub use shape::{ConstShape, Count, Shape};
 pub use tensor::{Element, ShapeError, Tensor};
 pub use typenum;

@@ -1,12 +1,11 @@
-//! Convolution forward and forward+backward on the three workloads of the PyTorch
-//! comparison (`benches/conv_vs_pytorch.py`). Forward+backward goes through
+//! Convolution forward and forward+backward on the three convolution workloads of the PyTorch
+//! comparison (`benches/vs_pytorch.py`). Forward+backward goes through
 //! `Module::forward_train`/`backward_train`, as a model's training step does, with the step's
 //! buffers (`Module::Work`) and gradients kept across calls as a training loop keeps them. The
 //! binary uses the system allocator, as a user's program does.
 //!
 //! `cargo bench --bench conv` runs them under criterion. `cargo bench --bench conv --
-//! --timings R` instead prints one JSON line of per-workload medians over R calls, which the
-//! comparison script reads.
+//! --timings R` instead prints one JSON line of per-workload medians over R calls.
 
 use criterion::Criterion;
 use shaped::{typenum::*, Context, Conv, ConvOut, Module, Params, Tensor, Width};

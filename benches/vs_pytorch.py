@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Speed of shaped against PyTorch CPU (f32) on every benchmark workload, in one run.
+
+    pip install torch numpy
+    python3 benches/vs_pytorch.py [--rounds 7] [--reps 50] [--threads 2]
+
+The shaped side is `benches/vs_pytorch.rs`, built once (`cargo bench --bench vs_pytorch
+--no-run`) and run directly with `--timings REPS`. Each round runs that binary, then PyTorch on
+the same workloads in this process, then a 1024³ matrix product in PyTorch (the machine's
+practical GEMM peak), so both sides see the same machine load. Each side reports per workload
+and pass a median over REPS samples; a sample is the mean of enough consecutive calls to last
+about 20 µs, by the same rule on both sides.
+
+Both sides train as a user's loop does: shaped keeps its step buffers and gradients across
+calls; PyTorch runs forward under `torch.no_grad()`, and forward+backward with `x` and the
+parameters requiring grad, their `.grad` set to None before each call, then `y.backward(dy)`.
+`--threads` sets PyTorch's thread count and RAYON_NUM_THREADS for the shaped binary.
+
+The output is a markdown table: per workload and pass the medians over rounds, and the median
+over rounds of each round's ratio shaped / PyTorch with its range (below 1.0: shaped is faster).
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+
+import torch
+import torch.nn.functional as F
+
+# name: (kind, dims); the shaped side is `benches/vs_pytorch.rs`.
+WORKLOADS = {
+    "affine_1x4_3": ("affine", (1, 4, 3)),
+    "affine_32x64_32": ("affine", (32, 64, 32)),
+    "affine_relu_64x784_256": ("affine_relu", (64, 784, 256)),
+    "affine_256x1024_1024": ("affine", (256, 1024, 1024)),
+    # (N, C, H, W, K, HF, WF, S, P)
+    "conv_small": ("conv", (8, 3, 32, 32, 16, 3, 3, 1, 1)),
+    "conv_stride2": ("conv", (32, 16, 32, 32, 32, 3, 3, 2, 1)),
+    "conv_lenet": ("conv", (64, 1, 28, 28, 6, 5, 5, 1, 0)),
+    "relu_256x4096": ("relu", (256, 4096)),
+}
+PASSES = ("forward", "forward_backward")
+# As `MIN_SAMPLE_SECONDS` in benches/vs_pytorch.rs.
+MIN_SAMPLE_SECONDS = 20e-6
+GEMM_SIDE = 1024
+
+
+def median_seconds(f, reps):
+    """As `median_seconds` in benches/vs_pytorch.rs: three warm-up calls choose how many
+    calls a sample takes; the median over `reps` samples of the time of one call."""
+    warm = []
+    for _ in range(3):
+        t = time.perf_counter()
+        f()
+        warm.append(time.perf_counter() - t)
+    calls = max(1, int(-(-MIN_SAMPLE_SECONDS // max(statistics.median(warm), 1e-9))))
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        for _ in range(calls):
+            f()
+        times.append((time.perf_counter() - t) / calls)
+    return statistics.median(times)
+
+
+def setup(kind, dims, g):
+    """Returns (forward(x, params), x, params, dy) for one workload, seeded by `g`."""
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=g) - 0.5
+
+    if kind in ("affine", "affine_relu"):
+        n, di, do = dims
+        x, params, dy = rand(n, di), [rand(do, di), rand(do)], rand(n, do)
+        if kind == "affine":
+            return (lambda x, p: F.linear(x, *p)), x, params, dy
+        return (lambda x, p: F.relu(F.linear(x, *p))), x, params, dy
+    if kind == "conv":
+        n, c, h, w, k, hf, wf, s, p = dims
+        ho, wo = (h + 2 * p - hf) // s + 1, (w + 2 * p - wf) // s + 1
+        x, params, dy = rand(n, c, h, w), [rand(k, c, hf, wf), rand(k)], rand(n, k, ho, wo)
+        return (lambda x, ps: F.conv2d(x, *ps, stride=s, padding=p)), x, params, dy
+    assert kind == "relu"
+    return (lambda x, p: F.relu(x)), rand(*dims), [], rand(*dims)
+
+
+def torch_timings(reps):
+    out = {}
+    for name, (kind, dims) in WORKLOADS.items():
+        fn, x, params, dy = setup(kind, dims, torch.Generator().manual_seed(0))
+        xg = x.clone().requires_grad_(True)
+        pg = [p.clone().requires_grad_(True) for p in params]
+
+        def forward():
+            with torch.no_grad():
+                fn(x, params)
+
+        def forward_backward():
+            for t in [xg, *pg]:
+                t.grad = None
+            fn(xg, pg).backward(dy)
+
+        out[name] = {
+            "forward": median_seconds(forward, reps),
+            "forward_backward": median_seconds(forward_backward, reps),
+        }
+    return out
+
+
+def gemm_seconds(reps):
+    g = torch.Generator().manual_seed(1)
+    a = torch.rand(GEMM_SIDE, GEMM_SIDE, generator=g)
+    b = torch.rand(GEMM_SIDE, GEMM_SIDE, generator=g)
+    out = torch.empty(GEMM_SIDE, GEMM_SIDE)
+    return median_seconds(lambda: torch.mm(a, b, out=out), reps)
+
+
+def build():
+    """Builds the timing binary once and returns its path."""
+    done = subprocess.run(
+        ["cargo", "bench", "--bench", "vs_pytorch", "--no-run", "--message-format=json"],
+        capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cargo bench --no-run failed:\n{done.stderr}")
+    for line in done.stdout.splitlines():
+        msg = json.loads(line)
+        if (msg.get("reason") == "compiler-artifact" and msg.get("executable")
+                and msg["target"]["name"] == "vs_pytorch"):
+            return msg["executable"]
+    raise SystemExit("cargo bench --no-run named no vs_pytorch executable")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def fmt_time(s):
+    if s < 1e-6:
+        return f"{s * 1e9:.0f} ns"
+    return f"{s * 1e6:.2f} µs" if s < 1e-3 else f"{s * 1e3:.3f} ms"
+
+
+def fmt_ratio(r):
+    return f"{r:.2g}" if r < 0.1 else f"{r:.2f}"
+
+
+def flops(name):
+    """FLOP of the matrix products of an affine workload's passes (bias and ReLU not counted):
+    forward X·Wᵀ, backward dY·W and dYᵀ·X."""
+    kind, dims = WORKLOADS[name]
+    if kind not in ("affine", "affine_relu"):
+        return None
+    n, di, do = dims
+    return {"forward": 2 * n * di * do, "forward_backward": 6 * n * di * do}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
+    binary = build()
+
+    shaped = {name: {p: [] for p in PASSES} for name in WORKLOADS}
+    ref = {name: {p: [] for p in PASSES} for name in WORKLOADS}
+    gemm = []
+    for r in range(args.rounds):
+        line = subprocess.run([binary, "--timings", str(args.reps)], env=env, check=True,
+                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        s, t = json.loads(line), torch_timings(args.reps)
+        for name in WORKLOADS:
+            for p in PASSES:
+                shaped[name][p].append(s[name][p])
+                ref[name][p].append(t[name][p])
+        gemm.append(gemm_seconds(args.reps))
+        print(f"round {r + 1}/{args.rounds} done", flush=True)
+
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    print(f"\n{cpu_model()}, {cores} cores ({usable} usable); {rustc}; torch {torch.__version__}; "
+          f"{args.threads} thread(s) on both sides; system allocator; "
+          f"medians over {args.rounds} rounds of {args.reps} samples\n")
+    print("| workload | pass | shaped | PyTorch | shaped / PyTorch | range over rounds |")
+    print("|---|---|---:|---:|---:|---|")
+    for name in WORKLOADS:
+        for p in PASSES:
+            a, b = shaped[name][p], ref[name][p]
+            ratios = [x / y for x, y in zip(a, b)]
+            print(f"| {name} | {p.replace('_', '+')} | {fmt_time(statistics.median(a))} "
+                  f"| {fmt_time(statistics.median(b))} | {fmt_ratio(statistics.median(ratios))}× "
+                  f"| {fmt_ratio(min(ratios))}–{fmt_ratio(max(ratios))} |")
+
+    peaks = [2 * GEMM_SIDE**3 / s / 1e9 for s in gemm]
+    peak = statistics.median(peaks)
+    print(f"\nGEMM peak reference: PyTorch {GEMM_SIDE}³ f32 matmul, {args.threads} thread(s): "
+          f"{peak:.0f} GFLOP/s (range over rounds {min(peaks):.0f}–{max(peaks):.0f})\n")
+    print("| workload | pass | shaped GFLOP/s | % of peak |")
+    print("|---|---|---:|---:|")
+    for name in WORKLOADS:
+        f = flops(name)
+        if f is None:
+            continue
+        for p in PASSES:
+            gf = f[p] / statistics.median(shaped[name][p]) / 1e9
+            print(f"| {name} | {p.replace('_', '+')} | {gf:.1f} | {100 * gf / peak:.0f} % |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+//! The workloads of the PyTorch comparison (`benches/vs_pytorch.py`), timed as a training loop
+//! gets them: the model is built once, and its step buffers (`Module::Work`), its gradients and
+//! its `Context` are kept across calls. Forward is `forward_train`; forward+backward is
+//! `forward_train`, `grads.zero()`, then `backward_train` with the input gradient, as PyTorch
+//! computes `x.grad` when `x` requires it. The binary uses the system allocator, as a user's
+//! program does unless it chooses another.
+//!
+//! `cargo bench --bench vs_pytorch -- --timings R` prints one JSON line,
+//! `{workload: {"forward": s, "forward_backward": s}}`, each a median over R samples, which the
+//! comparison script reads. Without `--timings` (`cargo bench`) it runs a few samples of each
+//! and prints the same line, as a check that every workload runs.
+//!
+//! A sample is the mean of enough consecutive calls to last about 20 µs (one call for all but
+//! the smallest workloads), so that the clock's own cost does not count in a 100 ns step; the
+//! script times PyTorch by the same rule.
+
+use shaped::{typenum::*, Affine, Context, Conv, ConvOut, Gradients, Module, ReLU, Tensor, Width};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Deterministic inputs in [-0.5, 0.5).
+fn noise(seed: u64) -> impl FnMut(&[usize]) -> f32 {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    move |_| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
+
+/// The shortest a sample lasts: a sample of a faster step times that many calls together.
+const MIN_SAMPLE_SECONDS: f64 = 20e-6;
+
+fn median(mut t: Vec<f64>) -> f64 {
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+/// The median over `reps` samples of the time of one call of `f`, after three warm-up calls
+/// (the first grows the step's buffers), which also choose how many calls a sample takes.
+fn median_seconds(mut f: impl FnMut(), reps: usize) -> f64 {
+    let warm: Vec<f64> = (0..3)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    let calls = (MIN_SAMPLE_SECONDS / median(warm).max(1e-9))
+        .ceil()
+        .max(1.0) as usize;
+    median(
+        (0..reps)
+            .map(|_| {
+                let s = Instant::now();
+                for _ in 0..calls {
+                    f();
+                }
+                s.elapsed().as_secs_f64() / calls as f64
+            })
+            .collect(),
+    )
+}
+
+/// The two timings of one workload.
+type Timings = Box<dyn FnMut(usize) -> (f64, f64)>;
+
+/// Times `model` on `x` (and `dy` for the backward pass) with the training API, the step's
+/// state kept across calls as a training loop keeps it.
+fn workload<M, In>(mut model: M, x: In, dy: M::Out) -> Timings
+where
+    M: Module<f32, In> + 'static,
+    In: 'static,
+    M::Out: 'static,
+{
+    let mut work = M::Work::default();
+    let mut grads = model.zero_grads();
+    let mut ctx = Context::new(0);
+    Box::new(move |reps| {
+        let forward = median_seconds(
+            || {
+                black_box(model.forward_train(black_box(&x), &mut work, &mut ctx));
+            },
+            reps,
+        );
+        let forward_backward = median_seconds(
+            || {
+                model.forward_train(black_box(&x), &mut work, &mut ctx);
+                grads.zero();
+                let dx = model.backward_train(&x, black_box(&dy), &mut work, &mut grads, true);
+                assert!(dx.is_some(), "the input gradient is computed");
+                black_box(dx);
+            },
+            reps,
+        );
+        (forward, forward_backward)
+    })
+}
+
+fn affine<N: shaped::ConstDim, DI: shaped::ConstDim, DO: shaped::ConstDim>() -> Timings {
+    let layer = Affine::<DI, DO>::new(Tensor::from_fn(noise(1)), Tensor::from_fn(noise(2)));
+    let x = Tensor::<(N, DI)>::from_fn(noise(3));
+    let dy = Tensor::<(N, DO)>::from_fn(noise(4));
+    workload(layer, x, dy)
+}
+
+macro_rules! conv {
+    ($n:ty, $c:ty, $h:ty, $w:ty, $k:ty, $hf:ty, $wf:ty, $s:ty, $p:ty) => {{
+        let conv = Conv::<$c, $k, $hf, $wf, $s, $p>::new(
+            Tensor::from_fn(noise(1)),
+            Tensor::from_fn(noise(2)),
+        );
+        let x = Tensor::<($n, $c, $h, $w)>::from_fn(noise(3));
+        let dy = Tensor::<(
+            $n,
+            $k,
+            ConvOut<$h, $hf, $s, $p>,
+            ConvOut<$w, $wf, $s, $p, Width>,
+        )>::from_fn(noise(4));
+        workload(conv, x, dy)
+    }};
+}
+
+fn main() {
+    let mut cases: Vec<(&str, Timings)> = vec![
+        ("affine_1x4_3", affine::<U1, U4, U3>()),
+        ("affine_32x64_32", affine::<U32, U64, U32>()),
+        ("affine_relu_64x784_256", {
+            let model = (
+                Affine::<U784, U256>::new(Tensor::from_fn(noise(1)), Tensor::from_fn(noise(2))),
+                ReLU,
+            );
+            let x = Tensor::<(U64, U784)>::from_fn(noise(3));
+            let dy = Tensor::<(U64, U256)>::from_fn(noise(4));
+            workload(model, x, dy)
+        }),
+        ("affine_256x1024_1024", affine::<U256, U1024, U1024>()),
+        ("conv_small", conv!(U8, U3, U32, U32, U16, U3, U3, U1, U1)),
+        (
+            "conv_stride2",
+            conv!(U32, U16, U32, U32, U32, U3, U3, U2, U1),
+        ),
+        ("conv_lenet", conv!(U64, U1, U28, U28, U6, U5, U5, U1, U0)),
+        ("relu_256x4096", {
+            let x = Tensor::<(U256, U4096)>::from_fn(noise(3));
+            let dy = Tensor::<(U256, U4096)>::from_fn(noise(4));
+            workload(ReLU, x, dy)
+        }),
+    ];
+    let args: Vec<String> = std::env::args().collect();
+    // Without `--timings` (under `cargo bench`, which adds `--bench`): a quick check run.
+    let reps = match args.iter().position(|a| a == "--timings") {
+        Some(i) => match args.get(i + 1).and_then(|r| r.parse().ok()) {
+            Some(reps) if reps > 0 => reps,
+            _ => panic!("--timings takes a positive number of samples"),
+        },
+        None => 5,
+    };
+    let fields: Vec<String> = cases
+        .iter_mut()
+        .map(|(name, timings)| {
+            let (forward, forward_backward) = timings(reps);
+            assert!(forward > 0.0 && forward_backward > 0.0, "{name}: no time");
+            format!("\"{name}\": {{\"forward\": {forward:e}, \"forward_backward\": {forward_backward:e}}}")
+        })
+        .collect();
+    println!("{{{}}}", fields.join(", "));
+}

@@ -105,7 +105,7 @@ pub use layers::flatten::Flatten;
 pub use layers::pool::{AvgPool2d, MaxPool2d};
 pub use layers::relu::ReLU;
 pub use loss::{mse, mse_into, softmax_cross_entropy, softmax_cross_entropy_into, LabelError};
-pub use module::{Context, Gradients, Module, Params, Tensors};
+pub use module::{Context, Gradients, LayerWork, Module, Params, Tensors};
 pub use optim::{Adam, OptimizerState, SettingError, Sgd};
 /// The `rand` the crate draws with ([`Init`], [`Context`], [`data::Dataset::shuffle`]): use it
 /// for your own generators so that both agree on the version.

@@ -47,7 +47,8 @@
 
 use rand::{rngs::StdRng, SeedableRng};
 
-use crate::tensor::Element;
+use crate::shape::Shape;
+use crate::tensor::{Element, Tensor};
 
 /// A value made of tensors of `E`, visited in a fixed order under PyTorch's names: a layer's
 /// parameters, its gradients, an optimizer's moments.
@@ -166,6 +167,24 @@ impl Context {
     /// The random generator.
     pub fn rng(&mut self) -> &mut StdRng {
         &mut self.rng
+    }
+}
+
+/// The buffers of one layer's training step: its output (shape `Y`), the gradient it passes
+/// down (shape `X`, the input's), and what its backward pass keeps (`Keep`: pooling indices, a
+/// dropout mask, a convolution's lowered input). Grown on first use, then reused.
+pub struct LayerWork<X, Y, E, Keep = ()> {
+    pub(crate) out: Tensor<Y, E>,
+    pub(crate) dx: Tensor<X, E>,
+    pub(crate) keep: Keep,
+}
+impl<X: Shape, Y: Shape, E: Element, Keep: Default> Default for LayerWork<X, Y, E, Keep> {
+    fn default() -> Self {
+        Self {
+            out: Tensor::default(),
+            dx: Tensor::default(),
+            keep: Keep::default(),
+        }
     }
 }
 

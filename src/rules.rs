@@ -20,7 +20,6 @@ use crate::dims::Dyn;
 use crate::tensor::fmt_dims;
 
 /// Decimal display types for shape errors. Internal: the names appear in error messages only.
-#[doc(hidden)]
 pub mod decimal {
     use core::marker::PhantomData;
     use typenum::consts::*;

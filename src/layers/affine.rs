@@ -3,7 +3,7 @@
 use crate::dims::Dim;
 
 use crate::gemm::{matmul, View};
-use crate::module::{weight_bias_tensors, Context, Module, Params, Tensors};
+use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, check_non_zero, AffineGradOutput, AffineInput};
 use crate::rules::{AffineNonZero, AtBatch, DimEq, ShapeEq};
 use crate::shape::Shape;
@@ -247,20 +247,6 @@ impl<DI: Dim, DO: Dim, E: Element> Params<E> for Affine<DI, DO, E> {
     }
 }
 
-/// The buffers of an [`Affine`] training step: its output and its input gradient.
-pub struct AffineWork<N, D, DO, E> {
-    out: Tensor<(N, DO), E>,
-    dx: Tensor<(N, D), E>,
-}
-impl<N: Dim, D: Dim, DO: Dim, E: Element> Default for AffineWork<N, D, DO, E> {
-    fn default() -> Self {
-        Self {
-            out: Tensor::default(),
-            dx: Tensor::default(),
-        }
-    }
-}
-
 impl<N, D, DI, DO, E> Module<E, Tensor<(N, D), E>> for Affine<DI, DO, E>
 where
     N: Dim,
@@ -272,7 +258,7 @@ where
     E: Element,
 {
     type Out = Tensor<(N, DO), E>;
-    type Work = AffineWork<N, D, DO, E>;
+    type Work = LayerWork<(N, D), (N, DO), E>;
 
     fn infer(&self, x: &Tensor<(N, D), E>) -> Self::Out {
         self.forward(x)

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::dims::{ConstDim, ConvOut, ConvOutput, Dim, Height, Width};
 use crate::gemm::{matmul, View};
-use crate::module::{weight_bias_tensors, Context, Module, Params, Tensors};
+use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, check_non_zero, AtBatch, ConvChannels};
 use crate::rules::{ConvGradOutput, ConvNonZero, DimEq, ShapeEq};
 use crate::shape::Shape;
@@ -628,25 +628,14 @@ impl<C: Dim, K: Dim, HF: Dim, WF: Dim, S, P, E: Element> Params<E> for Conv<C, K
     }
 }
 
-/// The buffers of a [`Conv`] training step: its output, the lowered input (one
-/// `C·HF·WF × HO·WO` matrix per sample, kept from the forward to the backward pass so the input
-/// is not lowered twice; none for a pointwise convolution, whose input is its own lowering),
-/// the backward tasks' scratch, and its input gradient.
-pub struct ConvWork<X, Y, E> {
-    out: Tensor<Y, E>,
+/// What a [`Conv`] training step keeps: the lowered input (one `C·HF·WF × HO·WO` matrix per
+/// sample, kept from the forward to the backward pass so the input is not lowered twice; none
+/// for a pointwise convolution, whose input is its own lowering) and the backward tasks'
+/// scratch. Both grow to the largest batch seen and never shrink.
+#[derive(Debug, Default)]
+pub struct ConvKeep<E> {
     lowered: Vec<E>,
     scratch: Vec<E>,
-    dx: Tensor<X, E>,
-}
-impl<X: Shape, Y: Shape, E: Element> Default for ConvWork<X, Y, E> {
-    fn default() -> Self {
-        Self {
-            out: Tensor::default(),
-            lowered: Vec::new(),
-            scratch: Vec::new(),
-            dx: Tensor::default(),
-        }
-    }
 }
 
 /// The output shape of a convolution.
@@ -671,7 +660,7 @@ where
     AtBatch<N, C2>: DimEq<C, ConvChannels>,
 {
     type Out = Tensor<ConvShape<N, K, H, W, HF, WF, S, P>, E>;
-    type Work = ConvWork<(N, C2, H, W), ConvShape<N, K, H, W, HF, WF, S, P>, E>;
+    type Work = LayerWork<(N, C2, H, W), ConvShape<N, K, H, W, HF, WF, S, P>, E, ConvKeep<E>>;
 
     fn infer(&self, x: &Tensor<(N, C2, H, W), E>) -> Self::Out {
         let (g, out) = self.geom(x.shape());
@@ -691,15 +680,15 @@ where
         let n = out.0.size();
         // Grown to the largest batch seen, never shrunk: alternating batch sizes reuse it.
         let lowered = n * g.lowered_len();
-        if work.lowered.len() < lowered {
-            work.lowered.resize(lowered, E::zero());
+        if work.keep.lowered.len() < lowered {
+            work.keep.lowered.resize(lowered, E::zero());
         }
         let y = work.out.reset(out);
         self.forward_slices(
             &g,
             x.as_slice(),
             y.as_mut_slice(),
-            &mut work.lowered[..lowered],
+            &mut work.keep.lowered[..lowered],
             true,
         );
         &work.out
@@ -716,19 +705,19 @@ where
         let (g, out) = self.geom(x.shape());
         check_dims::<ConvGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
         let scratch = tasks(out.0.size()).0 * g.task_scratch(true);
-        if work.scratch.len() < scratch {
-            work.scratch.resize(scratch, E::zero());
+        if work.keep.scratch.len() < scratch {
+            work.keep.scratch.resize(scratch, E::zero());
         }
         let lowered = out.0.size() * g.lowered_len();
         let dx = input_grad.then(|| work.dx.reset(x.shape()).as_mut_slice());
         self.backward_slices(
             &g,
             x.as_slice(),
-            Some(&work.lowered[..lowered]),
+            Some(&work.keep.lowered[..lowered]),
             dy.as_slice(),
             dx,
             grads,
-            &mut work.scratch,
+            &mut work.keep.scratch,
         );
         input_grad.then_some(&work.dx)
     }

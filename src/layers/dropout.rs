@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use crate::module::{no_params, Context, Module};
+use crate::module::{no_params, Context, LayerWork, Module};
 use crate::optim::SettingError;
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -59,25 +59,10 @@ impl Default for Dropout {
 
 no_params!(Dropout);
 
-/// The buffers of a [`Dropout`] training step: its output, its mask and its input gradient.
-pub struct DropoutWork<S, E> {
-    out: Tensor<S, E>,
-    mask: Tensor<S, E>,
-    dx: Tensor<S, E>,
-}
-impl<S: Shape, E: Element> Default for DropoutWork<S, E> {
-    fn default() -> Self {
-        Self {
-            out: Tensor::default(),
-            mask: Tensor::default(),
-            dx: Tensor::default(),
-        }
-    }
-}
-
 impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for Dropout {
     type Out = Tensor<S, E>;
-    type Work = DropoutWork<S, E>;
+    /// The mask is kept for the backward pass.
+    type Work = LayerWork<S, S, E, Tensor<S, E>>;
 
     fn infer(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
         x.clone()
@@ -97,7 +82,7 @@ impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for Dropout {
         };
         let keep = E::from_f64(keep).unwrap_or_else(E::zero);
         let rng = ctx.rng();
-        let mask = work.mask.reset(x.shape()).as_mut_slice();
+        let mask = work.keep.reset(x.shape()).as_mut_slice();
         for m in mask.iter_mut() {
             *m = if rng.random::<f64>() < self.p {
                 E::zero()
@@ -106,7 +91,7 @@ impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for Dropout {
             };
         }
         let out = work.out.reset(x.shape()).as_mut_slice();
-        for ((y, &v), &m) in out.iter_mut().zip(x.as_slice()).zip(work.mask.as_slice()) {
+        for ((y, &v), &m) in out.iter_mut().zip(x.as_slice()).zip(work.keep.as_slice()) {
             *y = v * m;
         }
         &work.out
@@ -124,7 +109,7 @@ impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for Dropout {
             return None;
         }
         let dx = work.dx.reset(x.shape()).as_mut_slice();
-        for ((d, &g), &m) in dx.iter_mut().zip(dy.as_slice()).zip(work.mask.as_slice()) {
+        for ((d, &g), &m) in dx.iter_mut().zip(dy.as_slice()).zip(work.keep.as_slice()) {
             *d = g * m;
         }
         Some(&work.dx)

@@ -1,8 +1,7 @@
 //! Flattening a batch of images into a batch of vectors.
 
 use crate::dims::{Dim, DimMul, Flat};
-use crate::module::{no_params, Context, Module};
-use crate::shape::Shape;
+use crate::module::{no_params, Context, LayerWork, Module};
 use crate::tensor::{Element, Tensor};
 
 /// `(N, C, H, W) -> (N, C·H·W)`, row-major, without copying; the product is computed in the
@@ -22,20 +21,6 @@ pub struct Flatten;
 
 no_params!(Flatten);
 
-/// The buffers of a [`Flatten`] training step: its output and its input gradient.
-pub struct FlattenWork<N, F, X, E> {
-    out: Tensor<(N, F), E>,
-    dx: Tensor<X, E>,
-}
-impl<N: Dim, F: Dim, X: Shape, E: Element> Default for FlattenWork<N, F, X, E> {
-    fn default() -> Self {
-        Self {
-            out: Tensor::default(),
-            dx: Tensor::default(),
-        }
-    }
-}
-
 impl<N, C, H, W, E> Module<E, Tensor<(N, C, H, W), E>> for Flatten
 where
     N: Dim,
@@ -47,7 +32,7 @@ where
     <C as DimMul<H>>::Out: DimMul<W>,
 {
     type Out = Tensor<(N, Flat<C, H, W>), E>;
-    type Work = FlattenWork<N, Flat<C, H, W>, (N, C, H, W), E>;
+    type Work = LayerWork<(N, C, H, W), (N, Flat<C, H, W>), E>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
         let (n, c, h, w) = x.shape();

@@ -3,7 +3,7 @@
 use core::marker::PhantomData;
 
 use crate::dims::{ConstDim, ConvOutput, Dim, PoolHeight, PoolOut, PoolWidth};
-use crate::module::{no_params, Context, Module};
+use crate::module::{no_params, Context, LayerWork, Module};
 use crate::rules::{NonZero, PoolNonZero};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -164,37 +164,6 @@ impl<MaxK, MaxS> MaxPool2d<MaxK, MaxS> {
     }
 }
 
-/// The buffers of a [`MaxPool2d`] training step: its output, the input index of each window's
-/// maximum, and its input gradient.
-pub struct MaxPoolWork<X, Y, E> {
-    out: Tensor<Y, E>,
-    argmax: Vec<usize>,
-    dx: Tensor<X, E>,
-}
-impl<X: Shape, Y: Shape, E: Element> Default for MaxPoolWork<X, Y, E> {
-    fn default() -> Self {
-        Self {
-            out: Tensor::default(),
-            argmax: Vec::new(),
-            dx: Tensor::default(),
-        }
-    }
-}
-
-/// The buffers of an [`AvgPool2d`] training step: its output and its input gradient.
-pub struct AvgPoolWork<X, Y, E> {
-    out: Tensor<Y, E>,
-    dx: Tensor<X, E>,
-}
-impl<X: Shape, Y: Shape, E: Element> Default for AvgPoolWork<X, Y, E> {
-    fn default() -> Self {
-        Self {
-            out: Tensor::default(),
-            dx: Tensor::default(),
-        }
-    }
-}
-
 /// The pooled shape.
 type PooledShape<N, C, H, W, K, S> = (N, C, PoolOut<H, K, S>, PoolOut<W, K, S, PoolWidth>);
 
@@ -209,7 +178,8 @@ where
     E: Element,
 {
     type Out = Pooled<N, C, H, W, K, S, E>;
-    type Work = MaxPoolWork<(N, C, H, W), PooledShape<N, C, H, W, K, S>, E>;
+    /// The input index of each window's maximum is kept for the backward pass.
+    type Work = LayerWork<(N, C, H, W), PooledShape<N, C, H, W, K, S>, E, Vec<usize>>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
         let (out, w) = pooled::<_, _, _, _, K, S>(x.shape());
@@ -226,8 +196,8 @@ where
     ) -> &'w Self::Out {
         let (out, w) = pooled::<_, _, _, _, K, S>(x.shape());
         let y = work.out.reset(out);
-        work.argmax.clear();
-        Self::run(&w, x.as_slice(), y.as_mut_slice(), Some(&mut work.argmax));
+        work.keep.clear();
+        Self::run(&w, x.as_slice(), y.as_mut_slice(), Some(&mut work.keep));
         &work.out
     }
 
@@ -244,7 +214,7 @@ where
         }
         let d = work.dx.reset(x.shape()).as_mut_slice();
         d.fill(E::zero());
-        for (&at, &g) in work.argmax.iter().zip(dy.as_slice()) {
+        for (&at, &g) in work.keep.iter().zip(dy.as_slice()) {
             d[at] += g;
         }
         Some(&work.dx)
@@ -273,7 +243,7 @@ where
     E: Element,
 {
     type Out = Pooled<N, C, H, W, K, S, E>;
-    type Work = AvgPoolWork<(N, C, H, W), PooledShape<N, C, H, W, K, S>, E>;
+    type Work = LayerWork<(N, C, H, W), PooledShape<N, C, H, W, K, S>, E>;
 
     fn infer(&self, x: &Tensor<(N, C, H, W), E>) -> Self::Out {
         let (out, w) = pooled::<_, _, _, _, K, S>(x.shape());

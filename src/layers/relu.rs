@@ -1,6 +1,6 @@
 //! The rectified linear unit.
 
-use crate::module::{no_params, Context, Module};
+use crate::module::{no_params, Context, LayerWork, Module};
 use crate::rules::{check_dims, ReluGradOutput, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -105,23 +105,9 @@ mod tests {
 
 no_params!(ReLU);
 
-/// The buffers of a [`ReLU`] training step: its output and its input gradient.
-pub struct ReluWork<S, E> {
-    out: Tensor<S, E>,
-    dx: Tensor<S, E>,
-}
-impl<S: Shape, E: Element> Default for ReluWork<S, E> {
-    fn default() -> Self {
-        Self {
-            out: Tensor::default(),
-            dx: Tensor::default(),
-        }
-    }
-}
-
 impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for ReLU {
     type Out = Tensor<S, E>;
-    type Work = ReluWork<S, E>;
+    type Work = LayerWork<S, S, E>;
 
     fn infer(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
         self.forward(x)

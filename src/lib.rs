@@ -98,7 +98,7 @@ mod tensor;
 
 pub use dims::*;
 pub use init::{Init, Seeded};
-pub use layers::affine::{Affine, AffineGrads};
+pub use layers::affine::{Affine, AffineGrads, AffineRows};
 pub use layers::conv::{Conv, ConvGrads};
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;

@@ -329,6 +329,14 @@ shape_rule!(
     "the input's last dim must be the layer's DI"
 );
 shape_rule!(
+    /// An `Affine` layer in a model takes a batch of vectors `(N, DI)`; a tensor of another rank
+    /// (an image batch `(N, C, H, W)` straight from a convolution) needs `Flatten` first.
+    AffineRank,
+    AffineRankMismatch,
+    "Affine takes a batch of vectors (N, DI) with DI = {Expected}, found a tensor of shape {Found}: add Flatten before it",
+    "a tensor of another rank than (N, DI) reaches this Affine layer"
+);
+shape_rule!(
     /// `grad_output` of `Affine::backward` must have the forward output's shape `(N, DO)`.
     AffineGradOutput,
     AffineGradOutputMismatch,

@@ -284,3 +284,19 @@ mod zero_sized {
         let _ = Affine::new(w, Tensor::<(U2,)>::zeros());
     }
 }
+
+#[test]
+fn model_forgot_flatten() {
+    use rand::{rngs::StdRng, SeedableRng};
+    use shaped::{Flatten, Init, MaxPool2d, Module};
+    type Cnn = (
+        Conv<U1, U32, U3, U3, U1, U1>,
+        ReLU,
+        MaxPool2d<U2>,
+        Flatten,
+        Affine<U512, U10>,
+    );
+    let model: Cnn = Init::init(&mut StdRng::seed_from_u64(0));
+    let logits = model.infer(&Tensor::<(U2, U1, U8, U8)>::zeros());
+    assert_eq!(logits.dims(), [2, 10]);
+}

@@ -5,9 +5,10 @@ use crate::dims::Dim;
 use crate::gemm::{matmul, View};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, check_non_zero, AffineGradOutput, AffineInput};
-use crate::rules::{AffineNonZero, AtBatch, DimEq, ShapeEq};
+use crate::rules::{AffineNonZero, AffineRank, AtBatch, DimEq, ShapeEq, Verdict};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
+use typenum::B0;
 
 /// `Y = X·Wᵀ + b`: a fully connected layer from `DI` input features to `DO` outputs, with
 /// `X: (N, DI)`, `W: (DO, DI)`, `b: (DO,)`, `Y: (N, DO)`.
@@ -102,11 +103,26 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
         N: Dim,
         D: Dim + DimEq<DI, AffineInput>,
     {
-        let (n, d) = x.shape();
-        let (d_o, di) = self.weight.shape();
-        check_dim::<AffineInput>(di.size(), d.size());
+        self.forward_rows(x, y);
+    }
+
+    /// The forward pass of a batch of rows `x` (a shape `(N, D)`, checked by the callers'
+    /// rules) into `y`.
+    #[track_caller]
+    fn forward_rows<S: Shape>(&self, x: &Tensor<S, E>, y: &mut Tensor<(S::Batch, DO), E>) {
+        let n = x.shape().batch();
+        let d_o = self.weight.shape().0;
+        self.check_features(x);
         let y = y.reset((n, d_o));
         self.forward_slices(n.size(), x.as_slice(), y.as_mut_slice());
+    }
+
+    /// The runtime check of the junction rule (free for static dims: both are constants).
+    #[track_caller]
+    fn check_features<S: Shape>(&self, x: &Tensor<S, E>) {
+        let dims = x.dims();
+        let features = dims.as_ref().last().copied().unwrap_or(0);
+        check_dim::<AffineInput>(self.weight.dims()[1], features);
     }
 
     fn forward_slices(&self, n: usize, x: &[E], y: &mut [E]) {
@@ -172,22 +188,17 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
         D: Dim + DimEq<DI, AffineInput>,
         G: Shape + ShapeEq<(N, DO), AffineGradOutput>,
     {
-        let n = self.check_backward(x, dy);
+        let n = self.check_rows(x, dy);
         let dx = dx.reset((n, self.weight.shape().1));
         self.backward_slices(x.as_slice(), dy.as_slice(), Some(dx.as_mut_slice()), grads);
     }
 
     /// The runtime checks of a backward pass; the batch.
     #[track_caller]
-    fn check_backward<N: Dim, D: Dim, G: Shape>(
-        &self,
-        x: &Tensor<(N, D), E>,
-        dy: &Tensor<G, E>,
-    ) -> N {
-        let (n, d) = x.shape();
-        let [d_o, di] = self.weight.dims();
-        check_dim::<AffineInput>(di, d.size());
-        check_dims::<AffineGradOutput>(&[n.size(), d_o], dy.dims().as_ref());
+    fn check_rows<S: Shape, G: Shape>(&self, x: &Tensor<S, E>, dy: &Tensor<G, E>) -> S::Batch {
+        let n = x.shape().batch();
+        self.check_features(x);
+        check_dims::<AffineGradOutput>(&[n.size(), self.weight.dims()[0]], dy.dims().as_ref());
         n
     }
 
@@ -247,43 +258,68 @@ impl<DI: Dim, DO: Dim, E: Element> Params<E> for Affine<DI, DO, E> {
     }
 }
 
-impl<N, D, DI, DO, E> Module<E, Tensor<(N, D), E>> for Affine<DI, DO, E>
+/// The inputs an [`Affine`] layer takes in a model: a batch of vectors `(N, D)`, whose `D` is
+/// checked against `DI` by the junction rule. A tensor of any other rank is the rule
+/// `AffineRank`'s error, `Affine takes a batch of vectors (N, DI) with DI = _512, found a
+/// tensor of shape (_2, _32, _4, _4): add Flatten before it`, rather than a missing method.
+pub trait AffineRows<DI>: Shape {}
+
+// The junction rule, undecided until the batch is known (see `rules::Anchor`).
+impl<N: Dim, D: Dim, DI> AffineRows<DI> for (N, D) where AtBatch<N, D>: DimEq<DI, AffineInput> {}
+
+macro_rules! affine_wrong_rank {
+    ($($d:ident),*) => {
+        impl<N: Dim, $($d: Dim,)* DI> AffineRows<DI> for (N, $($d,)*)
+        where
+            // Always the rule's error, reported once the batch is known (`rules::Anchor`).
+            AtBatch<N, B0>: Verdict<AffineRank, DI, (N, $($d,)*)>,
+        {
+        }
+    };
+}
+affine_wrong_rank!();
+affine_wrong_rank!(C, H);
+affine_wrong_rank!(C, H, W);
+affine_wrong_rank!(C, H, W, F);
+affine_wrong_rank!(C, H, W, F, G);
+
+impl<S, DI, DO, E> Module<E, Tensor<S, E>> for Affine<DI, DO, E>
 where
-    N: Dim,
-    D: Dim,
-    // The junction rule, undecided until the batch is known (see `rules::Anchor`).
-    AtBatch<N, D>: DimEq<DI, AffineInput>,
+    S: AffineRows<DI>,
     DI: Dim,
     DO: Dim,
     E: Element,
 {
-    type Out = Tensor<(N, DO), E>;
-    type Work = LayerWork<(N, D), (N, DO), E>;
+    type Out = Tensor<(S::Batch, DO), E>;
+    type Work = LayerWork<S, (S::Batch, DO), E>;
 
-    fn infer(&self, x: &Tensor<(N, D), E>) -> Self::Out {
-        self.forward(x)
+    fn infer(&self, x: &Tensor<S, E>) -> Self::Out {
+        let mut y = Tensor::default();
+        self.forward_rows(x, &mut y);
+        y
     }
 
     fn forward_train<'w>(
         &mut self,
-        x: &Tensor<(N, D), E>,
+        x: &Tensor<S, E>,
         work: &'w mut Self::Work,
         _: &mut Context,
     ) -> &'w Self::Out {
-        self.forward_into(x, &mut work.out);
+        self.forward_rows(x, &mut work.out);
         &work.out
     }
 
     fn backward_train<'w>(
         &self,
-        x: &Tensor<(N, D), E>,
+        x: &Tensor<S, E>,
         dy: &Self::Out,
         work: &'w mut Self::Work,
         grads: &mut Self::Grads,
         input_grad: bool,
-    ) -> Option<&'w Tensor<(N, D), E>> {
-        self.check_backward(x, dy);
-        // `D` is `DI` (checked by the rule above): `dX` goes straight into the input's type.
+    ) -> Option<&'w Tensor<S, E>> {
+        self.check_rows(x, dy);
+        // The input is `(N, D)` with `D` equal to `DI` (the rules above): `dX` goes straight
+        // into the input's type.
         let dx = input_grad.then(|| work.dx.reset(x.shape()).as_mut_slice());
         self.backward_slices(x.as_slice(), dy.as_slice(), dx, grads);
         input_grad.then_some(&work.dx)

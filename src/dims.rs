@@ -50,7 +50,8 @@ pub trait Dim: Copy + Eq + fmt::Debug + Send + Sync + 'static + DimCmp<Self, Sam
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a compile-time dimension",
     label = "a typenum number (`U1`, `U784`, …) is needed here",
-    note = "`Dyn` dims have no size until run time: build such tensors with `from_vec` or `zeros_with`"
+    note = "`Dyn` dims have no size until run time: build such tensors with `from_vec` or `zeros_with`",
+    note = "in `Conv<C, K, HF, WF, S, P, E>` and the pools, the stride `S` and padding `P` come before the element type `E`: `Conv<U1, U4, U3, U3, U1, U0, f64>`"
 )]
 pub trait ConstDim: Dim + Default {
     /// The size.

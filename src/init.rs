@@ -42,13 +42,20 @@ pub trait Init<R: Rng + ?Sized = rand::rngs::StdRng>: Sized {
 /// let b = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::seeded(7);
 /// assert_eq!(a, b); // the same seed, the same parameters
 /// ```
-pub trait Seeded: Init<rand::rngs::StdRng> {
+pub trait Seeded: Sized {
     /// PyTorch's default initialisation, drawn from a generator seeded with `seed`.
-    fn seeded(seed: u64) -> Self {
+    //
+    // The bound is on the method, not on the blanket impl, so that a layer that cannot be
+    // initialised reports its own rule (`zero-sized Affine layer`, `f64` where the stride goes)
+    // rather than a missing `seeded`.
+    fn seeded(seed: u64) -> Self
+    where
+        Self: Init<rand::rngs::StdRng>,
+    {
         Self::init(&mut rand::SeedableRng::seed_from_u64(seed))
     }
 }
-impl<T: Init<rand::rngs::StdRng>> Seeded for T {}
+impl<T> Seeded for T {}
 
 /// A tensor of `U(−bound, bound)` draws.
 fn uniform<S: ConstShape, E: Element, R: Rng + ?Sized>(rng: &mut R, bound: f64) -> Tensor<S, E> {
@@ -80,10 +87,12 @@ where
     K: ConstDim,
     HF: ConstDim,
     WF: ConstDim,
-    S: ConstDim,
-    P: ConstDim,
     E: Element,
     R: Rng + ?Sized,
+    // The stride and padding are typenum numbers; `Conv<C, K, HF, WF, f64>` (the element
+    // type where the stride goes) says so in its own words, once `R` is known.
+    Via<R, S>: ConstDim,
+    Via<R, P>: ConstDim,
     // No channel, no filter or an empty kernel does not compile (`zero-sized Conv layer`).
     Via<R, C>: NonZero<ConvNonZero>,
     Via<R, K>: NonZero<ConvNonZero>,
@@ -144,3 +153,6 @@ init_tuple!(L0, L1, L2, L3, L4, L5);
 init_tuple!(L0, L1, L2, L3, L4, L5, L6);
 init_tuple!(L0, L1, L2, L3, L4, L5, L6, L7);
 init_tuple!(L0, L1, L2, L3, L4, L5, L6, L7, L8);
+init_tuple!(L0, L1, L2, L3, L4, L5, L6, L7, L8, L9);
+init_tuple!(L0, L1, L2, L3, L4, L5, L6, L7, L8, L9, L10);
+init_tuple!(L0, L1, L2, L3, L4, L5, L6, L7, L8, L9, L10, L11);

@@ -8,6 +8,10 @@
 //! error[E0277]: shape mismatch in Affine input: expected _256 features (DI), found _1<_024>
 //! ```
 //!
+//! A tuple of 1 to 12 layers is a model, and a model is a layer: nest tuples for longer models,
+//! `((conv, relu, pool), (flatten, affine))`, whose parameters are named as in PyTorch's nested
+//! `nn.Sequential` (`"0.0.weight"`, `"1.1.bias"`).
+//!
 //! A training step owns no memory of its own: everything it needs lives in values the caller
 //! keeps across steps, so after the first step of a given batch size a step makes no heap
 //! allocation:
@@ -467,3 +471,6 @@ tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4
 tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 Last ; Last);
 tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 M7, L7 7 w7 M7 Last ; Last);
 tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 M7, L7 7 w7 M7 M8, L8 8 w8 M8 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 M7, L7 7 w7 M7 M8, L8 8 w8 M8 M9, L9 9 w9 M9 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 M7, L7 7 w7 M7 M8, L8 8 w8 M8 M9, L9 9 w9 M9 M10, L10 10 w10 M10 Last ; Last);
+tuple_model!(L0 0 w0 In M1, L1 1 w1 M1 M2, L2 2 w2 M2 M3, L3 3 w3 M3 M4, L4 4 w4 M4 M5, L5 5 w5 M5 M6, L6 6 w6 M6 M7, L7 7 w7 M7 M8, L8 8 w8 M8 M9, L9 9 w9 M9 M10, L10 10 w10 M10 M11, L11 11 w11 M11 Last ; Last);

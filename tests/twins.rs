@@ -300,3 +300,44 @@ fn model_forgot_flatten() {
     let logits = model.infer(&Tensor::<(U2, U1, U8, U8)>::zeros());
     assert_eq!(logits.dims(), [2, 10]);
 }
+
+#[test]
+fn conv_element_type_in_stride_slot() {
+    use shaped::Seeded;
+    let conv = Conv::<U1, U4, U3, U3, U1, U0, f64>::seeded(0);
+    assert_eq!(conv.weight.dims(), [4, 1, 3, 3]);
+}
+
+#[test]
+fn twelve_layers_and_nested_models_train_and_name_their_parameters_as_pytorch() {
+    use shaped::{Context, Module, Params, Seeded, Tensors};
+    type Twelve = (
+        Affine<U4, U4>,
+        ReLU,
+        Affine<U4, U4>,
+        ReLU,
+        Affine<U4, U4>,
+        ReLU,
+        Affine<U4, U4>,
+        ReLU,
+        Affine<U4, U4>,
+        ReLU,
+        Affine<U4, U4>,
+        Affine<U4, U2>,
+    );
+    let mut model = Twelve::seeded(0);
+    let x = Tensor::<(U3, U4)>::full(1.0);
+    let mut work = Default::default();
+    let y = model
+        .forward_train(&x, &mut work, &mut Context::new(0))
+        .clone();
+    let mut grads = model.zero_grads();
+    model.backward_train(&x, &y, &mut work, &mut grads, false);
+    assert_eq!(grads.count(), 14);
+    type Nested = ((Affine<U4, U8>, ReLU), (Affine<U8, U2>,));
+    let nested = Nested::seeded(0);
+    let mut names = Vec::new();
+    nested.visit("", &mut |name, _, _| names.push(name.to_string()));
+    assert_eq!(names, ["0.0.weight", "0.0.bias", "1.0.weight", "1.0.bias"]);
+    assert_eq!(nested.infer(&x).dims(), [3, 2]);
+}

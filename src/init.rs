@@ -27,6 +27,11 @@ use crate::tensor::{Element, Tensor};
 /// The generator is a parameter of the trait rather than of the method so that a layer's rules
 /// (no zero-sized layer) are checked once the call's generator is known, and a broken one is
 /// reported in its own words (`zero-sized Affine layer: …`) rather than as a missing `init`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be initialised from a `{R}`",
+    note = "`Init` draws from the `rand` the crate uses (`shaped::rand`, 0.9): a generator of another `rand` version is another type to the compiler; use `Model::seeded(seed)` (trait `Seeded`) or `shaped::rand::rngs::StdRng`",
+    note = "every layer of a model must be one `Init` knows: a layer of your own needs an `impl Init<R>`"
+)]
 pub trait Init<R: Rng + ?Sized = rand::rngs::StdRng>: Sized {
     /// Draws the parameters from `rng`.
     fn init(rng: &mut R) -> Self;

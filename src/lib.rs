@@ -92,6 +92,7 @@ pub mod layers;
 pub mod loss;
 pub mod module;
 pub mod optim;
+pub mod prelude;
 pub mod rules;
 mod shape;
 mod tensor;

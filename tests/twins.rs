@@ -341,3 +341,12 @@ fn twelve_layers_and_nested_models_train_and_name_their_parameters_as_pytorch() 
     assert_eq!(names, ["0.0.weight", "0.0.bias", "1.0.weight", "1.0.bias"]);
     assert_eq!(nested.infer(&x).dims(), [3, 2]);
 }
+
+#[test]
+fn init_with_another_rand_version() {
+    use shaped::rand::{rngs::StdRng, SeedableRng};
+    use shaped::Init;
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::init(&mut rng);
+    assert_eq!(model.2.weight.dims(), [2, 8]);
+}

@@ -1,0 +1,18 @@
+//! The traits a model's methods come from, and the sizes: `use shaped::prelude::*;` and
+//! `model.infer(&x)`, `Cnn::seeded(0)`, `grads.zero()` and `U784` are all in scope.
+//!
+//! ```
+//! use shaped::prelude::*;
+//! let model = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::seeded(0);
+//! let y = model.infer(&Tensor::<(Dyn, U4)>::from_vec(vec![1.0; 8])?);
+//! assert_eq!(y.dims(), [2, 2]);
+//! # Ok::<(), shaped::ShapeError>(())
+//! ```
+
+#[doc(no_inline)]
+pub use crate::typenum::consts::*;
+#[doc(no_inline)]
+pub use crate::{
+    Affine, AvgPool2d, Context, Conv, Dim, Dropout, Dyn, Flatten, Gradients, Init, MaxPool2d,
+    Module, Params, ReLU, Seeded, Tensor, Tensors,
+};

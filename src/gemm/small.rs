@@ -16,7 +16,7 @@ use core::mem::MaybeUninit;
 use super::View;
 use crate::tensor::Element;
 
-/// Depth of one block: a packed `KC × NR` panel of B (8 KiB of f32 on AVX2) stays in the L1
+/// Depth of one block: a packed `KC × NR` panel of B (16 KiB of f32 on AVX-512) stays in the L1
 /// data cache while every tile of its columns reads it.
 const KC: usize = 128;
 /// Depth of one step of the blocked transposition of B (`KC` is a multiple of it).
@@ -154,20 +154,69 @@ mod x86 {
         a: View<'_, E>,
         b: View<'_, E>,
     ) -> bool {
-        // Tiles of 6 rows of two vectors: 12 accumulators, two vectors of B and a broadcast in
-        // the 16 vector registers.
+        // AVX-512: tiles of 8 rows of two vectors, 16 accumulators of the 32 registers. AVX2:
+        // 6 rows, 12 accumulators, two vectors of B and a broadcast in the 16 registers.
         if let (Some(d), Some(a), Some(b)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
+            if let Some(isa) = Avx512::detect() {
+                isa.run::<f32, 8, 32, 16>(mnk, d, dst_rs, accumulate, a, b);
+                return true;
+            }
             if let Some(isa) = Avx2::detect() {
                 isa.run::<f32, 6, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
                 return true;
             }
         } else if let (Some(d), Some(a), Some(b)) = (cast_mut(dst), a.cast(), b.cast()) {
+            if let Some(isa) = Avx512::detect() {
+                isa.run::<f64, 8, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
+                return true;
+            }
             if let Some(isa) = Avx2::detect() {
                 isa.run::<f64, 6, 8, 4>(mnk, d, dst_rs, accumulate, a, b);
                 return true;
             }
         }
         false
+    }
+
+    /// Proof that the running CPU has AVX-512F (and so AVX2 and FMA): only `detect` makes one.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512(());
+
+    impl Avx512 {
+        pub(super) fn detect() -> Option<Self> {
+            is_x86_feature_detected!("avx512f").then_some(Self(()))
+        }
+
+        /// [`blocked`] compiled for AVX-512: `MR × NR` tiles, `NH` wide on a narrow last
+        /// panel.
+        pub(super) fn run<E: Element, const MR: usize, const NR: usize, const NH: usize>(
+            self,
+            mnk: [usize; 3],
+            dst: &mut [E],
+            dst_rs: usize,
+            accumulate: bool,
+            a: View<'_, E>,
+            b: View<'_, E>,
+        ) where
+            Self: Kernel<E, NR> + Kernel<E, NH>,
+        {
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            fn run<E: Element, const MR: usize, const NR: usize, const NH: usize>(
+                isa: Avx512,
+                mnk: [usize; 3],
+                dst: &mut [E],
+                dst_rs: usize,
+                accumulate: bool,
+                a: View<'_, E>,
+                b: View<'_, E>,
+            ) where
+                Avx512: Kernel<E, NR> + Kernel<E, NH>,
+            {
+                blocked::<E, MR, NR, NH, _>(isa, mnk, dst, dst_rs, accumulate, a, b)
+            }
+            // SAFETY: `self` exists, so the CPU has these features.
+            unsafe { run::<E, MR, NR, NH>(self, mnk, dst, dst_rs, accumulate, a, b) }
+        }
     }
 
     /// Proof that the running CPU has AVX2 and FMA: only `detect` makes one.
@@ -319,6 +368,14 @@ mod x86 {
     }
 
     #[rustfmt::skip]
+    kernels!(Avx512, "avx512f", avx512_f32, f32, __m512, 16,
+        _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+        square_f32x16, [2, 32], [1, 16]);
+    #[rustfmt::skip]
+    kernels!(Avx512, "avx512f", avx512_f64, f64, __m512d, 8,
+        _mm512_setzero_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_storeu_pd,
+        square_f64x8, [2, 16], [1, 8]);
+    #[rustfmt::skip]
     kernels!(Avx2, "avx2,fma", avx2_f32, f32, __m256, 8,
         _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_storeu_ps,
         square_f32x8, [2, 16], [1, 8]);
@@ -326,6 +383,58 @@ mod x86 {
     kernels!(Avx2, "avx2,fma", avx2_f64, f64, __m256d, 4,
         _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_storeu_pd,
         square_f64x4, [2, 8], [1, 4]);
+
+    /// The transpose of 16 × 16 f32 in four butterfly stages: stage `bit` swaps that bit of the
+    /// row index with that bit of the column index, between rows `r` and `r | bit` (two
+    /// two-source permutations each).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn square_f32x16(mut v: [__m512; 16]) -> [__m512; 16] {
+        let c = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let mut bit = 1;
+        while bit < 16 {
+            // Lane `c` of the row with `bit` clear takes lane `c` of the first row where `c` has
+            // `bit` clear, else lane `c ^ bit` of the second (index bit 4 picks the second
+            // source); the row with `bit` set takes `c ^ bit` of the first or `c` of the second.
+            let set = _mm512_test_epi32_mask(c, _mm512_set1_epi32(bit as i32));
+            let lo = _mm512_mask_xor_epi32(c, set, c, _mm512_set1_epi32(bit as i32 | 16));
+            let hi = _mm512_set1_epi32(bit as i32);
+            let hi = _mm512_xor_si512(c, _mm512_mask_blend_epi32(set, hi, _mm512_set1_epi32(16)));
+            for r in 0..16 {
+                if r & bit == 0 {
+                    let (x, y) = (v[r], v[r | bit]);
+                    v[r] = _mm512_permutex2var_ps(x, lo, y);
+                    v[r | bit] = _mm512_permutex2var_ps(x, hi, y);
+                }
+            }
+            bit <<= 1;
+        }
+        v
+    }
+
+    /// The transpose of 8 × 8 f64, as [`square_f32x16`] in three stages (index bit 3 picks
+    /// the second source).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn square_f64x8(mut v: [__m512d; 8]) -> [__m512d; 8] {
+        let c = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+        let mut bit = 1;
+        while bit < 8 {
+            let set = _mm512_test_epi64_mask(c, _mm512_set1_epi64(bit as i64));
+            let lo = _mm512_mask_xor_epi64(c, set, c, _mm512_set1_epi64(bit as i64 | 8));
+            let hi = _mm512_set1_epi64(bit as i64);
+            let hi = _mm512_xor_si512(c, _mm512_mask_blend_epi64(set, hi, _mm512_set1_epi64(8)));
+            for r in 0..8 {
+                if r & bit == 0 {
+                    let (x, y) = (v[r], v[r | bit]);
+                    v[r] = _mm512_permutex2var_pd(x, lo, y);
+                    v[r | bit] = _mm512_permutex2var_pd(x, hi, y);
+                }
+            }
+            bit <<= 1;
+        }
+        v
+    }
 
     /// The transpose of 8 × 8 f32: pairs of rows interleaved, then pairs of pairs, then the
     /// 128-bit halves exchanged.
@@ -427,11 +536,12 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
                     rows: pack(isa, &mut narrow, b, p0, kc, j0, nr),
                 };
                 row_tiles::<E, MR, NH>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
-            } else if b.cs == 1 && nr == NR && (m <= 2 * MR || b.rs * size_of::<E>() < 512) {
-                // In place while its rows are close or few tiles read it: rows 512 bytes apart
-                // or more spread a panel over many pages (and, at powers of two, few cache
-                // sets); packed, 128 x 128 x 128 ran at 99 GFLOP/s instead of 94, 256 x 1024
-                // x 1024 at 83 instead of 58, but 32 x 64 x 128 at 75 instead of 88 (AVX2).
+            } else if b.cs == 1 && nr == NR && (m < 16 * MR || b.rs * size_of::<E>() < 512) {
+                // In place unless many tiles read a panel whose rows are far apart (512 bytes
+                // or more: many pages, and few cache sets at powers of two). Measured (f32,
+                // AVX-512, GFLOP/s, in place vs packed): 256 x 1024 x 1024 78 vs 87, 1024 x
+                // 1024 x 256 `Aᵀ` 70 vs 79; but 32 x 1024 x 256 73 vs 59, 64 x 784 x 256 86
+                // vs 75 (packing costs a copy per tile row; fewer tiles share it).
                 let rhs = Direct { data: at, rs: b.rs };
                 row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
             } else {
@@ -665,7 +775,11 @@ fn pack<'p, E: Element, const NR: usize>(
     while p < kc {
         let src = &origin[p * b.rs..];
         let mut row = [E::zero(); NR];
-        if b.cs == 1 {
+        if b.cs == 1 && nr == NR {
+            row = *src
+                .first_chunk()
+                .expect("gemm: a row of B inside its slice");
+        } else if b.cs == 1 {
             row[..nr].copy_from_slice(&src[..nr]);
         } else {
             for (j, x) in row.iter_mut().enumerate().take(nr) {
@@ -807,6 +921,17 @@ mod tests {
         ];
         #[cfg(target_arch = "x86_64")]
         {
+            fn avx512<E: Element>() -> Option<Run<E>> {
+                x86::Avx512::detect()?;
+                Some(|mnk, d, rs, acc, a, b| {
+                    let isa = x86::Avx512::detect().unwrap();
+                    if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                        isa.run::<f32, 8, 32, 16>(mnk, d, rs, acc, a, b)
+                    } else if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                        isa.run::<f64, 8, 16, 8>(mnk, d, rs, acc, a, b)
+                    }
+                })
+            }
             fn avx2<E: Element>() -> Option<Run<E>> {
                 x86::Avx2::detect()?;
                 Some(|mnk, d, rs, acc, a, b| {
@@ -818,6 +943,7 @@ mod tests {
                     }
                 })
             }
+            all.extend(avx512::<E>().map(|run| ("avx512", run)));
             all.extend(avx2::<E>().map(|run| ("avx2", run)));
         }
         all

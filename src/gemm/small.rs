@@ -1,0 +1,1009 @@
+//! Products small enough that the gemm crate's per-call heap allocation is a cost that matters
+//! (a training step of a small model must not allocate): a register-tiled kernel that packs
+//! into stack arrays only and allocates nothing.
+//!
+//! The tile is `MR × NR` accumulators held in vector registers: each step of the depth loop
+//! broadcasts `MR` elements of a column of A and multiplies them by one row of `NR` elements of
+//! B, read in place when its rows are contiguous and otherwise packed into a panel on the
+//! stack (a transposed B by squares transposed in registers). Blocking, packing and the
+//! reading of A are generic over the element; the tile and the transposition are written in
+//! `std::arch` intrinsics per instruction set, chosen at run time, with a portable fallback
+//! (the compiler's own vectorisation made gathers and kept the tile in memory: 2.6 GFLOP/s).
+
+use core::any::TypeId;
+use core::mem::MaybeUninit;
+
+use super::View;
+use crate::tensor::Element;
+
+/// Depth of one block: a packed `KC × NR` panel of B (16 KiB of f32 on AVX-512) stays in the L1
+/// data cache while every tile of its columns reads it.
+const KC: usize = 128;
+/// Depth of one step of the blocked transposition of B (`KC` is a multiple of it).
+const KT: usize = 16;
+
+/// `dst = a · b (+ dst when accumulate)`; the caller has checked the bounds (`super::matmul`)
+/// and that `m` and `n` are not zero.
+pub(super) fn matmul<E: Element>(
+    mnk: [usize; 3],
+    dst: &mut [E],
+    dst_rs: usize,
+    accumulate: bool,
+    a: View<'_, E>,
+    b: View<'_, E>,
+) {
+    let [m, n, k] = mnk;
+    if m * n * k <= TINY_MAX_MACS {
+        return definition(mnk, dst, dst_rs, accumulate, a, b);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if x86::matmul(mnk, &mut *dst, dst_rs, accumulate, a, b) {
+        return;
+    }
+    blocked::<E, 4, 8, 4, _>(Portable, mnk, dst, dst_rs, accumulate, a, b)
+}
+
+/// Products of at most this many multiply-adds are computed by the definition: the tiled path
+/// costs 60-90 ns before its first multiply. Measured (f32, this machine), definition vs tiled:
+/// 1x3x4 15 vs 110 ns, 4x4x4 41 vs 90 ns, 4x8x8 121 vs 111-129 ns, 8x8x8 240 vs 114-131 ns.
+const TINY_MAX_MACS: usize = 256;
+
+/// Each element of `dst` as one sum.
+fn definition<E: Element>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [E],
+    dst_rs: usize,
+    accumulate: bool,
+    a: View<'_, E>,
+    b: View<'_, E>,
+) {
+    for (i, row) in dst.chunks_mut(dst_rs).take(m).enumerate() {
+        for (j, d) in row[..n].iter_mut().enumerate() {
+            let mut sum = if accumulate { *d } else { E::zero() };
+            for p in 0..k {
+                sum += a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs];
+            }
+            *d = sum;
+        }
+    }
+}
+
+/// `x` as a slice of `T`, when `E` is `T`.
+fn cast_mut<E: 'static, T: 'static>(x: &mut [E]) -> Option<&mut [T]> {
+    // SAFETY: `E` and `T` are the same type (same `TypeId`), so this changes nothing but the
+    // name of the element type.
+    (TypeId::of::<E>() == TypeId::of::<T>()).then(|| unsafe { &mut *(x as *mut [E] as *mut [T]) })
+}
+
+impl<'a, E: 'static> View<'a, E> {
+    /// The same view with element type `T`, when `E` is `T`.
+    fn cast<T: 'static>(self) -> Option<View<'a, T>> {
+        // SAFETY: as in `cast_mut`.
+        let data = (TypeId::of::<E>() == TypeId::of::<T>())
+            .then(|| unsafe { &*(self.data as *const [E] as *const [T]) })?;
+        Some(View {
+            data,
+            rs: self.rs,
+            cs: self.cs,
+        })
+    }
+}
+
+/// A micro-kernel: the `MR × NR` tile of products over one depth block, in registers.
+trait Kernel<E: Element, const NR: usize>: Copy {
+    fn tile<const MR: usize>(
+        self,
+        kc: usize,
+        lhs: impl Lhs<E, MR>,
+        rhs: impl Rhs<E, NR>,
+    ) -> [[E; NR]; MR];
+
+    /// `KT` rows of a panel from `NR` columns of `KT` depths each (packing the transpose of a
+    /// row-major matrix).
+    #[inline(always)]
+    fn transpose(self, cols: &[&[E; KT]; NR]) -> [[E; NR]; KT] {
+        let mut rows = [[E::zero(); NR]; KT];
+        for (j, col) in cols.iter().enumerate() {
+            for (row, &x) in rows.iter_mut().zip(col.iter()) {
+                row[j] = x;
+            }
+        }
+        rows
+    }
+}
+
+/// Any target: plain multiplies and adds, which the compiler may vectorise as it can.
+#[derive(Clone, Copy)]
+struct Portable;
+
+impl<E: Element, const NR: usize> Kernel<E, NR> for Portable {
+    #[inline(always)]
+    fn tile<const MR: usize>(
+        self,
+        kc: usize,
+        lhs: impl Lhs<E, MR>,
+        rhs: impl Rhs<E, NR>,
+    ) -> [[E; NR]; MR] {
+        let mut acc = [[E::zero(); NR]; MR];
+        for p in 0..kc {
+            let col = lhs.col(p);
+            let row = rhs.row(p);
+            for (acc, &x) in acc.iter_mut().zip(&col) {
+                for (acc, &y) in acc.iter_mut().zip(row) {
+                    *acc += x * y;
+                }
+            }
+        }
+        acc
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    use super::{blocked, cast_mut, Kernel, Lhs, Rhs, View, KT};
+    use crate::tensor::Element;
+
+    /// The product on the widest kernel the running CPU has; false if it has none.
+    pub(super) fn matmul<E: Element>(
+        mnk: [usize; 3],
+        dst: &mut [E],
+        dst_rs: usize,
+        accumulate: bool,
+        a: View<'_, E>,
+        b: View<'_, E>,
+    ) -> bool {
+        // AVX-512: tiles of 8 rows of two vectors, 16 accumulators of the 32 registers. AVX2:
+        // 6 rows, 12 accumulators, two vectors of B and a broadcast in the 16 registers.
+        if let (Some(d), Some(a), Some(b)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
+            if let Some(isa) = Avx512::detect() {
+                isa.run::<f32, 8, 32, 16>(mnk, d, dst_rs, accumulate, a, b);
+                return true;
+            }
+            if let Some(isa) = Avx2::detect() {
+                isa.run::<f32, 6, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
+                return true;
+            }
+        } else if let (Some(d), Some(a), Some(b)) = (cast_mut(dst), a.cast(), b.cast()) {
+            if let Some(isa) = Avx512::detect() {
+                isa.run::<f64, 8, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
+                return true;
+            }
+            if let Some(isa) = Avx2::detect() {
+                isa.run::<f64, 6, 8, 4>(mnk, d, dst_rs, accumulate, a, b);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Proof that the running CPU has AVX-512F (and so AVX2 and FMA): only `detect` makes one.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512(());
+
+    impl Avx512 {
+        pub(super) fn detect() -> Option<Self> {
+            is_x86_feature_detected!("avx512f").then_some(Self(()))
+        }
+
+        /// [`blocked`] compiled for AVX-512: `MR × NR` tiles, `NH` wide on a narrow last
+        /// panel.
+        pub(super) fn run<E: Element, const MR: usize, const NR: usize, const NH: usize>(
+            self,
+            mnk: [usize; 3],
+            dst: &mut [E],
+            dst_rs: usize,
+            accumulate: bool,
+            a: View<'_, E>,
+            b: View<'_, E>,
+        ) where
+            Self: Kernel<E, NR> + Kernel<E, NH>,
+        {
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            fn run<E: Element, const MR: usize, const NR: usize, const NH: usize>(
+                isa: Avx512,
+                mnk: [usize; 3],
+                dst: &mut [E],
+                dst_rs: usize,
+                accumulate: bool,
+                a: View<'_, E>,
+                b: View<'_, E>,
+            ) where
+                Avx512: Kernel<E, NR> + Kernel<E, NH>,
+            {
+                blocked::<E, MR, NR, NH, _>(isa, mnk, dst, dst_rs, accumulate, a, b)
+            }
+            // SAFETY: `self` exists, so the CPU has these features.
+            unsafe { run::<E, MR, NR, NH>(self, mnk, dst, dst_rs, accumulate, a, b) }
+        }
+    }
+
+    /// Proof that the running CPU has AVX2 and FMA: only `detect` makes one.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx2(());
+
+    impl Avx2 {
+        pub(super) fn detect() -> Option<Self> {
+            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+                .then_some(Self(()))
+        }
+
+        /// [`blocked`] compiled for AVX2 and FMA: `MR × NR` tiles, `NH` wide on a narrow last
+        /// panel.
+        pub(super) fn run<E: Element, const MR: usize, const NR: usize, const NH: usize>(
+            self,
+            mnk: [usize; 3],
+            dst: &mut [E],
+            dst_rs: usize,
+            accumulate: bool,
+            a: View<'_, E>,
+            b: View<'_, E>,
+        ) where
+            Self: Kernel<E, NR> + Kernel<E, NH>,
+        {
+            #[target_feature(enable = "avx2,fma")]
+            fn run<E: Element, const MR: usize, const NR: usize, const NH: usize>(
+                isa: Avx2,
+                mnk: [usize; 3],
+                dst: &mut [E],
+                dst_rs: usize,
+                accumulate: bool,
+                a: View<'_, E>,
+                b: View<'_, E>,
+            ) where
+                Avx2: Kernel<E, NR> + Kernel<E, NH>,
+            {
+                blocked::<E, MR, NR, NH, _>(isa, mnk, dst, dst_rs, accumulate, a, b)
+            }
+            // SAFETY: `self` exists, so the CPU has these features.
+            unsafe { run::<E, MR, NR, NH>(self, mnk, dst, dst_rs, accumulate, a, b) }
+        }
+    }
+
+    /// The kernels of one instruction set and element type: a row of the tile is `W` vectors
+    /// of `L` lanes (`NR = W L`: two vectors, or one on a narrow last panel); each step
+    /// broadcasts one element of A per row. The transposition that packs B goes by `L × L`
+    /// squares of vectors, each transposed in registers by `$square`.
+    macro_rules! kernels {
+        ($isa:ident, $features:literal, $module:ident, $E:ty, $V:ty, $L:literal,
+         $zero:ident, $set1:ident, $fmadd:ident, $loadu:ident, $storeu:ident, $square:ident,
+         $([$W:literal, $NR:literal]),+) => {
+            $(
+                impl Kernel<$E, $NR> for $isa {
+                    #[inline(always)]
+                    fn tile<const MR: usize>(
+                        self,
+                        kc: usize,
+                        lhs: impl Lhs<$E, MR>,
+                        rhs: impl Rhs<$E, $NR>,
+                    ) -> [[$E; $NR]; MR] {
+                        // SAFETY: `self` exists, so the CPU has the features `tile` is
+                        // compiled for.
+                        unsafe { $module::tile::<MR, $NR, $W>(kc, lhs, rhs) }
+                    }
+
+                    #[inline(always)]
+                    fn transpose(self, cols: &[&[$E; KT]; $NR]) -> [[$E; $NR]; KT] {
+                        // SAFETY: as above.
+                        unsafe { $module::transpose::<$NR>(cols) }
+                    }
+                }
+            )+
+
+            mod $module {
+                use core::arch::x86_64::*;
+
+                use super::super::{Lhs, Rhs, KT};
+
+                /// One vector from `L` elements.
+                #[target_feature(enable = $features)]
+                #[inline]
+                fn load(x: &[$E; $L]) -> $V {
+                    // SAFETY: `x` is `L` readable elements, all an unaligned load reads.
+                    unsafe { $loadu(x.as_ptr()) }
+                }
+
+                /// One vector into `L` elements.
+                #[target_feature(enable = $features)]
+                #[inline]
+                fn store(v: $V, out: &mut [$E; $L]) {
+                    // SAFETY: `out` is `L` writable elements, all an unaligned store writes.
+                    unsafe { $storeu(out.as_mut_ptr(), v) }
+                }
+
+                /// The tile; `NR` is `W L` (the impls above name both).
+                #[target_feature(enable = $features)]
+                #[inline]
+                pub(super) fn tile<const MR: usize, const NR: usize, const W: usize>(
+                    kc: usize,
+                    lhs: impl Lhs<$E, MR>,
+                    rhs: impl Rhs<$E, NR>,
+                ) -> [[$E; NR]; MR] {
+                    let mut acc = [[$zero(); W]; MR];
+                    for p in 0..kc {
+                        let col = lhs.col(p);
+                        let row = rhs.row(p);
+                        let mut b = [$zero(); W];
+                        for (w, b) in b.iter_mut().enumerate() {
+                            *b = load(row[w * $L..][..$L].try_into().expect("a vector"));
+                        }
+                        for (acc, &x) in acc.iter_mut().zip(&col) {
+                            let x = $set1(x);
+                            for (acc, &b) in acc.iter_mut().zip(&b) {
+                                *acc = $fmadd(x, b, *acc);
+                            }
+                        }
+                    }
+                    let mut out = [[0.0; NR]; MR];
+                    for (out, acc) in out.iter_mut().zip(&acc) {
+                        for (w, &v) in acc.iter().enumerate() {
+                            store(v, (&mut out[w * $L..][..$L]).try_into().expect("a vector"));
+                        }
+                    }
+                    out
+                }
+
+                /// `KT × NR` from `NR` columns of `KT`, by squares of `L × L`.
+                #[target_feature(enable = $features)]
+                #[inline]
+                pub(super) fn transpose<const NR: usize>(cols: &[&[$E; KT]; NR]) -> [[$E; NR]; KT] {
+                    let mut rows = [[0.0; NR]; KT];
+                    for p0 in (0..KT).step_by($L) {
+                        for j0 in (0..NR).step_by($L) {
+                            let mut v = [$zero(); $L];
+                            for (r, v) in v.iter_mut().enumerate() {
+                                *v = load(cols[j0 + r][p0..][..$L].try_into().expect("a vector"));
+                            }
+                            for (t, &v) in super::$square(v).iter().enumerate() {
+                                let row = &mut rows[p0 + t][j0..][..$L];
+                                store(v, row.try_into().expect("a vector"));
+                            }
+                        }
+                    }
+                    rows
+                }
+            }
+        };
+    }
+
+    #[rustfmt::skip]
+    kernels!(Avx512, "avx512f", avx512_f32, f32, __m512, 16,
+        _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+        square_f32x16, [2, 32], [1, 16]);
+    #[rustfmt::skip]
+    kernels!(Avx512, "avx512f", avx512_f64, f64, __m512d, 8,
+        _mm512_setzero_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_storeu_pd,
+        square_f64x8, [2, 16], [1, 8]);
+    #[rustfmt::skip]
+    kernels!(Avx2, "avx2,fma", avx2_f32, f32, __m256, 8,
+        _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+        square_f32x8, [2, 16], [1, 8]);
+    #[rustfmt::skip]
+    kernels!(Avx2, "avx2,fma", avx2_f64, f64, __m256d, 4,
+        _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_storeu_pd,
+        square_f64x4, [2, 8], [1, 4]);
+
+    /// The transpose of 16 × 16 f32 in four butterfly stages: stage `bit` swaps that bit of the
+    /// row index with that bit of the column index, between rows `r` and `r | bit` (two
+    /// two-source permutations each).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn square_f32x16(mut v: [__m512; 16]) -> [__m512; 16] {
+        let c = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let mut bit = 1;
+        while bit < 16 {
+            // Lane `c` of the row with `bit` clear takes lane `c` of the first row where `c` has
+            // `bit` clear, else lane `c ^ bit` of the second (index bit 4 picks the second
+            // source); the row with `bit` set takes `c ^ bit` of the first or `c` of the second.
+            let set = _mm512_test_epi32_mask(c, _mm512_set1_epi32(bit as i32));
+            let lo = _mm512_mask_xor_epi32(c, set, c, _mm512_set1_epi32(bit as i32 | 16));
+            let hi = _mm512_set1_epi32(bit as i32);
+            let hi = _mm512_xor_si512(c, _mm512_mask_blend_epi32(set, hi, _mm512_set1_epi32(16)));
+            for r in 0..16 {
+                if r & bit == 0 {
+                    let (x, y) = (v[r], v[r | bit]);
+                    v[r] = _mm512_permutex2var_ps(x, lo, y);
+                    v[r | bit] = _mm512_permutex2var_ps(x, hi, y);
+                }
+            }
+            bit <<= 1;
+        }
+        v
+    }
+
+    /// The transpose of 8 × 8 f64, as [`square_f32x16`] in three stages (index bit 3 picks
+    /// the second source).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn square_f64x8(mut v: [__m512d; 8]) -> [__m512d; 8] {
+        let c = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+        let mut bit = 1;
+        while bit < 8 {
+            let set = _mm512_test_epi64_mask(c, _mm512_set1_epi64(bit as i64));
+            let lo = _mm512_mask_xor_epi64(c, set, c, _mm512_set1_epi64(bit as i64 | 8));
+            let hi = _mm512_set1_epi64(bit as i64);
+            let hi = _mm512_xor_si512(c, _mm512_mask_blend_epi64(set, hi, _mm512_set1_epi64(8)));
+            for r in 0..8 {
+                if r & bit == 0 {
+                    let (x, y) = (v[r], v[r | bit]);
+                    v[r] = _mm512_permutex2var_pd(x, lo, y);
+                    v[r | bit] = _mm512_permutex2var_pd(x, hi, y);
+                }
+            }
+            bit <<= 1;
+        }
+        v
+    }
+
+    /// The transpose of 8 × 8 f32: pairs of rows interleaved, then pairs of pairs, then the
+    /// 128-bit halves exchanged.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn square_f32x8(r: [__m256; 8]) -> [__m256; 8] {
+        let t = [
+            _mm256_unpacklo_ps(r[0], r[1]),
+            _mm256_unpackhi_ps(r[0], r[1]),
+            _mm256_unpacklo_ps(r[2], r[3]),
+            _mm256_unpackhi_ps(r[2], r[3]),
+            _mm256_unpacklo_ps(r[4], r[5]),
+            _mm256_unpackhi_ps(r[4], r[5]),
+            _mm256_unpacklo_ps(r[6], r[7]),
+            _mm256_unpackhi_ps(r[6], r[7]),
+        ];
+        let u = [
+            _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+            _mm256_shuffle_ps::<0xee>(t[0], t[2]),
+            _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+            _mm256_shuffle_ps::<0xee>(t[1], t[3]),
+            _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+            _mm256_shuffle_ps::<0xee>(t[4], t[6]),
+            _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+            _mm256_shuffle_ps::<0xee>(t[5], t[7]),
+        ];
+        [
+            _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+            _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+            _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+            _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+            _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+            _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+            _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+            _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+        ]
+    }
+
+    /// The transpose of 4 × 4 f64: pairs of rows interleaved, then the 128-bit halves
+    /// exchanged.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn square_f64x4(r: [__m256d; 4]) -> [__m256d; 4] {
+        let t = [
+            _mm256_unpacklo_pd(r[0], r[1]),
+            _mm256_unpackhi_pd(r[0], r[1]),
+            _mm256_unpacklo_pd(r[2], r[3]),
+            _mm256_unpackhi_pd(r[2], r[3]),
+        ];
+        [
+            _mm256_permute2f128_pd::<0x20>(t[0], t[2]),
+            _mm256_permute2f128_pd::<0x20>(t[1], t[3]),
+            _mm256_permute2f128_pd::<0x31>(t[0], t[2]),
+            _mm256_permute2f128_pd::<0x31>(t[1], t[3]),
+        ]
+    }
+}
+
+/// Row-major panels of B, `NR` wide, packed per depth block. Uninitialised until written, so
+/// that a call on a small product does not pay for clearing the whole array.
+type Panel<E, const NR: usize> = [[MaybeUninit<E>; NR]; KC];
+
+/// The blocked product: depth blocks of `KC`, panels of `NR` columns of B, tiles of `MR` rows.
+/// Inlined into the callers above so that it is compiled for their instruction set.
+#[inline(always)]
+fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
+    isa: K,
+    [m, n, k]: [usize; 3],
+    dst: &mut [E],
+    dst_rs: usize,
+    accumulate: bool,
+    a: View<'_, E>,
+    b: View<'_, E>,
+) where
+    E: Element,
+    K: Kernel<E, NR> + Kernel<E, NH>,
+{
+    if k == 0 {
+        if !accumulate {
+            for row in dst.chunks_mut(dst_rs).take(m) {
+                row[..n].fill(E::zero());
+            }
+        }
+        return;
+    }
+    let mut panel: Panel<E, NR> = [[MaybeUninit::uninit(); NR]; KC];
+    let mut narrow: Panel<E, NH> = [[MaybeUninit::uninit(); NH]; KC];
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        // The first block writes (or adds to the old dst), the others add.
+        let add = accumulate || p0 > 0;
+        let mut j0 = 0;
+        while j0 < n {
+            let nr = NR.min(n - j0);
+            let at = &b.data[p0 * b.rs + j0 * b.cs..];
+            if nr <= NH {
+                // A narrow last panel: half the width, half the wasted lanes.
+                let rhs = Packed {
+                    rows: pack(isa, &mut narrow, b, p0, kc, j0, nr),
+                };
+                row_tiles::<E, MR, NH>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
+            } else if b.cs == 1 && nr == NR && (m < 16 * MR || b.rs * size_of::<E>() < 512) {
+                // In place unless many tiles read a panel whose rows are far apart (512 bytes
+                // or more: many pages, and few cache sets at powers of two). Measured (f32,
+                // AVX-512, GFLOP/s, in place vs packed): 256 x 1024 x 1024 78 vs 87, 1024 x
+                // 1024 x 256 `Aᵀ` 70 vs 79; but 32 x 1024 x 256 73 vs 59, 64 x 784 x 256 86
+                // vs 75 (packing costs a copy per tile row; fewer tiles share it).
+                let rhs = Direct { data: at, rs: b.rs };
+                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
+            } else {
+                let rhs = Packed {
+                    rows: pack(isa, &mut panel, b, p0, kc, j0, nr),
+                };
+                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
+            }
+            j0 += nr;
+        }
+    }
+}
+
+/// All tiles of one panel of columns `j0 .. j0 + nr` at depths `p0 .. p0 + kc`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn row_tiles<E: Element, const MR: usize, const NR: usize>(
+    isa: impl Kernel<E, NR>,
+    m: usize,
+    kc: usize,
+    p0: usize,
+    j0: usize,
+    nr: usize,
+    dst: &mut [E],
+    dst_rs: usize,
+    add: bool,
+    a: View<'_, E>,
+    rhs: impl Rhs<E, NR>,
+) {
+    let mut i0 = 0;
+    while i0 < m {
+        let mr = MR.min(m - i0);
+        let at = a.rs * i0 + a.cs * p0;
+        let dst = &mut dst[i0 * dst_rs + j0..];
+        // One copy of the tile per row count, so that a short last tile does no wasted work.
+        macro_rules! tile {
+            ($r:tt) => {
+                if a.cs == 1 {
+                    let lhs = Rows::<E, $r>::new(&a.data[at..], a.rs, kc);
+                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
+                } else if a.rs == 1 {
+                    let lhs = Cols {
+                        data: &a.data[at..],
+                        cs: a.cs,
+                    };
+                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
+                } else {
+                    let lhs = Strided {
+                        data: &a.data[at..],
+                        rs: a.rs,
+                        cs: a.cs,
+                    };
+                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
+                }
+            };
+        }
+        match mr {
+            r if r >= MR => tile!(MR),
+            1 => tile!(1),
+            2 => tile!(2),
+            3 => tile!(3),
+            4 => tile!(4),
+            5 => tile!(5),
+            6 => tile!(6),
+            _ => tile!(7),
+        }
+        i0 += mr;
+    }
+}
+
+/// Reads the `MR` elements of A that one depth step of a tile multiplies.
+trait Lhs<E, const MR: usize>: Copy {
+    /// The column at depth `p` (relative to the block).
+    fn col(&self, p: usize) -> [E; MR];
+}
+
+/// Rows of A that are contiguous (`cs == 1`): one slice a row, each of the block's length,
+/// so that reading depth `p < kc` needs no bounds check.
+#[derive(Clone, Copy)]
+struct Rows<'a, E, const MR: usize> {
+    rows: [&'a [E]; MR],
+}
+
+impl<'a, E, const MR: usize> Rows<'a, E, MR> {
+    #[inline(always)]
+    fn new(data: &'a [E], rs: usize, kc: usize) -> Self {
+        let mut rows = [&data[..0]; MR];
+        for (i, row) in rows.iter_mut().enumerate() {
+            *row = &data[i * rs..][..kc];
+        }
+        Self { rows }
+    }
+}
+
+// Loops rather than `array::map` and `array::from_fn` in this file: those are not always
+// inlined, and a call in the depth loop spills every accumulator.
+impl<E: Element, const MR: usize> Lhs<E, MR> for Rows<'_, E, MR> {
+    #[inline(always)]
+    fn col(&self, p: usize) -> [E; MR] {
+        let mut col = [E::zero(); MR];
+        for (x, row) in col.iter_mut().zip(&self.rows) {
+            *x = row[p];
+        }
+        col
+    }
+}
+
+/// Columns of A that are contiguous (`rs == 1`, the transpose of a row-major matrix).
+#[derive(Clone, Copy)]
+struct Cols<'a, E> {
+    data: &'a [E],
+    cs: usize,
+}
+
+impl<E: Element, const MR: usize> Lhs<E, MR> for Cols<'_, E> {
+    #[inline(always)]
+    fn col(&self, p: usize) -> [E; MR] {
+        *self.data[p * self.cs..]
+            .first_chunk()
+            .expect("gemm: a column of A inside its slice")
+    }
+}
+
+/// Any other layout.
+#[derive(Clone, Copy)]
+struct Strided<'a, E> {
+    data: &'a [E],
+    rs: usize,
+    cs: usize,
+}
+
+impl<E: Element, const MR: usize> Lhs<E, MR> for Strided<'_, E> {
+    #[inline(always)]
+    fn col(&self, p: usize) -> [E; MR] {
+        let src = &self.data[p * self.cs..];
+        let mut col = [E::zero(); MR];
+        for (i, x) in col.iter_mut().enumerate() {
+            *x = src[i * self.rs];
+        }
+        col
+    }
+}
+
+/// Reads the `NR` elements of B that one depth step of a tile multiplies.
+trait Rhs<E, const NR: usize>: Copy {
+    /// The row at depth `p` (relative to the block).
+    fn row(&self, p: usize) -> &[E; NR];
+}
+
+/// B read in place: rows with contiguous columns, a whole panel wide.
+#[derive(Clone, Copy)]
+struct Direct<'a, E> {
+    data: &'a [E],
+    rs: usize,
+}
+
+impl<E: Copy, const NR: usize> Rhs<E, NR> for Direct<'_, E> {
+    #[inline(always)]
+    fn row(&self, p: usize) -> &[E; NR] {
+        self.data[p * self.rs..]
+            .first_chunk()
+            .expect("gemm: a panel of B inside its slice")
+    }
+}
+
+/// B packed into a panel on the stack (transposed operands, strided columns, the last panel).
+#[derive(Clone, Copy)]
+struct Packed<'a, E, const NR: usize> {
+    rows: &'a [[E; NR]],
+}
+
+impl<E: Copy, const NR: usize> Rhs<E, NR> for Packed<'_, E, NR> {
+    #[inline(always)]
+    fn row(&self, p: usize) -> &[E; NR] {
+        &self.rows[p]
+    }
+}
+
+/// Writes (or adds) the top-left `MR × nr` of a tile into `dst` at its origin.
+#[inline(always)]
+fn store<E: Element, const MR: usize, const NR: usize>(
+    acc: &[[E; NR]; MR],
+    dst: &mut [E],
+    dst_rs: usize,
+    nr: usize,
+    add: bool,
+) {
+    for (i, acc) in acc.iter().enumerate() {
+        let row = &mut dst[i * dst_rs..][..nr];
+        if add {
+            for (d, &v) in row.iter_mut().zip(acc) {
+                *d += v;
+            }
+        } else {
+            row.copy_from_slice(&acc[..nr]);
+        }
+    }
+}
+
+/// Packs `b[p0 .. p0 + kc, j0 .. j0 + nr]` into the first `kc` rows of `panel`, zero beyond
+/// column `nr`, and returns those rows.
+#[inline(always)]
+fn pack<'p, E: Element, const NR: usize>(
+    isa: impl Kernel<E, NR>,
+    panel: &'p mut Panel<E, NR>,
+    b: View<'_, E>,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nr: usize,
+) -> &'p [[E; NR]] {
+    let origin = &b.data[p0 * b.rs + j0 * b.cs..];
+    let mut p = 0;
+    if b.rs == 1 {
+        // The transpose of a row-major matrix: column `j` of B is contiguous. Blocks of `KT`
+        // depths are transposed in registers; columns past `nr` read zeros.
+        let zeros = [E::zero(); KT];
+        while p + KT <= kc {
+            let mut cols = [&zeros; NR];
+            for (j, col) in cols.iter_mut().enumerate().take(nr) {
+                *col = origin[j * b.cs + p..]
+                    .first_chunk()
+                    .expect("gemm: a column of B inside its slice");
+            }
+            for (t, row) in isa.transpose(&cols).into_iter().enumerate() {
+                put(&mut panel[p + t], row);
+            }
+            p += KT;
+        }
+    }
+    while p < kc {
+        let src = &origin[p * b.rs..];
+        let mut row = [E::zero(); NR];
+        if b.cs == 1 && nr == NR {
+            row = *src
+                .first_chunk()
+                .expect("gemm: a row of B inside its slice");
+        } else if b.cs == 1 {
+            row[..nr].copy_from_slice(&src[..nr]);
+        } else {
+            for (j, x) in row.iter_mut().enumerate().take(nr) {
+                *x = src[j * b.cs];
+            }
+        }
+        put(&mut panel[p], row);
+        p += 1;
+    }
+    let written = &panel[..kc];
+    // SAFETY: every row `0 .. kc` of the panel was written whole by `put` above (rows are put
+    // in order, `p` counting them up to `kc`; a panic would not reach this line);
+    // `[MaybeUninit<E>; NR]` has the layout of `[E; NR]`.
+    unsafe { &*(written as *const [[MaybeUninit<E>; NR]] as *const [[E; NR]]) }
+}
+
+/// Initialises a whole row of a panel.
+#[inline(always)]
+fn put<E, const NR: usize>(slot: &mut [MaybeUninit<E>; NR], row: [E; NR]) {
+    for (slot, x) in slot.iter_mut().zip(row) {
+        slot.write(x);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic sequence of small integers and halves (exact in f32 products of short
+    /// sums, so that kernels summing in another order still agree closely).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+        fn below(&mut self, n: usize) -> usize {
+            self.next() as usize % n
+        }
+        fn value<E: Element>(&mut self) -> E {
+            E::from_f64((self.below(17) as f64 - 8.0) * 0.25 + (self.below(7) as f64) * 1e-3)
+                .unwrap()
+        }
+    }
+
+    /// How an operand is laid out in its buffer.
+    #[derive(Clone, Copy, Debug)]
+    enum Layout {
+        /// Row-major with `pad` unused elements after each row.
+        Rows { pad: usize },
+        /// The transpose of a row-major matrix with `pad` unused elements after each row.
+        Transposed { pad: usize },
+        /// Neither rows nor columns contiguous.
+        Strided,
+    }
+
+    const LAYOUTS: [Layout; 5] = [
+        Layout::Rows { pad: 0 },
+        Layout::Rows { pad: 3 },
+        Layout::Transposed { pad: 0 },
+        Layout::Transposed { pad: 2 },
+        Layout::Strided,
+    ];
+
+    /// A `rows × cols` matrix laid out as asked, with random values everywhere in the buffer.
+    fn matrix<E: Element>(
+        rng: &mut Lcg,
+        rows: usize,
+        cols: usize,
+        layout: Layout,
+    ) -> (Vec<E>, usize, usize) {
+        let (rs, cs, len) = match layout {
+            Layout::Rows { pad } => (cols + pad, 1, rows * (cols + pad)),
+            Layout::Transposed { pad } => (1, rows + pad, cols * (rows + pad)),
+            Layout::Strided => (2 * cols + 1, 2, rows * (2 * cols + 1)),
+        };
+        ((0..len).map(|_| rng.value()).collect(), rs, cs)
+    }
+
+    /// Every kernel this CPU can run, on one product, against the definition in f64.
+    fn check<E: Element>(rng: &mut Lcg, [m, n, k]: [usize; 3], la: Layout, lb: Layout) {
+        let (a, ars, acs) = matrix::<E>(rng, m, k, la);
+        let (b, brs, bcs) = matrix::<E>(rng, k, n, lb);
+        let (a, b) = (
+            View {
+                data: &a,
+                rs: ars,
+                cs: acs,
+            },
+            View {
+                data: &b,
+                rs: brs,
+                cs: bcs,
+            },
+        );
+        let dst_rs = n + 2;
+        let old: Vec<E> = (0..m * dst_rs).map(|_| rng.value()).collect();
+        let at = |v: View<'_, E>, r: usize, c: usize| v.data[r * v.rs + c * v.cs].to_f64().unwrap();
+        let tol = if size_of::<E>() == 4 { 1e-4 } else { 1e-12 } * (k as f64 + 1.0);
+        for accumulate in [false, true] {
+            for (name, run) in kernels::<E>() {
+                let mut dst = old.clone();
+                run([m, n, k], &mut dst, dst_rs, accumulate, a, b);
+                for r in 0..m {
+                    for c in 0..dst_rs {
+                        let got = dst[r * dst_rs + c].to_f64().unwrap();
+                        let before = old[r * dst_rs + c].to_f64().unwrap();
+                        let want = if c >= n {
+                            before
+                        } else {
+                            let sum: f64 = (0..k).map(|p| at(a, r, p) * at(b, p, c)).sum();
+                            sum + if accumulate { before } else { 0.0 }
+                        };
+                        assert!(
+                            (got - want).abs() <= tol * (1.0 + want.abs()),
+                            "{name} {} [{m}, {n}, {k}] {la:?} {lb:?} accumulate {accumulate}: \
+                             ({r}, {c}) is {got}, expected {want}",
+                            E::NAME,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    type Run<E> = fn([usize; 3], &mut [E], usize, bool, View<'_, E>, View<'_, E>);
+
+    /// The dispatching entry point and each kernel the running CPU has, for `E`.
+    fn kernels<E: Element>() -> Vec<(&'static str, Run<E>)> {
+        let mut all: Vec<(&'static str, Run<E>)> = vec![
+            ("dispatch", matmul::<E>),
+            ("portable", |mnk, d, rs, acc, a, b| {
+                blocked::<E, 4, 8, 4, _>(Portable, mnk, d, rs, acc, a, b)
+            }),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        {
+            fn avx512<E: Element>() -> Option<Run<E>> {
+                x86::Avx512::detect()?;
+                Some(|mnk, d, rs, acc, a, b| {
+                    let isa = x86::Avx512::detect().unwrap();
+                    if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                        isa.run::<f32, 8, 32, 16>(mnk, d, rs, acc, a, b)
+                    } else if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                        isa.run::<f64, 8, 16, 8>(mnk, d, rs, acc, a, b)
+                    }
+                })
+            }
+            fn avx2<E: Element>() -> Option<Run<E>> {
+                x86::Avx2::detect()?;
+                Some(|mnk, d, rs, acc, a, b| {
+                    let isa = x86::Avx2::detect().unwrap();
+                    if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                        isa.run::<f32, 6, 16, 8>(mnk, d, rs, acc, a, b)
+                    } else if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                        isa.run::<f64, 6, 8, 4>(mnk, d, rs, acc, a, b)
+                    }
+                })
+            }
+            all.extend(avx512::<E>().map(|run| ("avx512", run)));
+            all.extend(avx2::<E>().map(|run| ("avx2", run)));
+        }
+        all
+    }
+
+    fn edges<E: Element>() {
+        let mut rng = Lcg(7);
+        // Every row count around the tiles (MR 4, 6, 8) and column count around the panels
+        // (NR 4 to 32), with depths inside one block.
+        for m in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17] {
+            for n in [0, 1, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33] {
+                for k in [0, 1, 5, 16, 17] {
+                    for la in LAYOUTS {
+                        for lb in LAYOUTS {
+                            check::<E>(&mut rng, [m, n, k], la, lb);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn random_shapes<E: Element>() {
+        let mut rng = Lcg(11);
+        // Depths across several blocks (`KC`) and transposition steps (`KT`).
+        for _ in 0..150 {
+            let mnk = [1 + rng.below(70), 1 + rng.below(70), rng.below(300)];
+            let la = LAYOUTS[rng.below(LAYOUTS.len())];
+            let lb = LAYOUTS[rng.below(LAYOUTS.len())];
+            check::<E>(&mut rng, mnk, la, lb);
+        }
+    }
+
+    #[test]
+    fn every_kernel_matches_the_definition_at_tile_edges_f32() {
+        edges::<f32>();
+    }
+
+    #[test]
+    fn every_kernel_matches_the_definition_at_tile_edges_f64() {
+        edges::<f64>();
+    }
+
+    #[test]
+    fn every_kernel_matches_the_definition_on_random_shapes_f32() {
+        random_shapes::<f32>();
+    }
+
+    #[test]
+    fn every_kernel_matches_the_definition_on_random_shapes_f64() {
+        random_shapes::<f64>();
+    }
+
+    #[test]
+    fn casts_only_to_the_same_type() {
+        let mut x = [1.0f32, 2.0];
+        assert_eq!(cast_mut::<f32, f32>(&mut x), Some(&mut [1.0f32, 2.0][..]));
+        assert!(cast_mut::<f32, f64>(&mut x).is_none());
+        let v = View::rows(&x, 2);
+        assert_eq!(v.cast::<f32>().map(|v| v.data), Some(&[1.0f32, 2.0][..]));
+        assert!(v.cast::<f64>().is_none());
+    }
+}

@@ -39,32 +39,34 @@ const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 
 /// Products that run on one thread go to [`small`] below this many flops, and to the gemm
 /// crate above: it allocates on every call (a packing buffer, a vector of flags), but its
-/// AVX-512 kernels and cache blocking are faster on large products without a transpose.
+/// cache blocking is faster on large products without a transpose.
 ///
-/// Measured on this machine's Zen 4 core, f32, GFLOP/s, `small` (AVX2) vs gemm 0.19 on one
-/// thread, medians of 201 interleaved samples; `T` marks a transposed view:
+/// Measured on this machine's Zen 4 core (shared with other builds), f32, GFLOP/s, `small`
+/// (AVX-512, AVX2 for a transposed B) vs gemm 0.19 on one thread, medians of 201 interleaved
+/// samples, median of three runs:
 ///
-/// | (m, n, k)          | product  | small | gemm |
-/// |--------------------|----------|-------|------|
-/// | (32, 128, 64)      | `X·Wᵀ`   | 83    | 72   |
-/// | (32, 10, 128)      | `X·Wᵀ`   | 53    | 35   |
-/// | (32, 64, 512)      | `X·Wᵀ`   | 80    | 24   |
-/// | (32, 64, 128)      | `dY·W`   | 88    | 107  |
-/// | (128, 64, 32)      | `dYᵀ·X`  | 86    | 98   |
-/// | (32, 64, 9)        | `W·cols` | 61    | 72   |
-/// | (9, 32, 64)        | `cols·dYᵀ` | 56  | 35   |
-/// | (9, 64, 32)        | `Wᵀ·dY`  | 75    | 86   |
-/// | (64, 256, 784)     | `X·Wᵀ`   | 91    | 86   |
-/// | (64, 784, 256)     | `dY·W`   | 79    | 99   |
-/// | (256, 784, 64)     | `dYᵀ·X`  | 89    | 100  |
-/// | (256, 1024, 1024)  | `X·Wᵀ`   | 68    | 63   |
-/// | (256, 1024, 1024)  | `A·B`    | 75    | 98   |
-/// | (1024, 1024, 256)  | `Aᵀ·B`   | 48    | 90   |
+/// | (m, n, k)          | product    | small | gemm |
+/// |--------------------|------------|-------|------|
+/// | (32, 128, 64)      | `X·Wᵀ`     | 64    | 65   |
+/// | (32, 10, 128)      | `X·Wᵀ`     | 41    | 29   |
+/// | (32, 64, 512)      | `X·Wᵀ`     | 83    | 25   |
+/// | (32, 64, 128)      | `dY·W`     | 103   | 110  |
+/// | (128, 64, 32)      | `dYᵀ·X`    | 99    | 101  |
+/// | (32, 64, 9)        | `W·cols`   | 81    | 76   |
+/// | (9, 32, 64)        | `cols·dYᵀ` | 55    | 37   |
+/// | (9, 64, 32)        | `Wᵀ·dY`    | 80    | 90   |
+/// | (64, 256, 784)     | `X·Wᵀ`     | 88    | 84   |
+/// | (64, 784, 256)     | `dY·W`     | 87    | 98   |
+/// | (256, 784, 64)     | `dYᵀ·X`    | 88    | 100  |
+/// | (128, 256, 256)    | `A·B`      | 89    | 106  |
+/// | (256, 1024, 1024)  | `X·Wᵀ`     | 80    | 65   |
+/// | (256, 1024, 1024)  | `A·B`      | 76    | 96   |
+/// | (1024, 1024, 256)  | `Aᵀ·B`     | 78    | 97   |
 ///
-/// Without a transpose the gemm crate is 10-25 % faster from a few MFLOP on, and twice as fast
-/// at a GFLOP; with one, `small` is as fast or faster at every size. Below 4 MFLOP (the crate
-/// runs a product on one thread there anyway) `small` costs at most 20 % on some shapes, and
-/// allocates nothing: every product of a training step of a small model is below it.
+/// With a transposed B `small` is as fast or faster at every size; without one the gemm crate
+/// is 10-20 % faster from a few MFLOP on. Below 4 MFLOP (the crate runs a product on one
+/// thread there anyway) `small` is within 12 % where it is slower, and allocates nothing:
+/// every product of a training step of a small model is below it.
 const SMALL_MAX_FLOPS: usize = 4_000_000;
 
 /// Whether `r x c` with strides `rs`, `cs` fits in a slice of `len`.

@@ -41,27 +41,27 @@ const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 /// crate above: it allocates on every call (a packing buffer, a vector of flags), but its
 /// cache blocking is faster on large products without a transpose.
 ///
-/// Measured on this machine's Zen 4 core (busy with other builds), f32, GFLOP/s, `small`
-/// (AVX-512) vs gemm 0.19 on one thread, medians of 201 interleaved samples, median of three
-/// runs:
+/// Measured on this machine's Zen 4 core (shared with other builds), f32, GFLOP/s, `small`
+/// (AVX-512, AVX2 for a transposed B) vs gemm 0.19 on one thread, medians of 201 interleaved
+/// samples, median of three runs:
 ///
 /// | (m, n, k)          | product    | small | gemm |
 /// |--------------------|------------|-------|------|
-/// | (32, 128, 64)      | `X·Wᵀ`     | 68    | 62   |
-/// | (32, 10, 128)      | `X·Wᵀ`     | 44    | 28   |
-/// | (32, 64, 512)      | `X·Wᵀ`     | 63    | 22   |
-/// | (32, 64, 128)      | `dY·W`     | 84    | 95   |
-/// | (128, 64, 32)      | `dYᵀ·X`    | 82    | 84   |
-/// | (32, 64, 9)        | `W·cols`   | 55    | 54   |
-/// | (9, 32, 64)        | `cols·dYᵀ` | 35    | 23   |
-/// | (9, 64, 32)        | `Wᵀ·dY`    | 64    | 69   |
-/// | (64, 256, 784)     | `X·Wᵀ`     | 76    | 77   |
-/// | (64, 784, 256)     | `dY·W`     | 83    | 91   |
-/// | (256, 784, 64)     | `dYᵀ·X`    | 80    | 91   |
-/// | (128, 256, 256)    | `A·B`      | 81    | 97   |
-/// | (256, 1024, 1024)  | `X·Wᵀ`     | 67    | 55   |
-/// | (256, 1024, 1024)  | `A·B`      | 68    | 83   |
-/// | (1024, 1024, 256)  | `Aᵀ·B`     | 63    | 83   |
+/// | (32, 128, 64)      | `X·Wᵀ`     | 64    | 65   |
+/// | (32, 10, 128)      | `X·Wᵀ`     | 41    | 29   |
+/// | (32, 64, 512)      | `X·Wᵀ`     | 83    | 25   |
+/// | (32, 64, 128)      | `dY·W`     | 103   | 110  |
+/// | (128, 64, 32)      | `dYᵀ·X`    | 99    | 101  |
+/// | (32, 64, 9)        | `W·cols`   | 81    | 76   |
+/// | (9, 32, 64)        | `cols·dYᵀ` | 55    | 37   |
+/// | (9, 64, 32)        | `Wᵀ·dY`    | 80    | 90   |
+/// | (64, 256, 784)     | `X·Wᵀ`     | 88    | 84   |
+/// | (64, 784, 256)     | `dY·W`     | 87    | 98   |
+/// | (256, 784, 64)     | `dYᵀ·X`    | 88    | 100  |
+/// | (128, 256, 256)    | `A·B`      | 89    | 106  |
+/// | (256, 1024, 1024)  | `X·Wᵀ`     | 80    | 65   |
+/// | (256, 1024, 1024)  | `A·B`      | 76    | 96   |
+/// | (1024, 1024, 256)  | `Aᵀ·B`     | 78    | 97   |
 ///
 /// With a transposed B `small` is as fast or faster at every size; without one the gemm crate
 /// is 10-20 % faster from a few MFLOP on. Below 4 MFLOP (the crate runs a product on one

@@ -91,6 +91,10 @@ impl<'a, E: 'static> View<'a, E> {
 
 /// A micro-kernel: the `MR × NR` tile of products over one depth block, in registers.
 trait Kernel<E: Element, const NR: usize>: Copy {
+    /// From this many rows of A, a panel of row-major B whose rows are 512 bytes apart or more
+    /// is packed rather than read in place (see `blocked`).
+    const PACK_MIN_ROWS: usize = 13;
+
     fn tile<const MR: usize>(
         self,
         kc: usize,
@@ -155,9 +159,14 @@ mod x86 {
         b: View<'_, E>,
     ) -> bool {
         // AVX-512: tiles of 8 rows of two vectors, 16 accumulators of the 32 registers. AVX2:
-        // 6 rows, 12 accumulators, two vectors of B and a broadcast in the 16 registers.
+        // 6 rows, 12 accumulators, two vectors of B and a broadcast in the 16 registers. A
+        // transposed B (packed through transpositions) ran faster on AVX2 on Zen 4, f32
+        // GFLOP/s AVX2 vs AVX-512 on the same samples: 32 x 128 x 64 84 vs 68, 32 x 64 x 512
+        // 82 vs 60, 9 x 32 x 64 43 vs 29; without a transpose AVX-512 is ahead: 32 x 64 x 128
+        // 94 vs 62, 32 x 64 x 9 57 vs 42, 32 x 1024 x 256 87 vs 66.
+        let wide = Avx512::detect().filter(|_| b.rs != 1);
         if let (Some(d), Some(a), Some(b)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
-            if let Some(isa) = Avx512::detect() {
+            if let Some(isa) = wide {
                 isa.run::<f32, 8, 32, 16>(mnk, d, dst_rs, accumulate, a, b);
                 return true;
             }
@@ -166,7 +175,7 @@ mod x86 {
                 return true;
             }
         } else if let (Some(d), Some(a), Some(b)) = (cast_mut(dst), a.cast(), b.cast()) {
-            if let Some(isa) = Avx512::detect() {
+            if let Some(isa) = wide {
                 isa.run::<f64, 8, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
                 return true;
             }
@@ -178,13 +187,16 @@ mod x86 {
         false
     }
 
-    /// Proof that the running CPU has AVX-512F (and so AVX2 and FMA): only `detect` makes one.
+    /// Proof that the running CPU has AVX-512F, AVX2 and FMA: only `detect` makes one.
     #[derive(Clone, Copy)]
     pub(super) struct Avx512(());
 
     impl Avx512 {
         pub(super) fn detect() -> Option<Self> {
-            is_x86_feature_detected!("avx512f").then_some(Self(()))
+            (is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma"))
+            .then_some(Self(()))
         }
 
         /// [`blocked`] compiled for AVX-512: `MR × NR` tiles, `NH` wide on a narrow last
@@ -264,13 +276,19 @@ mod x86 {
     /// The kernels of one instruction set and element type: a row of the tile is `W` vectors
     /// of `L` lanes (`NR = W L`: two vectors, or one on a narrow last panel); each step
     /// broadcasts one element of A per row. The transposition that packs B goes by `L × L`
-    /// squares of vectors, each transposed in registers by `$square`.
+    /// squares of 256-bit vectors, transposed in registers by `square` (the AVX-512 kernels
+    /// borrow them, though `matmul` sends a transposed B to AVX2). `pack_min_rows` is measured
+    /// (see `blocked`): AVX2 re-reads B 2.7 times as often per multiply-add as AVX-512 (6 × 2
+    /// ymm against 8 × 2 zmm accumulators), so it packs from fewer rows.
     macro_rules! kernels {
         ($isa:ident, $features:literal, $module:ident, $E:ty, $V:ty, $L:literal,
-         $zero:ident, $set1:ident, $fmadd:ident, $loadu:ident, $storeu:ident, $square:ident,
+         $zero:ident, $set1:ident, $fmadd:ident, $loadu:ident, $storeu:ident,
+         $(square: $square:ident,)? transpose: $transpose:ident, pack_min_rows: $pack:literal,
          $([$W:literal, $NR:literal]),+) => {
             $(
                 impl Kernel<$E, $NR> for $isa {
+                    const PACK_MIN_ROWS: usize = $pack;
+
                     #[inline(always)]
                     fn tile<const MR: usize>(
                         self,
@@ -285,8 +303,9 @@ mod x86 {
 
                     #[inline(always)]
                     fn transpose(self, cols: &[&[$E; KT]; $NR]) -> [[$E; $NR]; KT] {
-                        // SAFETY: as above.
-                        unsafe { $module::transpose::<$NR>(cols) }
+                        // SAFETY: as above (a token of either instruction set proves AVX2,
+                        // which the transpositions are compiled for).
+                        unsafe { $transpose::transpose::<$NR>(cols) }
                     }
                 }
             )+
@@ -294,7 +313,7 @@ mod x86 {
             mod $module {
                 use core::arch::x86_64::*;
 
-                use super::super::{Lhs, Rhs, KT};
+                use super::super::{Lhs, Rhs};
 
                 /// One vector from `L` elements.
                 #[target_feature(enable = $features)]
@@ -344,25 +363,31 @@ mod x86 {
                     out
                 }
 
-                /// `KT × NR` from `NR` columns of `KT`, by squares of `L × L`.
-                #[target_feature(enable = $features)]
-                #[inline]
-                pub(super) fn transpose<const NR: usize>(cols: &[&[$E; KT]; NR]) -> [[$E; NR]; KT] {
-                    let mut rows = [[0.0; NR]; KT];
-                    for p0 in (0..KT).step_by($L) {
-                        for j0 in (0..NR).step_by($L) {
-                            let mut v = [$zero(); $L];
-                            for (r, v) in v.iter_mut().enumerate() {
-                                *v = load(cols[j0 + r][p0..][..$L].try_into().expect("a vector"));
-                            }
-                            for (t, &v) in super::$square(v).iter().enumerate() {
-                                let row = &mut rows[p0 + t][j0..][..$L];
-                                store(v, row.try_into().expect("a vector"));
+                $(
+                    use super::super::KT;
+
+                    /// `KT × NR` from `NR` columns of `KT`, by squares of `L × L`.
+                    #[target_feature(enable = $features)]
+                    #[inline]
+                    pub(super) fn transpose<const NR: usize>(
+                        cols: &[&[$E; KT]; NR],
+                    ) -> [[$E; NR]; KT] {
+                        let mut rows = [[0.0; NR]; KT];
+                        for p0 in (0..KT).step_by($L) {
+                            for j0 in (0..NR).step_by($L) {
+                                let mut v = [$zero(); $L];
+                                for (r, v) in v.iter_mut().enumerate() {
+                                    *v = load(cols[j0 + r][p0..][..$L].try_into().expect("a vector"));
+                                }
+                                for (t, &v) in super::$square(v).iter().enumerate() {
+                                    let row = &mut rows[p0 + t][j0..][..$L];
+                                    store(v, row.try_into().expect("a vector"));
+                                }
                             }
                         }
+                        rows
                     }
-                    rows
-                }
+                )?
             }
         };
     }
@@ -370,71 +395,19 @@ mod x86 {
     #[rustfmt::skip]
     kernels!(Avx512, "avx512f", avx512_f32, f32, __m512, 16,
         _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_storeu_ps,
-        square_f32x16, [2, 32], [1, 16]);
+        transpose: avx2_f32, pack_min_rows: 128, [2, 32], [1, 16]);
     #[rustfmt::skip]
     kernels!(Avx512, "avx512f", avx512_f64, f64, __m512d, 8,
         _mm512_setzero_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_storeu_pd,
-        square_f64x8, [2, 16], [1, 8]);
+        transpose: avx2_f64, pack_min_rows: 128, [2, 16], [1, 8]);
     #[rustfmt::skip]
     kernels!(Avx2, "avx2,fma", avx2_f32, f32, __m256, 8,
         _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-        square_f32x8, [2, 16], [1, 8]);
+        square: square_f32x8, transpose: avx2_f32, pack_min_rows: 13, [2, 16], [1, 8]);
     #[rustfmt::skip]
     kernels!(Avx2, "avx2,fma", avx2_f64, f64, __m256d, 4,
         _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_storeu_pd,
-        square_f64x4, [2, 8], [1, 4]);
-
-    /// The transpose of 16 × 16 f32 in four butterfly stages: stage `bit` swaps that bit of the
-    /// row index with that bit of the column index, between rows `r` and `r | bit` (two
-    /// two-source permutations each).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn square_f32x16(mut v: [__m512; 16]) -> [__m512; 16] {
-        let c = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        let mut bit = 1;
-        while bit < 16 {
-            // Lane `c` of the row with `bit` clear takes lane `c` of the first row where `c` has
-            // `bit` clear, else lane `c ^ bit` of the second (index bit 4 picks the second
-            // source); the row with `bit` set takes `c ^ bit` of the first or `c` of the second.
-            let set = _mm512_test_epi32_mask(c, _mm512_set1_epi32(bit as i32));
-            let lo = _mm512_mask_xor_epi32(c, set, c, _mm512_set1_epi32(bit as i32 | 16));
-            let hi = _mm512_set1_epi32(bit as i32);
-            let hi = _mm512_xor_si512(c, _mm512_mask_blend_epi32(set, hi, _mm512_set1_epi32(16)));
-            for r in 0..16 {
-                if r & bit == 0 {
-                    let (x, y) = (v[r], v[r | bit]);
-                    v[r] = _mm512_permutex2var_ps(x, lo, y);
-                    v[r | bit] = _mm512_permutex2var_ps(x, hi, y);
-                }
-            }
-            bit <<= 1;
-        }
-        v
-    }
-
-    /// The transpose of 8 × 8 f64, as [`square_f32x16`] in three stages (index bit 3 picks
-    /// the second source).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn square_f64x8(mut v: [__m512d; 8]) -> [__m512d; 8] {
-        let c = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-        let mut bit = 1;
-        while bit < 8 {
-            let set = _mm512_test_epi64_mask(c, _mm512_set1_epi64(bit as i64));
-            let lo = _mm512_mask_xor_epi64(c, set, c, _mm512_set1_epi64(bit as i64 | 8));
-            let hi = _mm512_set1_epi64(bit as i64);
-            let hi = _mm512_xor_si512(c, _mm512_mask_blend_epi64(set, hi, _mm512_set1_epi64(8)));
-            for r in 0..8 {
-                if r & bit == 0 {
-                    let (x, y) = (v[r], v[r | bit]);
-                    v[r] = _mm512_permutex2var_pd(x, lo, y);
-                    v[r | bit] = _mm512_permutex2var_pd(x, hi, y);
-                }
-            }
-            bit <<= 1;
-        }
-        v
-    }
+        square: square_f64x4, transpose: avx2_f64, pack_min_rows: 13, [2, 8], [1, 4]);
 
     /// The transpose of 8 × 8 f32: pairs of rows interleaved, then pairs of pairs, then the
     /// 128-bit halves exchanged.
@@ -536,12 +509,13 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
                     rows: pack(isa, &mut narrow, b, p0, kc, j0, nr),
                 };
                 row_tiles::<E, MR, NH>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
-            } else if b.cs == 1 && nr == NR && (m < 16 * MR || b.rs * size_of::<E>() < 512) {
-                // In place unless many tiles read a panel whose rows are far apart (512 bytes
-                // or more: many pages, and few cache sets at powers of two). Measured (f32,
-                // AVX-512, GFLOP/s, in place vs packed): 256 x 1024 x 1024 78 vs 87, 1024 x
-                // 1024 x 256 `Aᵀ` 70 vs 79; but 32 x 1024 x 256 73 vs 59, 64 x 784 x 256 86
-                // vs 75 (packing costs a copy per tile row; fewer tiles share it).
+            } else if b.cs == 1
+                && nr == NR
+                && (m < <K as Kernel<E, NR>>::PACK_MIN_ROWS || b.rs * size_of::<E>() < 512)
+            {
+                // In place unless enough tiles read a panel whose rows are far apart (512
+                // bytes or more: many pages, and few cache sets at powers of two); packing
+                // costs a copy of the panel, which those tiles share.
                 let rhs = Direct { data: at, rs: b.rs };
                 row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
             } else {

@@ -22,13 +22,13 @@ fn raw_gemm(
 ) {
     assert!(dst.len() >= m * n && a.0.len() >= m * k && b.0.len() >= k * n);
     let par = if 2 * m * n * k >= 4_000_000 {
-        gemm::Parallelism::Rayon(0)
+        gemm_common::Parallelism::Rayon(0)
     } else {
-        gemm::Parallelism::None
+        gemm_common::Parallelism::None
     };
     // SAFETY: the views are dense row-major or transposed matrices within their slices.
     unsafe {
-        gemm::gemm(
+        gemm_f32::gemm::f32::get_gemm_fn()(
             m,
             n,
             k,

@@ -4,6 +4,8 @@
 
 mod small;
 
+use core::any::TypeId;
+
 use crate::tensor::Element;
 
 /// A read-only strided matrix view: element `(r, c)` is `data[r * rs + c * cs]`.
@@ -110,35 +112,50 @@ pub(crate) fn matmul<E: Element>(
         return;
     }
     let parallelism = if parallel {
-        gemm::Parallelism::Rayon(0)
+        gemm_common::Parallelism::Rayon(0)
     } else {
-        gemm::Parallelism::None
+        gemm_common::Parallelism::None
     };
-    // SAFETY: every index the product touches is inside its slice (asserted above); `dst` is
-    // borrowed mutably, so it aliases neither input; `E` is f32 or f64 (sealed), both of which
-    // the gemm crate supports.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            E::one(),
-            E::one(),
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    let [dst, a_data, b_data] = [
+        dst.as_mut_ptr(),
+        a.data.as_ptr().cast_mut(),
+        b.data.as_ptr().cast_mut(),
+    ];
+    // One call, spelled for each element type the gemm crates provide (`E` is sealed to these).
+    macro_rules! call {
+        ($t:ty, $gemm:path) => {
+            // SAFETY: every index the product touches is inside its slice (asserted above);
+            // `dst` is borrowed mutably, so it aliases neither input; `E` is `$t` (the `TypeId`s
+            // are equal), so the pointer casts change nothing; the inputs are only read.
+            unsafe {
+                $gemm()(
+                    m,
+                    n,
+                    k,
+                    dst.cast::<$t>(),
+                    1,
+                    dst_rs as isize,
+                    accumulate,
+                    a_data.cast::<$t>(),
+                    a.cs as isize,
+                    a.rs as isize,
+                    b_data.cast::<$t>(),
+                    b.cs as isize,
+                    b.rs as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                )
+            }
+        };
+    }
+    if TypeId::of::<E>() == TypeId::of::<f32>() {
+        call!(f32, gemm_f32::gemm::f32::get_gemm_fn);
+    } else if TypeId::of::<E>() == TypeId::of::<f64>() {
+        call!(f64, gemm_f64::gemm::f64::get_gemm_fn);
     }
 }
 

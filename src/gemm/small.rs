@@ -345,7 +345,7 @@ mod x86 {
                         let row = rhs.row(p);
                         let mut b = [$zero(); W];
                         for (w, b) in b.iter_mut().enumerate() {
-                            *b = load(row[w * $L..][..$L].try_into().expect("a vector"));
+                            *b = load(row[w * $L..][..$L].try_into().unwrap_or_else(|_| unreachable!("a vector")));
                         }
                         for (acc, &x) in acc.iter_mut().zip(&col) {
                             let x = $set1(x);
@@ -357,7 +357,7 @@ mod x86 {
                     let mut out = [[0.0; NR]; MR];
                     for (out, acc) in out.iter_mut().zip(&acc) {
                         for (w, &v) in acc.iter().enumerate() {
-                            store(v, (&mut out[w * $L..][..$L]).try_into().expect("a vector"));
+                            store(v, (&mut out[w * $L..][..$L]).try_into().unwrap_or_else(|_| unreachable!("a vector")));
                         }
                     }
                     out
@@ -377,11 +377,11 @@ mod x86 {
                             for j0 in (0..NR).step_by($L) {
                                 let mut v = [$zero(); $L];
                                 for (r, v) in v.iter_mut().enumerate() {
-                                    *v = load(cols[j0 + r][p0..][..$L].try_into().expect("a vector"));
+                                    *v = load(cols[j0 + r][p0..][..$L].try_into().unwrap_or_else(|_| unreachable!("a vector")));
                                 }
                                 for (t, &v) in super::$square(v).iter().enumerate() {
                                     let row = &mut rows[p0 + t][j0..][..$L];
-                                    store(v, row.try_into().expect("a vector"));
+                                    store(v, row.try_into().unwrap_or_else(|_| unreachable!("a vector")));
                                 }
                             }
                         }
@@ -635,7 +635,7 @@ impl<E: Element, const MR: usize> Lhs<E, MR> for Cols<'_, E> {
     fn col(&self, p: usize) -> [E; MR] {
         *self.data[p * self.cs..]
             .first_chunk()
-            .expect("gemm: a column of A inside its slice")
+            .unwrap_or_else(|| unreachable!("gemm: a column of A inside its slice"))
     }
 }
 
@@ -677,7 +677,7 @@ impl<E: Copy, const NR: usize> Rhs<E, NR> for Direct<'_, E> {
     fn row(&self, p: usize) -> &[E; NR] {
         self.data[p * self.rs..]
             .first_chunk()
-            .expect("gemm: a panel of B inside its slice")
+            .unwrap_or_else(|| unreachable!("gemm: a panel of B inside its slice"))
     }
 }
 
@@ -738,7 +738,7 @@ fn pack<'p, E: Element, const NR: usize>(
             for (j, col) in cols.iter_mut().enumerate().take(nr) {
                 *col = origin[j * b.cs + p..]
                     .first_chunk()
-                    .expect("gemm: a column of B inside its slice");
+                    .unwrap_or_else(|| unreachable!("gemm: a column of B inside its slice"));
             }
             for (t, row) in isa.transpose(&cols).into_iter().enumerate() {
                 put(&mut panel[p + t], row);
@@ -752,7 +752,7 @@ fn pack<'p, E: Element, const NR: usize>(
         if b.cs == 1 && nr == NR {
             row = *src
                 .first_chunk()
-                .expect("gemm: a row of B inside its slice");
+                .unwrap_or_else(|| unreachable!("gemm: a row of B inside its slice"));
         } else if b.cs == 1 {
             row[..nr].copy_from_slice(&src[..nr]);
         } else {

@@ -116,32 +116,34 @@ pub(crate) fn matmul<E: Element>(
     } else {
         gemm_common::Parallelism::None
     };
-    let [dst, a_data, b_data] = [
-        dst.as_mut_ptr(),
-        a.data.as_ptr().cast_mut(),
-        b.data.as_ptr().cast_mut(),
-    ];
+    // The gemm kernels want a column-major destination: a row-major product `dst = a·b` is
+    // given to them as `dstᵀ = bᵀ·aᵀ` (what the `gemm` umbrella crate does before it calls
+    // them; without it the 256 × 1024 × 1024 product ran at 56 instead of 93 GFLOP/s).
+    let dst = dst.as_mut_ptr();
+    let (lhs, rhs) = (b, a);
+    let [lhs_data, rhs_data] = [lhs.data.as_ptr().cast_mut(), rhs.data.as_ptr().cast_mut()];
     // One call, spelled for each element type the gemm crates provide (`E` is sealed to these).
     macro_rules! call {
         ($t:ty, $gemm:path) => {
-            // SAFETY: every index the product touches is inside its slice (asserted above);
-            // `dst` is borrowed mutably, so it aliases neither input; `E` is `$t` (the `TypeId`s
-            // are equal), so the pointer casts change nothing; the inputs are only read.
+            // SAFETY: every index the product touches is inside its slice (asserted above, and
+            // transposing both sides keeps each element where it is); `dst` is borrowed
+            // mutably, so it aliases neither input; `E` is `$t` (the `TypeId`s are equal), so
+            // the pointer casts change nothing; the inputs are only read.
             unsafe {
                 $gemm()(
-                    m,
                     n,
+                    m,
                     k,
                     dst.cast::<$t>(),
-                    1,
                     dst_rs as isize,
+                    1,
                     accumulate,
-                    a_data.cast::<$t>(),
-                    a.cs as isize,
-                    a.rs as isize,
-                    b_data.cast::<$t>(),
-                    b.cs as isize,
-                    b.rs as isize,
+                    lhs_data.cast::<$t>(),
+                    lhs.rs as isize,
+                    lhs.cs as isize,
+                    rhs_data.cast::<$t>(),
+                    rhs.rs as isize,
+                    rhs.cs as isize,
                     1.0,
                     1.0,
                     false,

@@ -1,6 +1,10 @@
 //! Tensors whose dimensions are types, and layers whose forward and backward passes only
 //! compile when the shapes match.
 //!
+//! New here? The [`guide`] walks through defining a model, training it, saving it for PyTorch,
+//! writing a layer of your own and reading a shape error; `use shaped::prelude::*` brings in
+//! what it uses.
+//!
 //! A map of the crate, bottom up:
 //!
 //! - **dims** ([`dims`]): every dimension is a `typenum` unsigned (`U4`, `U784`), re-exported
@@ -86,6 +90,7 @@
 pub mod data;
 pub mod dims;
 mod gemm;
+pub mod guide;
 pub mod init;
 pub mod io;
 pub mod layers;

@@ -178,9 +178,12 @@ impl Context {
 /// down (shape `X`, the input's), and what its backward pass keeps (`Keep`: pooling indices, a
 /// dropout mask, a convolution's lowered input). Grown on first use, then reused.
 pub struct LayerWork<X, Y, E, Keep = ()> {
-    pub(crate) out: Tensor<Y, E>,
-    pub(crate) dx: Tensor<X, E>,
-    pub(crate) keep: Keep,
+    /// The output of the last forward pass.
+    pub out: Tensor<Y, E>,
+    /// The gradient passed down by the last backward pass.
+    pub dx: Tensor<X, E>,
+    /// What the backward pass needs from the forward pass.
+    pub keep: Keep,
 }
 impl<X: Shape, Y: Shape, E: Element, Keep: Default> Default for LayerWork<X, Y, E, Keep> {
     fn default() -> Self {

@@ -332,9 +332,18 @@ impl<S: Shape, E: Element> Tensor<S, E> {
         Self { data, shape }
     }
 
-    /// Gives this tensor the shape `shape`, reusing its memory (it allocates only to grow past
-    /// the largest size it has had). The elements are unspecified: the caller writes them all.
-    pub(crate) fn reset(&mut self, shape: S) -> &mut Self {
+    /// Gives this tensor the shape `shape` (another size of its [`Dyn`] dims), reusing its
+    /// memory: it allocates only to grow past the largest size it has had. The elements are
+    /// unspecified afterwards; write them all. This is how a training buffer or an `_into`
+    /// destination takes the batch it is given.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, U3};
+    /// let mut t = Tensor::<(Dyn, U3)>::default(); // an empty batch
+    /// t.reset((Dyn(4), U3::default())).as_mut_slice().fill(1.0);
+    /// assert_eq!(t.dims(), [4, 3]);
+    /// ```
+    pub fn reset(&mut self, shape: S) -> &mut Self {
         self.data.resize(shape.num_elements(), E::zero());
         self.shape = shape;
         self

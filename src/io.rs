@@ -561,7 +561,12 @@ pub fn load_optimizer<E: Element, O: OptimizerState<E>>(
                 path.display()
             ))
         })?;
-    from_bytes(&mut loaded, &bytes)?;
+    if step == 0 && header.tensors().is_empty() {
+        // Saved before its first step: no state yet, and none after loading.
+        loaded.clear();
+    } else {
+        from_bytes(&mut loaded, &bytes)?;
+    }
     loaded.set_steps(step);
     *optimizer = loaded;
     Ok(())

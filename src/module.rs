@@ -220,6 +220,11 @@ pub trait Module<E: Element, In>: Params<E> {
     /// The backward pass after [`Module::forward_train`] on the same `x` and `work`: adds
     /// `∂L/∂params` into `grads` (as PyTorch accumulates `.grad`) and, when `input_grad`,
     /// writes `∂L/∂x` into `work` and returns it (a first layer, whose input is data, skips it).
+    ///
+    /// # Panics
+    ///
+    /// If a [`Dyn`](crate::Dyn) dim of `dy` differs from the output's (a gradient of another
+    /// batch), with the rule's message: `shape mismatch in … grad_output: expected …, found …`.
     fn backward_train<'w>(
         &self,
         x: &In,

@@ -303,6 +303,8 @@ pub trait OptimizerState<E: Element>: Tensors<E> + Clone {
     type Model: Params<E>;
     /// Allocates the state (zeros) for `model` if there is none yet.
     fn prepare(&mut self, model: &Self::Model);
+    /// Drops the state: the optimizer as before its first step.
+    fn clear(&mut self);
     /// The number of steps taken.
     fn steps(&self) -> u64;
     /// Sets the number of steps taken (what a loaded state resumes from).
@@ -377,6 +379,9 @@ impl<M: Params<E>, E: Element> OptimizerState<E> for Adam<M, E> {
     fn prepare(&mut self, model: &M) {
         self.state_mut(model);
     }
+    fn clear(&mut self) {
+        self.moments = None;
+    }
     fn steps(&self) -> u64 {
         self.t
     }
@@ -407,6 +412,9 @@ impl<M: Params<E>, E: Element> OptimizerState<E> for Sgd<M, E> {
         if self.velocity.is_none() && self.momentum != E::zero() {
             self.velocity = Some(model.zero_grads());
         }
+    }
+    fn clear(&mut self) {
+        self.velocity = None;
     }
     fn steps(&self) -> u64 {
         u64::from(self.velocity.is_some())

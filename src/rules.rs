@@ -344,6 +344,20 @@ shape_rule!(
     "grad_output must have the shape of the forward output (N, DO)"
 );
 shape_rule!(
+    /// The gradient given to a pooling layer's backward pass has its output's shape.
+    PoolGradOutput,
+    PoolGradOutputMismatch,
+    "shape mismatch in pool grad_output: expected {Expected} (N, C, HO, WO), found {Found}",
+    "grad_output must have the shape of the pooled output"
+);
+shape_rule!(
+    /// The gradient given to `Dropout`'s or `Flatten`'s backward pass has its output's shape.
+    GradOutput,
+    GradOutputMismatch,
+    "shape mismatch in grad_output: expected {Expected} (the layer's output shape), found {Found}",
+    "grad_output must have the shape of the layer's output"
+);
+shape_rule!(
     /// `grad_output` of `ReLU::backward` must have the input's shape.
     ReluGradOutput,
     ReluGradOutputMismatch,

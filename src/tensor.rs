@@ -288,8 +288,9 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// If `start > end` or `end` is past the batch.
     #[track_caller]
     pub fn rows(&self, start: usize, end: usize) -> Tensor<S::WithBatch<Dyn>, E> {
-        let shape = self.shape.with_batch(Dyn(end - start));
-        Tensor::from_raw(shape, self.row_data(start, end))
+        // Checked (with its message) before `end - start` is taken.
+        let data = self.row_data(start, end);
+        Tensor::from_raw(self.shape.with_batch(Dyn(end - start)), data)
     }
 
     /// The elements of rows `start..end`.

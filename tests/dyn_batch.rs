@@ -339,3 +339,51 @@ fn a_model_given_a_gradient_of_another_batch_panics() {
     let dy = Tensor::<(Dyn, U10), f64>::from_vec(vec![0.0; 20]).unwrap();
     let _ = train_pass(&mut model, &x, |_| dy.clone());
 }
+
+/// The backward pass of `layer` on an `x` of 2 samples with a `dy` of 3.
+fn backward_with_a_dy_of_another_batch<L, S, O>(mut layer: L)
+where
+    L: Module<f32, Tensor<S, f32>, Out = Tensor<O, f32>>,
+    S: shaped::Shape<Batch = Dyn>,
+    O: shaped::Shape<Batch = Dyn>,
+{
+    let x: Tensor<S, f32> = Tensor::from_vec(vec![1.0; 2 * 4 * 4 * 4]).unwrap();
+    let mut work = Default::default();
+    let y = layer.forward_train(&x, &mut work, &mut Context::new(0));
+    let per_row = y.as_slice().len() / 2;
+    let dy: Tensor<O, f32> = Tensor::from_vec(vec![1.0; 3 * per_row]).unwrap();
+    let mut grads = layer.zero_grads();
+    let _ = layer.backward_train(&x, &dy, &mut work, &mut grads, true);
+}
+
+#[test]
+#[should_panic(
+    expected = "shape mismatch in pool grad_output: expected (2, 4, 2, 2) (N, C, HO, WO), found (3, 4, 2, 2)"
+)]
+fn max_pool_gradient_of_another_runtime_batch_panics() {
+    backward_with_a_dy_of_another_batch::<_, (Dyn, U4, U4, U4), _>(MaxPool2d::<U2>::new());
+}
+
+#[test]
+#[should_panic(
+    expected = "shape mismatch in pool grad_output: expected (2, 4, 2, 2) (N, C, HO, WO), found (3, 4, 2, 2)"
+)]
+fn avg_pool_gradient_of_another_runtime_batch_panics() {
+    backward_with_a_dy_of_another_batch::<_, (Dyn, U4, U4, U4), _>(AvgPool2d::<U2>::new());
+}
+
+#[test]
+#[should_panic(
+    expected = "shape mismatch in grad_output: expected (2, 64) (the layer's output shape), found (3, 64)"
+)]
+fn dropout_gradient_of_another_runtime_batch_panics() {
+    backward_with_a_dy_of_another_batch::<_, (Dyn, U64), _>(shaped::Dropout::new(0.5).unwrap());
+}
+
+#[test]
+#[should_panic(
+    expected = "shape mismatch in grad_output: expected (2, 64) (the layer's output shape), found (3, 64)"
+)]
+fn flatten_gradient_of_another_runtime_batch_panics() {
+    backward_with_a_dy_of_another_batch::<_, (Dyn, U4, U4, U4), _>(Flatten);
+}

@@ -360,3 +360,24 @@ fn training_gives_the_same_parameters_whatever_the_number_of_threads() {
         );
     }
 }
+
+#[test]
+fn an_optimizer_saved_before_its_first_step_loads_back_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh.safetensors");
+    let model = Cnn::init(&mut StdRng::seed_from_u64(13));
+    let adam = Adam::<Cnn, f64>::new(1e-3).unwrap();
+    io::save_optimizer(&adam, &path).unwrap();
+    // Loaded into one that has taken steps: back to no state and step 0.
+    let mut used = Adam::<Cnn, f64>::new(1e-3).unwrap();
+    adam_steps(&mut model.clone(), &mut used, 0, 1);
+    io::load_optimizer(&mut used, &model, &path).unwrap();
+    assert_eq!((used.steps(), used.moments().is_none()), (0, true));
+    let sgd = Sgd::<Cnn, f64>::new(0.1)
+        .and_then(|o| o.with_momentum(0.9))
+        .unwrap();
+    io::save_optimizer(&sgd, &path).unwrap();
+    let mut again = sgd.clone();
+    io::load_optimizer(&mut again, &model, &path).unwrap();
+    assert!(again.velocity().is_none());
+}

@@ -4,6 +4,7 @@ use rand::Rng;
 
 use crate::module::{no_params, Context, LayerWork, Module};
 use crate::optim::SettingError;
+use crate::rules::{check_dims, GradOutput};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -105,6 +106,7 @@ impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for Dropout {
         _: &mut (),
         input_grad: bool,
     ) -> Option<&'w Tensor<S, E>> {
+        check_dims::<GradOutput>(x.dims().as_ref(), dy.dims().as_ref());
         if !input_grad {
             return None;
         }

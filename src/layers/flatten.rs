@@ -2,6 +2,7 @@
 
 use crate::dims::{Dim, DimMul, Flat};
 use crate::module::{no_params, Context, LayerWork, Module};
+use crate::rules::{check_dims, GradOutput};
 use crate::tensor::{Element, Tensor};
 
 /// `(N, C, H, W) -> (N, C·H·W)`, row-major, without copying; the product is computed in the
@@ -59,6 +60,8 @@ where
         _: &mut (),
         input_grad: bool,
     ) -> Option<&'w Tensor<(N, C, H, W), E>> {
+        let (n, c, h, w) = x.shape();
+        check_dims::<GradOutput>(&[n.size(), c.mul(h).mul(w).size()], dy.dims().as_ref());
         if !input_grad {
             return None;
         }

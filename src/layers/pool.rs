@@ -4,7 +4,7 @@ use core::marker::PhantomData;
 
 use crate::dims::{ConstDim, ConvOutput, Dim, PoolHeight, PoolOut, PoolWidth};
 use crate::module::{no_params, Context, LayerWork, Module};
-use crate::rules::{NonZero, PoolNonZero};
+use crate::rules::{check_dims, NonZero, PoolGradOutput, PoolNonZero};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -209,6 +209,8 @@ where
         _: &mut (),
         input_grad: bool,
     ) -> Option<&'w Tensor<(N, C, H, W), E>> {
+        let (out, _) = pooled::<_, _, _, _, K, S>(x.shape());
+        check_dims::<PoolGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
         if !input_grad {
             return None;
         }
@@ -271,6 +273,8 @@ where
         _: &mut (),
         input_grad: bool,
     ) -> Option<&'w Tensor<(N, C, H, W), E>> {
+        let (out, _) = pooled::<_, _, _, _, K, S>(x.shape());
+        check_dims::<PoolGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
         if !input_grad {
             return None;
         }

@@ -41,6 +41,11 @@ WORKLOADS = {
     "conv_stride2": ("conv", (32, 16, 32, 32, 32, 3, 3, 2, 1)),
     "conv_lenet": ("conv", (64, 1, 28, 28, 6, 5, 5, 1, 0)),
     "relu_256x4096": ("relu", (256, 4096)),
+    # The same workloads through shaped's stateless calls (`forward`, `backward` returning new
+    # tensors each call); PyTorch has one API, measured the same way as above.
+    "relu_256x4096_stateless": ("relu", (256, 4096)),
+    "affine_256x1024_1024_stateless": ("affine", (256, 1024, 1024)),
+    "conv_stride2_stateless": ("conv", (32, 16, 32, 32, 32, 3, 3, 2, 1)),
 }
 PASSES = ("forward", "forward_backward")
 # As `MIN_SAMPLE_SECONDS` in benches/vs_pytorch.rs.

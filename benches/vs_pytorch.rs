@@ -98,6 +98,22 @@ where
     })
 }
 
+/// Times a layer's stateless calls: `forward` and `backward` return new tensors every call
+/// (what `_stateless` rows measure), so their cost includes the allocator's.
+fn stateless(mut forward: impl FnMut() + 'static, mut backward: impl FnMut() + 'static) -> Timings {
+    Box::new(move |reps| {
+        let f = median_seconds(&mut forward, reps);
+        let fb = median_seconds(
+            || {
+                forward();
+                backward();
+            },
+            reps,
+        );
+        (f, fb)
+    })
+}
+
 fn affine<N: shaped::ConstDim, DI: shaped::ConstDim, DO: shaped::ConstDim>() -> Timings {
     let layer = Affine::<DI, DO>::new(Tensor::from_fn(noise(1)), Tensor::from_fn(noise(2)));
     let x = Tensor::<(N, DI)>::from_fn(noise(3));
@@ -146,6 +162,53 @@ fn main() {
             let x = Tensor::<(U256, U4096)>::from_fn(noise(3));
             let dy = Tensor::<(U256, U4096)>::from_fn(noise(4));
             workload(ReLU, x, dy)
+        }),
+        ("relu_256x4096_stateless", {
+            let x = std::rc::Rc::new(Tensor::<(U256, U4096)>::from_fn(noise(3)));
+            let dy = Tensor::<(U256, U4096)>::from_fn(noise(4));
+            let x2 = x.clone();
+            stateless(
+                move || {
+                    black_box(ReLU.forward(black_box(&*x)));
+                },
+                move || {
+                    black_box(ReLU.backward(black_box(&*x2), black_box(&dy)));
+                },
+            )
+        }),
+        ("affine_256x1024_1024_stateless", {
+            let layer = std::rc::Rc::new(Affine::<U1024, U1024>::new(
+                Tensor::from_fn(noise(1)),
+                Tensor::from_fn(noise(2)),
+            ));
+            let x = std::rc::Rc::new(Tensor::<(U256, U1024)>::from_fn(noise(3)));
+            let dy = Tensor::<(U256, U1024)>::from_fn(noise(4));
+            let (l2, x2) = (layer.clone(), x.clone());
+            stateless(
+                move || {
+                    black_box(layer.forward(black_box(&*x)));
+                },
+                move || {
+                    black_box(l2.backward(black_box(&*x2), black_box(&dy)));
+                },
+            )
+        }),
+        ("conv_stride2_stateless", {
+            let conv = std::rc::Rc::new(Conv::<U16, U32, U3, U3, U2, U1>::new(
+                Tensor::from_fn(noise(1)),
+                Tensor::from_fn(noise(2)),
+            ));
+            let x = std::rc::Rc::new(Tensor::<(U32, U16, U32, U32)>::from_fn(noise(3)));
+            let dy = Tensor::<(U32, U32, U16, U16)>::from_fn(noise(4));
+            let (c2, x2) = (conv.clone(), x.clone());
+            stateless(
+                move || {
+                    black_box(conv.forward(black_box(&*x)));
+                },
+                move || {
+                    black_box(c2.backward(black_box(&*x2), black_box(&dy)));
+                },
+            )
         }),
     ];
     let args: Vec<String> = std::env::args().collect();

@@ -82,13 +82,28 @@ impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
         self.labels = order.iter().map(|&i| self.labels[i]).collect();
     }
 
-    /// Samples `start..end` (copied).
-    fn range(&self, start: usize, end: usize) -> (Tensor<S, E>, &[usize]) {
+    /// Samples `start..end` copied into `x` (which takes their shape), and their labels.
+    fn rows_into(&self, start: usize, end: usize, x: &mut Tensor<S, E>) -> &[usize] {
         let shape = self.inputs.shape().with_batch_size(end - start);
         // A `Dyn` batch takes any size.
         let shape = shape.unwrap_or_else(|| unreachable!("a Dyn batch dim"));
-        let x = Tensor::from_raw(shape, self.inputs.row_data(start, end));
-        (x, &self.labels[start..end])
+        let row = self
+            .inputs
+            .as_slice()
+            .len()
+            .checked_div(self.len())
+            .unwrap_or(0);
+        x.reset(shape)
+            .as_mut_slice()
+            .copy_from_slice(&self.inputs.as_slice()[start * row..end * row]);
+        &self.labels[start..end]
+    }
+
+    /// Samples `start..end` in a new tensor, and their labels.
+    fn range(&self, start: usize, end: usize) -> (Tensor<S, E>, &[usize]) {
+        let mut x = Tensor::default();
+        let labels = self.rows_into(start, end, &mut x);
+        (x, labels)
     }
 
     /// The samples in order, `size` at a time, the last batch partial: each batch's inputs
@@ -141,14 +156,7 @@ impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
             self.num_batches(size)
         );
         let (start, end) = (index * size, ((index + 1) * size).min(self.len()));
-        let shape = self.inputs.shape().with_batch_size(end - start);
-        // A `Dyn` batch takes any size.
-        let shape = shape.unwrap_or_else(|| unreachable!("a Dyn batch dim"));
-        let row = self.inputs.as_slice().len() / self.len();
-        x.reset(shape)
-            .as_mut_slice()
-            .copy_from_slice(&self.inputs.as_slice()[start * row..end * row]);
-        &self.labels[start..end]
+        self.rows_into(start, end, x)
     }
 
     /// Splits off the last `count` samples (for example a held-out test set): returns them,

@@ -192,35 +192,26 @@ shape_tuple!(6; A a, B b, C c, D d, F f, G g);
 pub trait ProdDims {
     /// `A·B·…`.
     type Out: Dim;
-    /// Its value.
-    fn prod(self) -> Self::Out;
 }
 impl<A: Dim> ProdDims for (A,) {
     type Out = A;
-    fn prod(self) -> A {
-        self.0
-    }
 }
 macro_rules! prod_dims {
-    ($d0:ident $v0:ident, $($d:ident $v:ident),+) => {
+    ($d0:ident, $($d:ident),+) => {
         impl<$d0, $($d),+> ProdDims for ($d0, $($d,)+)
         where
             ($($d,)+): ProdDims,
             $d0: DimMul<<($($d,)+) as ProdDims>::Out>,
         {
             type Out = <$d0 as DimMul<<($($d,)+) as ProdDims>::Out>>::Out;
-            fn prod(self) -> Self::Out {
-                let ($v0, $($v,)+) = self;
-                $v0.mul(($($v,)+).prod())
-            }
         }
     };
 }
-prod_dims!(A a, B b);
-prod_dims!(A a, B b, C c);
-prod_dims!(A a, B b, C c, D d);
-prod_dims!(A a, B b, C c, D d, F f);
-prod_dims!(A a, B b, C c, D d, F f, G g);
+prod_dims!(A, B);
+prod_dims!(A, B, C);
+prod_dims!(A, B, C, D);
+prod_dims!(A, B, C, D, F);
+prod_dims!(A, B, C, D, F, G);
 
 /// The element count of a shape, as a dim: `Count<(U4, U3)>` is `U12`, `Count<(Dyn, U3)>` is
 /// `Dyn`.

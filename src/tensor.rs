@@ -295,7 +295,7 @@ impl<S: Shape, E: Element> Tensor<S, E> {
 
     /// The elements of rows `start..end`.
     #[track_caller]
-    pub(crate) fn row_data(&self, start: usize, end: usize) -> Vec<E> {
+    fn row_data(&self, start: usize, end: usize) -> Vec<E> {
         let n = self.shape.batch().size();
         assert!(
             start <= end && end <= n,

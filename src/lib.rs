@@ -97,6 +97,7 @@ pub mod layers;
 pub mod loss;
 pub mod module;
 pub mod optim;
+mod par;
 pub mod prelude;
 pub mod rules;
 mod shape;

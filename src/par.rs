@@ -184,6 +184,34 @@ pub(crate) fn for_tasks(tasks: usize, f: impl Fn(usize) + Sync) {
     }
 }
 
+/// Calls `f(task, chunks)` for every task in `0..tasks`, where `chunks[i]` is chunk `task` of
+/// `bufs[i].0` cut in pieces of `bufs[i].1` elements (empty past the end of the buffer): on
+/// this thread and on helpers when `parallel`, else in order on this thread.
+pub(crate) fn for_task_chunks<E: Send, const M: usize>(
+    parallel: bool,
+    tasks: usize,
+    bufs: [(&mut [E], usize); M],
+    f: impl Fn(usize, [&mut [E]; M]) + Sync,
+) {
+    let parts = bufs.map(|(buf, len)| (buf.len(), len, Out(buf.as_mut_ptr())));
+    let task = |t: usize| {
+        let chunks = parts.each_ref().map(|(total, len, out)| {
+            let start = (t * len).min(*total);
+            let end = (start + len).min(*total);
+            // SAFETY: task `t` alone takes `t * len..(t + 1) * len` of each buffer (clamped to
+            // it): `for_tasks` and the loop below run each task once, and the buffers are
+            // borrowed mutably for the whole call.
+            unsafe { out.slice(start..end) }
+        });
+        f(t, chunks)
+    };
+    if parallel {
+        for_tasks(tasks, task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
 /// A pointer to a caller's buffer that chunks write disjoint parts of.
 struct Out<E>(*mut E);
 // SAFETY: only used by `for_chunks_mut`, whose chunks are disjoint ranges of one `&mut [E]`.
@@ -301,6 +329,19 @@ mod tests {
             );
             assert_eq!(map_new(&x, |v| v * 3 + 1), y, "len {len}");
             assert_eq!(zip_map_new(&x, &y, |a, b| b - a), z, "len {len}");
+        }
+    }
+
+    #[test]
+    fn task_chunks_cover_each_buffer_once() {
+        for parallel in [false, true] {
+            let (mut a, mut b) = (vec![0u32; 10], vec![0u32; 7]);
+            for_task_chunks(parallel, 4, [(&mut a[..], 3), (&mut b[..], 2)], |t, [a, b]| {
+                a.iter_mut().for_each(|v| *v += t as u32 + 1);
+                b.iter_mut().for_each(|v| *v += t as u32 + 1);
+            });
+            assert_eq!(a, [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]);
+            assert_eq!(b, [1, 1, 2, 2, 3, 3, 4]);
         }
     }
 

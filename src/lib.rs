@@ -105,13 +105,15 @@ mod tensor;
 pub use dims::*;
 pub use init::{Init, Seeded};
 pub use layers::affine::{Affine, AffineGrads, AffineRows};
+pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormGrads};
 pub use layers::conv::{Conv, ConvGrads};
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
 pub use layers::pool::{AvgPool2d, MaxPool2d};
 pub use layers::relu::ReLU;
+pub use layers::residual::{Projected, ProjectedGrads, Residual, ResidualGrads};
 pub use loss::{mse, mse_into, softmax_cross_entropy, softmax_cross_entropy_into, LabelError};
-pub use module::{Context, Gradients, LayerWork, Module, Params, Tensors};
+pub use module::{Buffer, BufferMut, Context, Gradients, LayerWork, Module, Params, Tensors};
 pub use optim::{Adam, OptimizerState, SettingError, Sgd};
 /// The `rand` the crate draws with ([`Init`], [`Context`], [`data::Dataset::shuffle`]): use it
 /// for your own generators so that both agree on the version.

@@ -4,6 +4,10 @@
 //! `"0.bias"`, `"4.weight"`, …; `Affine` weights are `(out, in)` like `nn.Linear`, `Conv`
 //! weights `(out, in, kh, kw)` like `nn.Conv2d`. So a file saved here loads with
 //! `model.load_state_dict(safetensors.torch.load_file(path))`, and the other way round.
+//!
+//! Buffers ([`Tensors::visit_buffers`]) are saved and loaded beside the parameters, as in a
+//! `state_dict`: a `BatchNorm2d`'s `"1.running_mean"` and `"1.running_var"` in the model's
+//! element type, and `"1.num_batches_tracked"` as an `I64` scalar (shape `[]`).
 
 use core::fmt;
 use std::collections::{HashMap, HashSet};
@@ -207,7 +211,7 @@ fn decode<E: Element>(chunk: &[u8]) -> Option<E> {
     }
 }
 
-/// The model's parameters as safetensors bytes.
+/// The model's parameters and buffers as safetensors bytes.
 ///
 /// # Errors
 ///
@@ -294,7 +298,7 @@ pub fn from_bytes<E: Element, M: Tensors<E> + Clone>(
         BufferMut::Int64(values) => {
             check_tensor(&mut seen, name, dims, values.len(), 8)?;
             let data = file_tensor(&file, name, dims, Dtype::I64)?;
-            // Checked as for the parameters below: the data holds exactly `values.len()` i64s.
+            // As in `decode_into`: the data holds exactly `values.len()` i64s.
             for (v, chunk) in values.iter_mut().zip(data.chunks_exact(8)) {
                 let bytes = <[u8; 8]>::try_from(chunk).map_err(|_| {
                     LoadError::Corrupt(format!("tensor {name:?} has an element of the wrong width"))
@@ -349,12 +353,12 @@ fn decode_into<E: Element>(name: &str, data: &[u8], values: &mut [E]) -> Result<
     Ok(())
 }
 
-/// Saves the model's parameters to a safetensors file, atomically: the bytes go to a temporary
-/// file in the same directory, which is flushed to disk and then renamed over `path`. A reader
-/// of `path` sees the old file or the new one, whole; if anything fails, the old file is
-/// untouched and the temporary file is removed. Through a symbolic link, the file it points to
-/// is replaced and the link kept. On Unix the new file gets the old one's permissions, or those
-/// a newly created file gets (`0o666` less the umask).
+/// Saves the model's parameters and buffers to a safetensors file, atomically: the bytes go to
+/// a temporary file in the same directory, which is flushed to disk and then renamed over
+/// `path`. A reader of `path` sees the old file or the new one, whole; if anything fails, the
+/// old file is untouched and the temporary file is removed. Through a symbolic link, the file
+/// it points to is replaced and the link kept. On Unix the new file gets the old one's
+/// permissions, or those a newly created file gets (`0o666` less the umask).
 ///
 /// # Errors
 ///
@@ -419,7 +423,7 @@ const MAX_HEADER: u64 = 100_000_000;
 /// - its 8-byte header length must be at most 100 MB and within the file.
 ///
 /// Tensors the model does not have are ignored, as [`from_bytes`] ignores them: a PyTorch
-/// `state_dict` may carry more than the parameters (buffers, a head the model here lacks), and
+/// `state_dict` may carry more than the model (a head the model here lacks), and
 /// loading it must not depend on their absence. They share the 100 MB allowance with the
 /// header, so a file far larger than the model is refused unread, while a file a few extra
 /// tensors larger loads.

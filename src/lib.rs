@@ -18,11 +18,16 @@
 //!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
 //!   output size computed by the compiler: [`ConvOut`]), [`MaxPool2d`], [`AvgPool2d`],
-//!   [`Flatten`], each with a typed `backward`.
+//!   [`Flatten`], [`BatchNorm2d`] and [`BatchNorm1d`] (batch statistics in training, running
+//!   statistics in evaluation), each with a typed `backward`; residual blocks [`Residual`]
+//!   (`x + block(x)`, the block's shape checked by the compiler) and [`Projected`]
+//!   (`shortcut(x) + block(x)`).
 //! - **models** ([`module`]): a tuple of layers is a model. [`Module::forward_train`] and
 //!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
 //!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates
 //!   nothing once its buffers exist; [`Dropout`] draws its masks from a seeded [`Context`].
+//!   State that is saved but not trained (running statistics) is visited apart, by
+//!   [`Tensors::visit_buffers`].
 //! - **data** ([`data`]): labelled data of any length, in batches with a `Dyn` batch dim.
 //! - **training**: losses ([`softmax_cross_entropy`], [`mse`]), optimizers ([`Sgd`],
 //!   [`Adam`]), PyTorch's initialisation ([`Init`]), safetensors with PyTorch's names ([`io`]).

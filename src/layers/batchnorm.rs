@@ -511,10 +511,11 @@ macro_rules! layout_passes {
             // The junction rule, undecided until the batch is known (see `rules::Anchor`).
             AtBatch<N, C2>: DimEq<C, BatchNormChannels>,
         {
+            /// The input's shape.
             type Out = Tensor<(N, C2 $(, $d)*), E>;
             type Work = LayerWork<(N, C2 $(, $d)*), (N, C2 $(, $d)*), E>;
 
-            fn infer(&self, x: &Self::Out) -> Self::Out {
+            fn infer(&self, x: &Tensor<(N, C2 $(, $d)*), E>) -> Self::Out {
                 let mut y = Tensor::default();
                 self.eval_into(x, &mut y);
                 y
@@ -522,7 +523,7 @@ macro_rules! layout_passes {
 
             fn forward_train<'w>(
                 &mut self,
-                x: &Self::Out,
+                x: &Tensor<(N, C2 $(, $d)*), E>,
                 work: &'w mut Self::Work,
                 _: &mut Context,
             ) -> &'w Self::Out {
@@ -532,7 +533,7 @@ macro_rules! layout_passes {
 
             fn backward_train<'w>(
                 &self,
-                x: &Self::Out,
+                x: &Tensor<(N, C2 $(, $d)*), E>,
                 dy: &Self::Out,
                 work: &'w mut Self::Work,
                 grads: &mut Self::Grads,

@@ -110,7 +110,7 @@ mod tensor;
 pub use dims::*;
 pub use init::{Init, Seeded};
 pub use layers::affine::{Affine, AffineGrads, AffineRows};
-pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormGrads};
+pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormGrads, BatchNormInput};
 pub use layers::conv::{Conv, ConvGrads};
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;

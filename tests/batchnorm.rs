@@ -80,6 +80,12 @@ macro_rules! golden_case {
 golden_case!(batchnorm2d_matches_pytorch, "bn2d", BatchNorm2d<U3, f64>, (U4, U3, U5, U5));
 golden_case!(batchnorm1d_matches_pytorch, "bn1d", BatchNorm1d<U4, f64>, (U6, U4));
 golden_case!(
+    batchnorm1d_on_sequences_matches_pytorch,
+    "bn1d_ncl",
+    BatchNorm1d<U3, f64>,
+    (U5, U3, U4)
+);
+golden_case!(
     batchnorm2d_of_a_single_image_matches_pytorch,
     "bn2d_n1",
     BatchNorm2d<U2, f64>,

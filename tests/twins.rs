@@ -416,3 +416,25 @@ mod residual_and_batchnorm {
         assert_eq!(y.dims(), [32, 100]);
     }
 }
+
+mod batchnorm_ranks {
+    use rand::{rngs::StdRng, SeedableRng};
+    use shaped::{typenum::*, BatchNorm1d, BatchNorm2d, Conv, Flatten, Init, Module, Tensor};
+
+    #[test]
+    fn batchnorm2d_after_flatten() {
+        let model: (Conv<U1, U4, U3, U3, U1, U1>, BatchNorm2d<U4>, Flatten) =
+            Init::init(&mut StdRng::seed_from_u64(0));
+        let y = model.infer(&Tensor::<(U2, U1, U4, U4)>::zeros());
+        assert_eq!(y.dims(), [2, 64]);
+    }
+
+    #[test]
+    fn batchnorm1d_on_images() {
+        let bn = BatchNorm1d::<U16>::new();
+        let y = bn.forward(&Tensor::<(U2, U16, U5)>::zeros()); // (N, C, L), as PyTorch takes
+        assert_eq!(y.dims(), [2, 16, 5]);
+        let y = BatchNorm2d::<U16>::new().forward(&Tensor::<(U2, U16, U4, U4)>::zeros());
+        assert_eq!(y.dims(), [2, 16, 4, 4]);
+    }
+}

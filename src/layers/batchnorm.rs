@@ -1,8 +1,8 @@
-//! Batch normalisation over the channels: [`BatchNorm1d`] on `(N, D)`, [`BatchNorm2d`] on
+//! Batch normalisation over the channels: [`BatchNorm1d`] on `(N, C)`, [`BatchNorm2d`] on
 //! `(N, C, H, W)`, as PyTorch's.
 //!
-//! One type, [`BatchNorm`], with a layout marker ([`Vectors`] or [`Images`]) saying which input
-//! it takes; the two aliases are the names to use.
+//! One type, [`BatchNorm`], with a layout marker ([`Vectors`] or [`Images`]) saying which inputs
+//! it takes ([`BatchNormInput`]); the two aliases are the names to use.
 //!
 //! Three passes, each named for the statistics it normalises with:
 //!
@@ -21,6 +21,8 @@
 
 use core::marker::PhantomData;
 
+use typenum::B0;
+
 use rand::Rng;
 
 use crate::dims::{ConstDim, Dim};
@@ -28,12 +30,13 @@ use crate::init::Init;
 use crate::module::{weight_bias_tensors, Buffer, BufferMut, Context, LayerWork, Module};
 use crate::module::{Params, Tensors};
 use crate::optim::SettingError;
-use crate::rules::{check_dim, check_dims, AtBatch, BatchNormChannels, BatchNormGradOutput};
-use crate::rules::{DimEq, ShapeEq};
+use crate::rules::{check_dim, check_dims, AtBatch, BatchNorm1dRank, BatchNorm2dRank};
+use crate::rules::{BatchNormChannels, BatchNormGradOutput, DimEq, ShapeEq, Verdict};
 use crate::shape::Shape;
 use crate::tensor::{fmt_dims, Element, Tensor};
 
-/// The layout of [`BatchNorm1d`]: a batch of vectors `(N, D)`, one channel per feature.
+/// The layout of [`BatchNorm1d`]: a batch of vectors `(N, C)`, one channel per feature (or
+/// `(N, C, L)`, statistics per channel over `N` and `L`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Vectors;
 
@@ -68,13 +71,15 @@ pub struct BatchNorm<C: Dim, L, E = f32> {
     layout: PhantomData<L>,
 }
 
-/// `y = (x − mean) / √(var + ε) · γ + β` per feature, on a batch of vectors `(N, D)` with
-/// `D = C`: PyTorch's `BatchNorm1d` (on 2-D input). In training `mean` and `var` are the batch's
-/// own (over `N`, variance biased); in evaluation they are the running statistics.
+/// `y = (x − mean[c]) / √(var[c] + ε) · γ[c] + β[c]` per feature `c`, on a batch of vectors
+/// `(N, C)` (or, as PyTorch's `BatchNorm1d` also takes, `(N, C, L)`): PyTorch's `BatchNorm1d`.
+/// In training `mean` and `var` are the batch's own (over `N`, and `L`; variance biased); in
+/// evaluation they are the running statistics.
 ///
-/// `backward` returns the gradient of the training pass, with `x̂ = (x − mean)/√(var + ε)`
-/// and sums over the batch `Σ`: `dx = γ/√(var + ε) · (dy − Σdy/N − x̂·Σ(dy·x̂)/N)` of shape
-/// `(N, D)`, and in [`BatchNormGrads`] `dγ = Σ dy·x̂` and `dβ = Σ dy`, each of shape `(C,)`.
+/// `backward` returns the gradient of the training pass, with `M = N` (or `N·L`),
+/// `x̂ = (x − mean)/√(var + ε)` and sums `Σ` over the `M` values of each feature:
+/// `dx = γ/√(var + ε) · (dy − Σdy/M − x̂·Σ(dy·x̂)/M)` of `x`'s shape, and in [`BatchNormGrads`]
+/// `dγ = Σ dy·x̂` and `dβ = Σ dy`, each of shape `(C,)`.
 ///
 /// ```
 /// use shaped::{BatchNorm1d, BatchNormGrads, Tensor, typenum::*};
@@ -354,204 +359,196 @@ fn values_per_channel<S: Shape, E>(x: &Tensor<S, E>, c: usize) -> usize {
     m
 }
 
-/// The stateless passes of one layout, on its input shape `(N, C2, …)`.
-macro_rules! layout_passes {
-    ($layout:ident, ($($d:ident),*), $shape:literal) => {
-        impl<C: Dim, E: Element> BatchNorm<C, $layout, E> {
-            #[doc = concat!("The evaluation pass, `", $shape, " -> ", $shape, "`: normalised with ")]
-            /// the running statistics, which it leaves as they are (PyTorch's `model.eval()`).
-            ///
-            /// An input whose channels are not `C` does not compile:
-            /// `shape mismatch in BatchNorm channels: expected _16 channels (C), found _8`.
-            ///
-            /// # Panics
-            ///
-            /// If the channels are a [`Dyn`](crate::Dyn) dim of another size than `C`, with the
-            /// same message.
-            #[track_caller]
-            pub fn forward<N, C2 $(, $d)*>(
-                &self,
-                x: &Tensor<(N, C2 $(, $d)*), E>,
-            ) -> Tensor<(N, C2 $(, $d)*), E>
-            where
-                N: Dim,
-                C2: Dim + DimEq<C, BatchNormChannels>,
-                $($d: Dim,)*
-            {
-                let mut y = Tensor::default();
-                self.eval_into(x, &mut y);
-                y
-            }
+/// The inputs a [`BatchNorm`] of layout `L` takes, with their channels (axis 1) checked against
+/// `C` by the rule `BatchNormChannels`: `(N, C)` and `(N, C, L)` for [`BatchNorm1d`] (as
+/// PyTorch's), `(N, C, H, W)` for [`BatchNorm2d`]. A tensor of another rank is the error
+/// `BatchNorm2d takes a batch of images (N, C, H, W) with C = _16, found a tensor of shape
+/// (_2, _64): …` rather than a missing method.
+pub trait BatchNormInput<C, L>: Shape {}
 
-            /// [`Self::forward`] into `y`, which takes `x`'s shape and keeps
-            /// its memory when it already has room: no allocation in a loop.
-            ///
-            /// # Panics
-            ///
-            /// As [`Self::forward`].
-            #[track_caller]
-            pub fn forward_into<N, C2 $(, $d)*>(
-                &self,
-                x: &Tensor<(N, C2 $(, $d)*), E>,
-                y: &mut Tensor<(N, C2 $(, $d)*), E>,
-            ) where
-                N: Dim,
-                C2: Dim + DimEq<C, BatchNormChannels>,
-                $($d: Dim,)*
-            {
-                self.eval_into(x, y);
-            }
+// The channel rule, undecided until the batch is known (see `rules::Anchor`).
+impl<N: Dim, C2: Dim, C> BatchNormInput<C, Vectors> for (N, C2) where
+    AtBatch<N, C2>: DimEq<C, BatchNormChannels>
+{
+}
+impl<N: Dim, C2: Dim, L: Dim, C> BatchNormInput<C, Vectors> for (N, C2, L) where
+    AtBatch<N, C2>: DimEq<C, BatchNormChannels>
+{
+}
+impl<N: Dim, C2: Dim, H: Dim, W: Dim, C> BatchNormInput<C, Images> for (N, C2, H, W) where
+    AtBatch<N, C2>: DimEq<C, BatchNormChannels>
+{
+}
 
-            #[doc = concat!("The training pass, `", $shape, " -> ", $shape, "`: normalised with the ")]
-            /// batch's own mean and biased variance per channel; the running statistics move
-            /// towards them by `momentum` (the variance unbiased, `· M / (M − 1)`, as PyTorch
-            /// does) and `num_batches_tracked` grows by 1.
-            ///
-            /// # Panics
-            ///
-            /// If a channel has fewer than 2 values in the batch (`N·H·W`, or `N`: a batch of
-            /// one vector): `BatchNorm in training needs more than 1 value per channel …`, as
-            /// PyTorch raises "Expected more than 1 value per channel when training". As
-            /// [`Self::forward`] for the channels.
-            #[track_caller]
-            pub fn forward_training<N, C2 $(, $d)*>(
-                &mut self,
-                x: &Tensor<(N, C2 $(, $d)*), E>,
-            ) -> Tensor<(N, C2 $(, $d)*), E>
-            where
-                N: Dim,
-                C2: Dim + DimEq<C, BatchNormChannels>,
-                $($d: Dim,)*
-            {
-                let mut y = Tensor::default();
-                self.train_into(x, &mut y);
-                y
-            }
-
-            /// [`Self::forward_training`] into `y`, which takes `x`'s shape
-            /// and keeps its memory when it already has room.
-            ///
-            /// # Panics
-            ///
-            /// As [`Self::forward_training`].
-            #[track_caller]
-            pub fn forward_training_into<N, C2 $(, $d)*>(
-                &mut self,
-                x: &Tensor<(N, C2 $(, $d)*), E>,
-                y: &mut Tensor<(N, C2 $(, $d)*), E>,
-            ) where
-                N: Dim,
-                C2: Dim + DimEq<C, BatchNormChannels>,
-                $($d: Dim,)*
-            {
-                self.train_into(x, y);
-            }
-
-            /// The gradients of a loss through the training pass at `x` (batch statistics of
-            /// `x`; the running statistics play no part): given `dy = ∂L/∂y` of `x`'s shape,
-            /// returns `dx` of `x`'s shape and `dγ`, `dβ` of shape `(C,)`.
-            ///
-            /// `dy` of another shape does not compile:
-            /// `shape mismatch in BatchNorm grad_output: expected … (the input's shape), found …`.
-            ///
-            /// # Panics
-            ///
-            /// Where a [`Dyn`](crate::Dyn) dim hides a mismatch of `dy` from the compiler, with
-            /// the same message in plain decimal; as
-            /// [`Self::forward_training`] for fewer than 2 values per channel.
-            #[track_caller]
-            pub fn backward<N, C2 $(, $d)*, G>(
-                &self,
-                x: &Tensor<(N, C2 $(, $d)*), E>,
-                dy: &Tensor<G, E>,
-            ) -> (Tensor<(N, C2 $(, $d)*), E>, BatchNormGrads<C, E>)
-            where
-                N: Dim,
-                C2: Dim + DimEq<C, BatchNormChannels>,
-                $($d: Dim,)*
-                G: Shape + ShapeEq<(N, C2 $(, $d)*), BatchNormGradOutput>,
-            {
-                let mut dx = Tensor::default();
-                let mut grads = self.zero_grads();
-                self.backward_slices(x, dy, Some(&mut dx), &mut grads);
-                (dx, grads)
-            }
-
-            /// [`Self::backward`] into buffers the caller keeps: `dx` takes
-            /// `x`'s shape and is overwritten; `dγ` and `dβ` are **added** into `grads`
-            /// (PyTorch's `.grad` accumulation).
-            ///
-            /// # Panics
-            ///
-            /// As [`Self::backward`].
-            #[track_caller]
-            pub fn backward_into<N, C2 $(, $d)*, G>(
-                &self,
-                x: &Tensor<(N, C2 $(, $d)*), E>,
-                dy: &Tensor<G, E>,
-                dx: &mut Tensor<(N, C2 $(, $d)*), E>,
-                grads: &mut BatchNormGrads<C, E>,
-            ) where
-                N: Dim,
-                C2: Dim + DimEq<C, BatchNormChannels>,
-                $($d: Dim,)*
-                G: Shape + ShapeEq<(N, C2 $(, $d)*), BatchNormGradOutput>,
-            {
-                self.backward_slices(x, dy, Some(dx), grads);
-            }
-        }
-
-        impl<N, C2, $($d,)* C, E> Module<E, Tensor<(N, C2 $(, $d)*), E>> for BatchNorm<C, $layout, E>
+macro_rules! wrong_rank {
+    ($layout:ident, $rule:ident; $($d:ident),*) => {
+        impl<N: Dim, $($d: Dim,)* C> BatchNormInput<C, $layout> for (N, $($d,)*)
         where
-            N: Dim,
-            C2: Dim,
-            $($d: Dim,)*
-            C: Dim,
-            E: Element,
-            // The junction rule, undecided until the batch is known (see `rules::Anchor`).
-            AtBatch<N, C2>: DimEq<C, BatchNormChannels>,
+            // Always the rule's error, reported once the batch is known (`rules::Anchor`).
+            AtBatch<N, B0>: Verdict<$rule, C, (N, $($d,)*)>,
         {
-            /// The input's shape.
-            type Out = Tensor<(N, C2 $(, $d)*), E>;
-            type Work = LayerWork<(N, C2 $(, $d)*), (N, C2 $(, $d)*), E>;
-
-            fn infer(&self, x: &Tensor<(N, C2 $(, $d)*), E>) -> Self::Out {
-                let mut y = Tensor::default();
-                self.eval_into(x, &mut y);
-                y
-            }
-
-            fn forward_train<'w>(
-                &mut self,
-                x: &Tensor<(N, C2 $(, $d)*), E>,
-                work: &'w mut Self::Work,
-                _: &mut Context,
-            ) -> &'w Self::Out {
-                self.train_into(x, &mut work.out);
-                &work.out
-            }
-
-            fn backward_train<'w>(
-                &self,
-                x: &Tensor<(N, C2 $(, $d)*), E>,
-                dy: &Self::Out,
-                work: &'w mut Self::Work,
-                grads: &mut Self::Grads,
-                input_grad: bool,
-            ) -> Option<&'w Self::Out> {
-                let dx = input_grad.then_some(&mut work.dx);
-                self.backward_slices(x, dy, dx, grads);
-                input_grad.then_some(&work.dx)
-            }
-
-            fn output(work: &Self::Work) -> &Self::Out {
-                &work.out
-            }
         }
     };
 }
-layout_passes!(Vectors, (), "(N, D)");
-layout_passes!(Images, (H, W), "(N, C, H, W)");
+wrong_rank!(Vectors, BatchNorm1dRank;);
+wrong_rank!(Vectors, BatchNorm1dRank; A, B, F);
+wrong_rank!(Vectors, BatchNorm1dRank; A, B, F, G);
+wrong_rank!(Vectors, BatchNorm1dRank; A, B, F, G, J);
+wrong_rank!(Images, BatchNorm2dRank;);
+wrong_rank!(Images, BatchNorm2dRank; A);
+wrong_rank!(Images, BatchNorm2dRank; A, B);
+wrong_rank!(Images, BatchNorm2dRank; A, B, F, G);
+wrong_rank!(Images, BatchNorm2dRank; A, B, F, G, J);
+
+impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
+    /// The evaluation pass, `x -> y` of `x`'s shape: normalised with the running statistics,
+    /// which it leaves as they are (PyTorch's `model.eval()`).
+    ///
+    /// An input whose channels are not `C` does not compile:
+    /// `shape mismatch in BatchNorm channels: expected _16 channels (C), found _8`; nor does an
+    /// input of another rank than the layout's ([`BatchNormInput`]).
+    ///
+    /// # Panics
+    ///
+    /// If the channels are a [`Dyn`](crate::Dyn) dim of another size than `C`, with the same
+    /// message.
+    #[track_caller]
+    pub fn forward<S: BatchNormInput<C, L>>(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
+        let mut y = Tensor::default();
+        self.eval_into(x, &mut y);
+        y
+    }
+
+    /// [`Self::forward`] into `y`, which takes `x`'s shape and keeps its memory when it already
+    /// has room: no allocation in a loop.
+    ///
+    /// # Panics
+    ///
+    /// As [`Self::forward`].
+    #[track_caller]
+    pub fn forward_into<S: BatchNormInput<C, L>>(&self, x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
+        self.eval_into(x, y);
+    }
+
+    /// The training pass, `x -> y` of `x`'s shape: normalised with the batch's own mean and
+    /// biased variance per channel; the running statistics move towards them by `momentum`
+    /// (the variance unbiased, `· M / (M − 1)` over the `M` values of a channel, as PyTorch
+    /// does) and `num_batches_tracked` grows by 1.
+    ///
+    /// # Panics
+    ///
+    /// If a channel has fewer than 2 values in the batch (`N·H·W`, or `N`: a batch of one
+    /// vector): `BatchNorm in training needs more than 1 value per channel …`, as PyTorch
+    /// raises "Expected more than 1 value per channel when training"; nothing is updated then.
+    /// As [`Self::forward`] for the channels.
+    #[track_caller]
+    pub fn forward_training<S: BatchNormInput<C, L>>(&mut self, x: &Tensor<S, E>) -> Tensor<S, E> {
+        let mut y = Tensor::default();
+        self.train_into(x, &mut y);
+        y
+    }
+
+    /// [`Self::forward_training`] into `y`, which takes `x`'s shape and keeps its memory when it
+    /// already has room.
+    ///
+    /// # Panics
+    ///
+    /// As [`Self::forward_training`].
+    #[track_caller]
+    pub fn forward_training_into<S: BatchNormInput<C, L>>(
+        &mut self,
+        x: &Tensor<S, E>,
+        y: &mut Tensor<S, E>,
+    ) {
+        self.train_into(x, y);
+    }
+
+    /// The gradients of a loss through the training pass at `x` (the batch statistics of `x`;
+    /// the running statistics play no part): given `dy = ∂L/∂y` of `x`'s shape, returns `dx`
+    /// of `x`'s shape and `dγ`, `dβ` of shape `(C,)`.
+    ///
+    /// `dy` of another shape does not compile:
+    /// `shape mismatch in BatchNorm grad_output: expected … (the input's shape), found …`.
+    ///
+    /// # Panics
+    ///
+    /// Where a [`Dyn`](crate::Dyn) dim hides a mismatch of `dy` from the compiler, with the
+    /// same message in plain decimal; as [`Self::forward_training`] for fewer than 2 values per
+    /// channel.
+    #[track_caller]
+    pub fn backward<S, G>(&self, x: &Tensor<S, E>, dy: &Tensor<G, E>) -> (Tensor<S, E>, BatchNormGrads<C, E>)
+    where
+        S: BatchNormInput<C, L>,
+        G: Shape + ShapeEq<S, BatchNormGradOutput>,
+    {
+        let mut dx = Tensor::default();
+        let mut grads = self.zero_grads();
+        self.backward_slices(x, dy, Some(&mut dx), &mut grads);
+        (dx, grads)
+    }
+
+    /// [`Self::backward`] into buffers the caller keeps: `dx` takes `x`'s shape and is
+    /// overwritten; `dγ` and `dβ` are **added** into `grads` (PyTorch's `.grad` accumulation).
+    ///
+    /// # Panics
+    ///
+    /// As [`Self::backward`].
+    #[track_caller]
+    pub fn backward_into<S, G>(
+        &self,
+        x: &Tensor<S, E>,
+        dy: &Tensor<G, E>,
+        dx: &mut Tensor<S, E>,
+        grads: &mut BatchNormGrads<C, E>,
+    ) where
+        S: BatchNormInput<C, L>,
+        G: Shape + ShapeEq<S, BatchNormGradOutput>,
+    {
+        self.backward_slices(x, dy, Some(dx), grads);
+    }
+}
+
+impl<S, C, L, E> Module<E, Tensor<S, E>> for BatchNorm<C, L, E>
+where
+    S: BatchNormInput<C, L>,
+    C: Dim,
+    E: Element,
+{
+    /// The input's shape.
+    type Out = Tensor<S, E>;
+    type Work = LayerWork<S, S, E>;
+
+    fn infer(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
+        self.forward(x)
+    }
+
+    fn forward_train<'w>(
+        &mut self,
+        x: &Tensor<S, E>,
+        work: &'w mut Self::Work,
+        _: &mut Context,
+    ) -> &'w Tensor<S, E> {
+        self.train_into(x, &mut work.out);
+        &work.out
+    }
+
+    fn backward_train<'w>(
+        &self,
+        x: &Tensor<S, E>,
+        dy: &Tensor<S, E>,
+        work: &'w mut Self::Work,
+        grads: &mut Self::Grads,
+        input_grad: bool,
+    ) -> Option<&'w Tensor<S, E>> {
+        let dx = input_grad.then_some(&mut work.dx);
+        self.backward_slices(x, dy, dx, grads);
+        input_grad.then_some(&work.dx)
+    }
+
+    fn output(work: &Self::Work) -> &Tensor<S, E> {
+        &work.out
+    }
+}
 
 impl<C: Dim, L, E: Element> Tensors<E> for BatchNorm<C, L, E> {
     weight_bias_tensors!();

@@ -224,13 +224,15 @@ def edge_cases():
 
 
 def batchnorm(rng):
-    """BatchNorm2d and BatchNorm1d: the training pass (batch statistics) and its gradients, the
-    running statistics after one and two training passes, and the evaluation pass."""
+    """BatchNorm2d and BatchNorm1d (on (N, C) and on (N, C, L)): the training pass (batch
+    statistics) and its gradients, the running statistics after one and two training passes,
+    and the evaluation pass."""
     nn = torch.nn
     out = ""
     for tag, cls, shape in [("bn2d", nn.BatchNorm2d, (4, 3, 5, 5)),
                             ("bn1d", nn.BatchNorm1d, (6, 4)),
-                            ("bn2d_n1", nn.BatchNorm2d, (1, 2, 3, 3))]:
+                            ("bn2d_n1", nn.BatchNorm2d, (1, 2, 3, 3)),
+                            ("bn1d_ncl", nn.BatchNorm1d, (5, 3, 4))]:
         c = shape[1]
         bn = cls(c).double()
         with torch.no_grad():

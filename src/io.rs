@@ -249,8 +249,14 @@ fn to_bytes_with<E: Element, M: Tensors<E>>(
             Buffer::Float(values) => check_param::<E>(&mut seen, name, dims, values.len())
                 .and_then(|()| encode(name, values))
                 .map(|bytes| (dtype_of::<E>(), bytes)),
-            Buffer::Int64(values) => check_tensor(&mut seen, name, dims, values.len(), 8)
-                .map(|()| (Dtype::I64, values.iter().flat_map(|v| v.to_le_bytes()).collect())),
+            Buffer::Int64(values) => {
+                check_tensor(&mut seen, name, dims, values.len(), 8).map(|()| {
+                    (
+                        Dtype::I64,
+                        values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    )
+                })
+            }
         };
         match encoded {
             Ok((dtype, bytes)) => tensors.push((name.to_string(), dims.to_vec(), dtype, bytes)),

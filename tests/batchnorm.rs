@@ -45,7 +45,11 @@ macro_rules! golden_case {
             bn.weight = t(&key("w"));
             bn.bias = t(&key("b"));
             let fresh = bn.clone();
-            let (x1, x2, dy) = (t::<$shape>(&key("x1")), t::<$shape>(&key("x2")), t::<$shape>(&key("dy")));
+            let (x1, x2, dy) = (
+                t::<$shape>(&key("x1")),
+                t::<$shape>(&key("x2")),
+                t::<$shape>(&key("dy")),
+            );
 
             let y = bn.forward_training(&x1);
             close(y.as_slice(), &key("y_train"), 1e-12);
@@ -72,7 +76,10 @@ macro_rules! golden_case {
             let y_eval = bn.forward(&x1);
             close(y_eval.as_slice(), &key("y_eval"), 1e-12);
             assert_eq!(bn.infer(&x1), y_eval);
-            assert_eq!(bn, before, "evaluation leaves the running statistics as they are");
+            assert_eq!(
+                bn, before,
+                "evaluation leaves the running statistics as they are"
+            );
         }
     };
 }
@@ -102,7 +109,11 @@ where
     let loss = |bn: &L, x: &Tensor<S, f64>| {
         let mut bn = bn.clone();
         let mut work = Default::default();
-        dot(bn.forward_train(x, &mut work, &mut Context::new(0)).as_slice(), g)
+        dot(
+            bn.forward_train(x, &mut work, &mut Context::new(0))
+                .as_slice(),
+            g,
+        )
     };
     let mut bn0 = bn.clone();
     let (_, dx, grads) = train_pass(&mut bn0, x, |y| {
@@ -153,7 +164,9 @@ fn batchnorm1d_training_backward_matches_finite_differences() {
 
 #[test]
 fn a_dyn_batch_equals_the_static_batch() {
-    let x = Tensor::<(U4, U3, U5, U5), f64>::from_fn(|i| ((i[0] + 2 * i[1] + i[2] * i[3]) as f64).sin());
+    let x = Tensor::<(U4, U3, U5, U5), f64>::from_fn(|i| {
+        ((i[0] + 2 * i[1] + i[2] * i[3]) as f64).sin()
+    });
     let xd: Tensor<(Dyn, U3, U5, U5), f64> = x.clone().into_dyn_batch();
     let dy = x.map(|v| v * 0.5 - 0.1);
     let dyd: Tensor<(Dyn, U3, U5, U5), f64> = dy.clone().into_dyn_batch();
@@ -202,7 +215,11 @@ fn a_single_pixel_of_a_single_image_in_training_panics() {
 fn a_runtime_batch_of_one_panics_and_evaluation_of_one_works() {
     let mut bn = BatchNorm1d::<U2, f64>::new();
     let one = Tensor::<(Dyn, U2), f64>::from_vec(vec![3.0, -1.0]).unwrap();
-    assert_eq!(bn.forward(&one).dims(), [1, 2], "evaluation needs no batch statistics");
+    assert_eq!(
+        bn.forward(&one).dims(),
+        [1, 2],
+        "evaluation needs no batch statistics"
+    );
     let before = bn.clone();
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         bn.forward_training(&one);
@@ -236,11 +253,15 @@ fn a_gradient_of_another_runtime_batch_panics() {
 #[test]
 fn running_statistics_are_buffers_not_trained_parameters() {
     let mut bn = BatchNorm2d::<U2, f64>::new();
-    let x = Tensor::<(U3, U2, U2, U2), f64>::from_fn(|i| (i[0] * 8 + i[1] * 4 + i[2] * 2 + i[3]) as f64);
+    let x = Tensor::<(U3, U2, U2, U2), f64>::from_fn(|i| {
+        (i[0] * 8 + i[1] * 4 + i[2] * 2 + i[3]) as f64
+    });
     let (_, _, grads) = train_pass(&mut bn, &x, |y| y.map(|v| v * v));
     assert_eq!((bn.count(), grads.count()), (2, 2));
     let mut names = Vec::new();
-    bn.visit("", &mut |name, dims, _| names.push(format!("{name} {dims:?}")));
+    bn.visit("", &mut |name, dims, _| {
+        names.push(format!("{name} {dims:?}"))
+    });
     bn.visit_buffers("", &mut |name, dims, values| {
         let kind = match values {
             Buffer::Float(_) => "float",
@@ -392,7 +413,10 @@ fn num_batches_tracked_is_an_int64_scalar_in_the_file() {
     assert_eq!(counter.shape(), [0usize; 0]);
     assert_eq!(counter.data(), 2i64.to_le_bytes());
     let mean = file.tensor("7.running_mean").unwrap();
-    assert_eq!((mean.dtype(), mean.shape()), (safetensors::Dtype::F64, &[8usize][..]));
+    assert_eq!(
+        (mean.dtype(), mean.shape()),
+        (safetensors::Dtype::F64, &[8usize][..])
+    );
     // 18 parameters and 12 buffers.
     assert_eq!(file.len(), 30);
 }
@@ -428,7 +452,10 @@ fn buffers_missing_or_of_another_dtype_are_errors_naming_them() {
     let bytes = io::to_bytes(&ParamsOnly(&model)).unwrap();
     let mut loaded = fresh();
     let err = io::from_bytes(&mut loaded, &bytes).unwrap_err();
-    assert_eq!(err.to_string(), "tensor \"1.running_mean\" is missing from the file");
+    assert_eq!(
+        err.to_string(),
+        "tensor \"1.running_mean\" is missing from the file"
+    );
     assert_eq!(loaded, fresh(), "a failed load leaves the model unchanged");
 
     // A counter saved as a float.
@@ -445,10 +472,11 @@ fn buffers_missing_or_of_another_dtype_are_errors_naming_them() {
         }
         fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[f64])) {
             self.0.visit(prefix, f);
-            self.0.visit_buffers(prefix, &mut |name, dims, values| match values {
-                Buffer::Float(v) => f(name, dims, v),
-                Buffer::Int64(v) => f(name, dims, &[v[0] as f64]),
-            });
+            self.0
+                .visit_buffers(prefix, &mut |name, dims, values| match values {
+                    Buffer::Float(v) => f(name, dims, v),
+                    Buffer::Int64(v) => f(name, dims, &[v[0] as f64]),
+                });
         }
         fn visit_mut<Err>(
             &mut self,

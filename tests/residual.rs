@@ -118,7 +118,12 @@ fn parameters_are_named_block_and_shortcut_as_in_pytorch() {
     model.visit("", &mut |name, _, _| names.push(name.to_string()));
     assert_eq!(
         names,
-        ["1.block.0.weight", "1.block.0.bias", "1.block.2.weight", "1.block.2.bias"]
+        [
+            "1.block.0.weight",
+            "1.block.0.bias",
+            "1.block.2.weight",
+            "1.block.2.bias"
+        ]
     );
     // The gradients carry the same names, so an optimizer's saved state does too.
     let mut grad_names = Vec::new();
@@ -148,7 +153,10 @@ where
     let loss = |m: &M, x: &Tensor<X, f64>| dot(m.infer(x).as_slice(), &gvec);
     let h = 1e-6;
     let fx = finite_diff(x.as_slice(), h, |p| {
-        loss(model, &Tensor::from_shape_vec(x.shape(), p.to_vec()).unwrap())
+        loss(
+            model,
+            &Tensor::from_shape_vec(x.shape(), p.to_vec()).unwrap(),
+        )
     });
     let e = rel_err(dx.as_slice(), &fx);
     assert!(e < 1e-6, "dx: {e:e}");
@@ -228,7 +236,10 @@ fn a_dyn_batch_equals_the_static_batch() {
     let x = input::<(U2, U4, U5, U5)>();
     let (y, dx, _) = train_pass(&mut a, &x, |y| y.clone());
     let (yd, dxd, _) = train_pass(&mut b, &x.clone().into_dyn_batch(), |y| y.clone());
-    assert_eq!((y.as_slice(), dx.as_slice()), (yd.as_slice(), dxd.as_slice()));
+    assert_eq!(
+        (y.as_slice(), dx.as_slice()),
+        (yd.as_slice(), dxd.as_slice())
+    );
 }
 
 #[test]

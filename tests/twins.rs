@@ -373,7 +373,11 @@ mod residual_and_batchnorm {
         type Net = (
             Conv<U1, U8, U3, U3, U1, U1>,
             ReLU,
-            Residual<(Conv<U8, U8, U3, U3, U1, U1>, ReLU, Conv<U8, U8, U3, U3, U1, U1>)>,
+            Residual<(
+                Conv<U8, U8, U3, U3, U1, U1>,
+                ReLU,
+                Conv<U8, U8, U3, U3, U1, U1>,
+            )>,
         );
         let mut model: Net = Init::init(&mut rng());
         let x = Tensor::<(U2, U1, U16, U16)>::zeros();
@@ -385,7 +389,11 @@ mod residual_and_batchnorm {
     #[test]
     fn projected_shortcut_without_stride() {
         type Down = Projected<
-            (Conv<U16, U32, U3, U3, U2, U1>, ReLU, Conv<U32, U32, U3, U3, U1, U1>),
+            (
+                Conv<U16, U32, U3, U3, U2, U1>,
+                ReLU,
+                Conv<U32, U32, U3, U3, U1, U1>,
+            ),
             (Conv<U16, U32, U1, U1, U2, U0>,),
         >;
         let down: Down = Init::init(&mut rng());

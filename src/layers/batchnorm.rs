@@ -226,7 +226,10 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
         let y = y.reset(x.shape()).as_mut_slice();
         for ch in 0..c {
             let inv = E::one() / (self.running_var.as_slice()[ch] + eps).sqrt();
-            let (mean, scale) = (self.running_mean.as_slice()[ch], self.weight.as_slice()[ch] * inv);
+            let (mean, scale) = (
+                self.running_mean.as_slice()[ch],
+                self.weight.as_slice()[ch] * inv,
+            );
             let beta = self.bias.as_slice()[ch];
             for (ys, xs) in planes_mut(y, c, inner, ch).zip(planes(x.as_slice(), c, inner, ch)) {
                 for (y, &v) in ys.iter_mut().zip(xs) {
@@ -476,7 +479,11 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     /// same message in plain decimal; as [`Self::forward_training`] for fewer than 2 values per
     /// channel.
     #[track_caller]
-    pub fn backward<S, G>(&self, x: &Tensor<S, E>, dy: &Tensor<G, E>) -> (Tensor<S, E>, BatchNormGrads<C, E>)
+    pub fn backward<S, G>(
+        &self,
+        x: &Tensor<S, E>,
+        dy: &Tensor<G, E>,
+    ) -> (Tensor<S, E>, BatchNormGrads<C, E>)
     where
         S: BatchNormInput<C, L>,
         G: Shape + ShapeEq<S, BatchNormGradOutput>,
@@ -554,7 +561,10 @@ impl<C: Dim, L, E: Element> Tensors<E> for BatchNorm<C, L, E> {
     weight_bias_tensors!();
 
     fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], Buffer<'_, E>)) {
-        for (name, t) in [("running_mean", &self.running_mean), ("running_var", &self.running_var)] {
+        for (name, t) in [
+            ("running_mean", &self.running_mean),
+            ("running_var", &self.running_var),
+        ] {
             f(
                 &format!("{prefix}{name}"),
                 t.dims().as_ref(),

@@ -11,7 +11,7 @@
 //!
 //! Such a block takes a shortcut that changes the shape the same way (ResNet's projection: a
 //! 1 × 1 convolution with the block's stride and filters), in a [`Projected`]; a shortcut and a
-//! block that disagree are the rule [`ProjectedShape`](crate::rules::ProjectedShape)'s error.
+//! block that disagree are the rule [`ProjectedShape`]'s error.
 //!
 //! Parameters are named as a PyTorch user writes the same module,
 //!

@@ -511,3 +511,20 @@ fn buffers_missing_or_of_another_dtype_are_errors_naming_them() {
         .unwrap();
     assert_eq!((counters, loaded.3.block.1.num_batches_tracked), (4, 9));
 }
+
+#[test]
+fn batchnorm2d_in_f32_matches_pytorch_to_f32_precision() {
+    let f32s = |key: &str| -> Vec<f32> { v(key).iter().map(|&x| x as f32).collect() };
+    let f64s = |t: &[f32]| -> Vec<f64> { t.iter().map(|&x| f64::from(x)).collect() };
+    let mut bn = BatchNorm2d::<U3>::new();
+    bn.weight = Tensor::from_vec(f32s("bn2d.w")).unwrap();
+    bn.bias = Tensor::from_vec(f32s("bn2d.b")).unwrap();
+    let x = Tensor::<(U4, U3, U5, U5)>::from_vec(f32s("bn2d.x1")).unwrap();
+    let dy = Tensor::<(U4, U3, U5, U5)>::from_vec(f32s("bn2d.dy")).unwrap();
+    let y = bn.forward_training(&x);
+    let (dx, grads) = bn.backward(&x, &dy);
+    close(&f64s(y.as_slice()), "bn2d.y_train", 1e-5);
+    close(&f64s(dx.as_slice()), "bn2d.dx", 1e-5);
+    close(&f64s(grads.weight.as_slice()), "bn2d.dw", 1e-5);
+    close(&f64s(bn.running_var.as_slice()), "bn2d.running_var1", 1e-5);
+}

@@ -117,7 +117,7 @@ pub type BatchNorm1d<C, E = f32> = BatchNorm<C, Vectors, E>;
 /// let (dx, grads): (Tensor<(U2, U3, U4, U4)>, BatchNormGrads<U3>) = bn.backward(&x, &dy);
 /// assert_eq!(grads.bias.as_slice(), &[32.0; 3]);
 /// assert!(dx.as_slice().iter().all(|d| d.abs() < 1e-5)); // a constant dy is normalised away
-/// let eval = bn.infer(&x); // the running statistics, as in `model.eval()`
+/// let eval: Tensor<(U2, U3, U4, U4)> = bn.infer(&x); // the running statistics (`eval()`)
 /// # let _ = eval;
 /// # Ok::<(), shaped::SettingError>(())
 /// ```

@@ -137,6 +137,24 @@ pub fn split(mut all: Vec<Digit>, seed: u64) -> Result<(Vec<Digit>, Vec<Digit>),
     Ok((all, test))
 }
 
+/// The rows (0-based line numbers of the data file) that `split(all, seed)` puts in its
+/// (train, test) halves, in the same order, for `n` images: the shuffle swaps positions by the
+/// generator alone, so shuffling the row numbers with the same seed moves them as it moves the
+/// images. Lets another program (the PyTorch twin in `benches/resnet_vs_pytorch.py`) hold out
+/// the same images.
+pub fn split_rows(n: usize, seed: u64) -> Result<(Vec<usize>, Vec<usize>), String> {
+    if n < 2 {
+        return Err(format!(
+            "split: expected at least 2 images (one to train on, one to test), found {n}"
+        ));
+    }
+    let test = ((n + 2) / 5).clamp(1, n - 1);
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.shuffle(&mut StdRng::seed_from_u64(seed));
+    let test = rows.split_off(n - test);
+    Ok((rows, test))
+}
+
 /// The pixels of `digits`, concatenated (row-major images), and their labels.
 pub fn batch(digits: &[Digit]) -> (Vec<f32>, Vec<usize>) {
     let pixels = digits.iter().flat_map(|d| d.pixels).collect();

@@ -80,9 +80,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let all = digits::load()?;
     let rows = all.len();
     let (train, test) = digits::split(all.clone(), 0)?;
-    // The rows held out, for the PyTorch twin; the same images as `split`'s, in its order.
+    // The rows of each half, for the PyTorch twin: the same images as `split`'s, in its order.
     let (train_rows, test_rows) = digits::split_rows(rows, 0)?;
-    assert!(test_rows.iter().zip(&test).all(|(&r, d)| all[r] == *d));
+    let same = |rows: &[usize], half: &[digits::Digit]| {
+        rows.len() == half.len() && rows.iter().zip(half).all(|(&r, d)| all[r] == *d)
+    };
+    assert!(same(&train_rows, &train) && same(&test_rows, &test));
     let mut train = digits::dataset::<Images>(&train)?;
     let test = digits::dataset::<Images>(&test)?;
     println!(

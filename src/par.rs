@@ -91,6 +91,18 @@ fn helpers() -> &'static [Thread] {
     })
 }
 
+/// How many threads a parallel pass may use: the caller's and the helpers'. Starts the helpers
+/// on first use.
+pub(crate) fn threads() -> usize {
+    helpers().len() + 1
+}
+
+/// Whether a pass is running now (on any thread): work started inside a pass runs on its own
+/// thread, since the helpers are taken.
+pub(crate) fn busy() -> bool {
+    !POSTED.load(SeqCst).is_null()
+}
+
 /// A helper thread: look for a posted pass, help with it, look again for a while, park.
 fn helper() {
     let mut helped = usize::MAX;
@@ -336,10 +348,15 @@ mod tests {
     fn task_chunks_cover_each_buffer_once() {
         for parallel in [false, true] {
             let (mut a, mut b) = (vec![0u32; 10], vec![0u32; 7]);
-            for_task_chunks(parallel, 4, [(&mut a[..], 3), (&mut b[..], 2)], |t, [a, b]| {
-                a.iter_mut().for_each(|v| *v += t as u32 + 1);
-                b.iter_mut().for_each(|v| *v += t as u32 + 1);
-            });
+            for_task_chunks(
+                parallel,
+                4,
+                [(&mut a[..], 3), (&mut b[..], 2)],
+                |t, [a, b]| {
+                    a.iter_mut().for_each(|v| *v += t as u32 + 1);
+                    b.iter_mut().for_each(|v| *v += t as u32 + 1);
+                },
+            );
             assert_eq!(a, [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]);
             assert_eq!(b, [1, 1, 2, 2, 3, 3, 4]);
         }

@@ -13,8 +13,8 @@
 //! only for a chunk a helper is in the middle of (a few µs). So a pass never takes much longer
 //! than on one thread, and takes about half as long when the other core is free.
 //!
-//! Helpers: one fewer than rayon's thread count (`RAYON_NUM_THREADS` caps both), started on
-//! the first large pass, parked when idle. Only one pass is posted at a time; a pass started
+//! Helpers: one fewer than the machine's threads (or than `SHAPED_NUM_THREADS`), started on
+//! the first large pass, parked when idle; [`set_num_threads`] caps how many a pass uses. Only one pass is posted at a time; a pass started
 //! while another runs (from another thread of the user's) runs on its own thread.
 //!
 //! Results never depend on how chunks were shared out: each element is computed by one
@@ -76,14 +76,26 @@ static EPOCH: AtomicUsize = AtomicUsize::new(0);
 /// system refuses a thread).
 static HELPERS: OnceLock<Vec<Thread>> = OnceLock::new();
 
+/// The cap [`set_num_threads`] set (0: none).
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// The most helpers a machine gets: passes are memory-bound or split in at most 8 blocks.
+const MAX_HELPERS: usize = 7;
+
 fn helpers() -> &'static [Thread] {
     HELPERS.get_or_init(|| {
-        let n = rayon::current_num_threads().saturating_sub(1);
+        let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let wanted = std::env::var("SHAPED_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(machine);
+        let n = wanted.saturating_sub(1).min(MAX_HELPERS);
         (0..n)
             .filter_map(|i| {
                 std::thread::Builder::new()
                     .name(format!("shaped-helper-{i}"))
-                    .spawn(helper)
+                    .spawn(move || helper(i))
                     .ok()
                     .map(|h| h.thread().clone())
             })
@@ -91,11 +103,35 @@ fn helpers() -> &'static [Thread] {
     })
 }
 
-/// How many threads a parallel pass may use: the caller's and the helpers'. Starts the helpers
-/// on first use.
-pub(crate) fn threads() -> usize {
-    helpers().len() + 1
+/// Caps the threads the crate's parallel passes use, the calling thread included: `1` runs
+/// everything on the calling thread (a busy machine, or results to compare), `0` lifts the
+/// cap. Without a cap a pass uses every core the machine has (or `SHAPED_NUM_THREADS`, read
+/// once, when the first large pass starts the helper threads).
+///
+/// Results do not depend on it: every pass splits its work by the sizes alone, and each part
+/// is computed the same way whichever thread runs it.
+///
+/// ```
+/// shaped::set_num_threads(1); // every pass on the calling thread from here on
+/// assert_eq!(shaped::num_threads(), 1);
+/// shaped::set_num_threads(0); // back to every core
+/// assert!(shaped::num_threads() >= 1);
+/// ```
+pub fn set_num_threads(threads: usize) {
+    LIMIT.store(threads, SeqCst);
 }
+
+/// How many threads a parallel pass may use now, the calling thread included (see
+/// [`set_num_threads`]). Starts the helper threads on first use.
+pub fn num_threads() -> usize {
+    let available = helpers().len() + 1;
+    match LIMIT.load(SeqCst) {
+        0 => available,
+        cap => cap.min(available),
+    }
+}
+
+pub(crate) use num_threads as threads;
 
 /// Whether a pass is running now (on any thread): work started inside a pass runs on its own
 /// thread, since the helpers are taken.
@@ -103,15 +139,17 @@ pub(crate) fn busy() -> bool {
     !POSTED.load(SeqCst).is_null()
 }
 
-/// A helper thread: look for a posted pass, help with it, look again for a while, park.
-fn helper() {
+/// Helper `index`: look for a posted pass, help with it, look again for a while, park.
+fn helper(index: usize) {
     let mut helped = usize::MAX;
     loop {
         let mut until = Instant::now() + SPIN;
         while Instant::now() < until {
             // A helper that reads an epoch of a pass not yet posted may skip that pass: it
             // costs speed once, never correctness.
-            if POSTED.load(SeqCst).is_null() || EPOCH.load(SeqCst) == helped {
+            let cap = LIMIT.load(SeqCst);
+            let capped = cap != 0 && index + 1 >= cap;
+            if capped || POSTED.load(SeqCst).is_null() || EPOCH.load(SeqCst) == helped {
                 std::hint::spin_loop();
                 continue;
             }
@@ -142,19 +180,20 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
         chunks,
         next: AtomicUsize::new(0),
     };
-    let helpers = helpers();
+    let wake = threads() - 1;
     let ptr = &pass as *const Pass<'_> as *mut Pass<'static>;
     EPOCH.fetch_add(1, SeqCst);
-    if helpers.is_empty()
+    if wake == 0
         || POSTED
             .compare_exchange(std::ptr::null_mut(), ptr, SeqCst, SeqCst)
             .is_err()
     {
-        // No helpers, or another pass is posted (a second thread of the user's): alone.
+        // No helpers (or a cap of 1), or another pass is posted (a second thread of the
+        // user's): alone.
         pass.work();
         return;
     }
-    for h in helpers {
+    for h in &helpers()[..wake] {
         h.unpark();
     }
     pass.work();

@@ -830,7 +830,14 @@ where
         let (g, out) = self.geom(x.shape());
         let mut y = Tensor::zeros_with(out);
         let mut cols = vec![E::zero(); MAX_TASKS * g.lowered_len()];
-        forward_slices(&g, self.kernel(), x.as_slice(), y.as_mut_slice(), &mut cols, false);
+        forward_slices(
+            &g,
+            self.kernel(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            &mut cols,
+            false,
+        );
         y
     }
 
@@ -946,7 +953,14 @@ where
         let (g, out) = self.geom(x.shape());
         let mut y = Tensor::zeros_with(out);
         let mut cols = vec![E::zero(); MAX_TASKS * g.lowered_len()];
-        forward_slices(&g, self.kernel(), x.as_slice(), y.as_mut_slice(), &mut cols, false);
+        forward_slices(
+            &g,
+            self.kernel(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            &mut cols,
+            false,
+        );
         y
     }
 
@@ -1117,7 +1131,14 @@ where
         let (g, out) = self.geom(x.shape());
         let mut y = Tensor::zeros_with(out);
         let mut cols = vec![E::zero(); MAX_TASKS * g.lowered_len()];
-        forward_slices(&g, self.kernel(), x.as_slice(), y.as_mut_slice(), &mut cols, false);
+        forward_slices(
+            &g,
+            self.kernel(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            &mut cols,
+            false,
+        );
         y
     }
 
@@ -1167,7 +1188,9 @@ where
     }
 }
 
-impl<CG: Dim, K: Dim, HF: Dim, WF: Dim, B: ConvBias<K, E>, E: Element> Conv2dGrads<CG, K, HF, WF, B, E> {
+impl<CG: Dim, K: Dim, HF: Dim, WF: Dim, B: ConvBias<K, E>, E: Element>
+    Conv2dGrads<CG, K, HF, WF, B, E>
+{
     /// `dW` and, if there is one, `db`, as slices to add into.
     fn slices(&mut self) -> (&mut [E], Option<&mut [E]>) {
         (
@@ -1306,7 +1329,14 @@ where
         let (g, out) = self.geom(x.shape());
         let mut y = Tensor::zeros_with(out);
         let mut cols = vec![E::zero(); MAX_TASKS * g.lowered_len()];
-        forward_slices(&g, self.kernel(), x.as_slice(), y.as_mut_slice(), &mut cols, false);
+        forward_slices(
+            &g,
+            self.kernel(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            &mut cols,
+            false,
+        );
         y
     }
 
@@ -1480,7 +1510,11 @@ mod tests {
         // The check can fail: the dense reading of the same weight differs.
         let dense = Geom { d: 1, ..g };
         let off = direct(&dense, x.as_slice(), conv.weight.as_slice());
-        assert!(y.as_slice().iter().zip(&off).any(|(a, b)| (a - b).abs() > 1e-3));
+        assert!(y
+            .as_slice()
+            .iter()
+            .zip(&off)
+            .any(|(a, b)| (a - b).abs() > 1e-3));
     }
 
     #[test]
@@ -1488,7 +1522,22 @@ mod tests {
         // <im2col(x), c> = <x, col2im(c)> for any x, c, with and without dilation.
         let conv = Conv::<U2, U1, U3, U2, U2, U1, f64>::new(Tensor::zeros(), Tensor::zeros());
         let (g, _) = conv.geom((U1::default(), U2::default(), U5::default(), U4::default()));
-        for g in [g, Geom { d: 2, ho: 2, wo: 2, ..g }, Geom { d: 3, s: 1, ho: 1, wo: 3, ..g }] {
+        for g in [
+            g,
+            Geom {
+                d: 2,
+                ho: 2,
+                wo: 2,
+                ..g
+            },
+            Geom {
+                d: 3,
+                s: 1,
+                ho: 1,
+                wo: 3,
+                ..g
+            },
+        ] {
             let x: Vec<f64> = (0..2 * 5 * 4).map(|i| (i as f64 * 0.7).cos()).collect();
             let c: Vec<f64> = (0..g.patch() * g.positions())
                 .map(|i| (i as f64 * 0.3).sin())

@@ -34,7 +34,13 @@ struct Window {
 impl Window {
     /// The pooling from `input` `(N, C, H, W)` to `output` `(N, C, HO, WO)` dims (both read off
     /// the tensor types) with window `[kh, kw]`, strides `[sh, sw]` and padding `[ph, pw]`.
-    fn between(input: &[usize], output: &[usize], k: [usize; 2], s: [usize; 2], p: [usize; 2]) -> Self {
+    fn between(
+        input: &[usize],
+        output: &[usize],
+        k: [usize; 2],
+        s: [usize; 2],
+        p: [usize; 2],
+    ) -> Self {
         Self {
             planes: input[0] * input[1],
             h: input[2],
@@ -61,7 +67,10 @@ impl Window {
     fn each(&self, mut f: impl FnMut(usize, &mut dyn Iterator<Item = usize>)) {
         // The input rows `lo..hi` of the window starting at padded row `start`.
         let clip = |start: usize, k: usize, p: usize, size: usize| {
-            (start.saturating_sub(p), (start + k).saturating_sub(p).min(size))
+            (
+                start.saturating_sub(p),
+                (start + k).saturating_sub(p).min(size),
+            )
         };
         for plane in 0..self.planes {
             let base = plane * self.h * self.w;
@@ -654,8 +663,11 @@ impl GlobalAvgPool {
 
     /// [`GlobalAvgPool::forward`] into `y`, which takes the shape `(N, C)` and keeps its memory
     /// when it already has room: no allocation in a loop.
-    pub fn forward_into<N, C, H, W, E>(&self, x: &Tensor<(N, C, H, W), E>, y: &mut Tensor<(N, C), E>)
-    where
+    pub fn forward_into<N, C, H, W, E>(
+        &self,
+        x: &Tensor<(N, C, H, W), E>,
+        y: &mut Tensor<(N, C), E>,
+    ) where
         N: Dim,
         C: Dim,
         H: Dim,
@@ -727,7 +739,11 @@ impl GlobalAvgPool {
         let area = h.size() * w.size();
         let scale = E::one() / E::from_usize(area).unwrap_or_else(E::one);
         let dx = dx.reset(x.shape());
-        for (plane, &g) in dx.as_mut_slice().chunks_exact_mut(area.max(1)).zip(dy.as_slice()) {
+        for (plane, &g) in dx
+            .as_mut_slice()
+            .chunks_exact_mut(area.max(1))
+            .zip(dy.as_slice())
+        {
             plane.fill(g * scale);
         }
     }

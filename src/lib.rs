@@ -17,8 +17,10 @@
 //! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
 //!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
-//!   output size computed by the compiler: [`ConvOut`]), [`MaxPool2d`], [`AvgPool2d`],
-//!   [`Flatten`], each with a typed `backward`.
+//!   output size computed by the compiler: [`ConvOut`]), [`Conv2d`] (PyTorch's other options:
+//!   dilation, groups and depthwise, [`NoBias`]), [`MaxPool2d`], [`AvgPool2d`], their per-axis
+//!   padded forms [`MaxPool2dHW`] and [`AvgPool2dHW`], [`GlobalAvgPool`], [`Flatten`], each with
+//!   a typed `backward`.
 //! - **models** ([`module`]): a tuple of layers is a model. [`Module::forward_train`] and
 //!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
 //!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates

@@ -6,8 +6,8 @@
 use rand::{rngs::StdRng, SeedableRng};
 use shaped::data::Dataset;
 use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Conv, Dropout, Dyn};
-use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Sgd, Tensor};
 use shaped::{Conv2d, GlobalAvgPool, MaxPool2dHW, NoBias};
+use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Sgd, Tensor};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

@@ -108,7 +108,7 @@ pub struct ConvGrads<C: Dim, K: Dim, HF: Dim, WF: Dim, E = f32> {
 /// // Grouped: 8 channels in 2 groups, 6 filters (3 a group), stride 2, with a bias.
 /// let conv = Conv2d::<U8, U6, U3, U3, U2, U1, U1, U2>::new(Tensor::full(0.1), Tensor::zeros());
 /// let y: Tensor<(U2, U6, U8, U8)> = conv.forward(&Tensor::<(U2, U8, U16, U16)>::full(1.0));
-/// assert!((y.as_slice()[9] - 3.6).abs() < 1e-6); // 4 channels × 9 taps × 0.1
+/// assert!((y.as_slice()[9] - 3.6).abs() < 1e-5); // 4 channels × 9 taps × 0.1
 /// # let _ = (dx, Bias);
 /// ```
 pub struct Conv2d<
@@ -138,6 +138,14 @@ pub struct Conv2d<
 
 /// The parameter gradients of a [`Conv2d`] layer, shaped like its parameters: `CG = C/G` is
 /// the weight's second dim ([`PerGroup`]).
+///
+/// ```
+/// use shaped::{typenum::*, Conv2d, Conv2dGrads, Params, PerGroup, Seeded};
+/// type Grouped = Conv2d<U8, U6, U3, U3, U1, U1, U1, U2>; // 2 groups of 4 channels
+/// let grads: Conv2dGrads<PerGroup<U8, U6, U2>, U6, U3, U3> = Grouped::seeded(0).zero_grads();
+/// assert_eq!(grads.weight.dims(), [6, 4, 3, 3]);
+/// assert_eq!(grads.bias.dims(), [6]);
+/// ```
 pub struct Conv2dGrads<CG, K, HF, WF, B = Bias, E = f32>
 where
     B: ConvBias<K, E>,
@@ -221,15 +229,40 @@ where
     }
 }
 
-/// A [`Conv2d`] with a bias `(K,)` (PyTorch's default).
+/// A [`Conv2d`] with a bias `(K,)` (PyTorch's default): its parameter `bias` is a
+/// `Tensor<(K,)>`.
+///
+/// ```
+/// use shaped::{typenum::*, Bias, Conv2d, Tensor};
+/// let conv = Conv2d::<U1, U2, U1, U1, U1, U0, U1, U1, Bias>::new(Tensor::full(2.0), Tensor::full(1.0));
+/// let y = conv.forward(&Tensor::<(U1, U1, U1, U1)>::full(3.0)); // Tensor<(U1, U2, U1, U1)>
+/// assert_eq!(y.as_slice(), &[7.0, 7.0]); // 2 · 3 + 1
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bias;
 /// A [`Conv2d`] without bias (PyTorch's `bias=False`, the convolution before a batch norm):
-/// its only parameter is `weight`, and so are its saved names.
+/// its only parameter is `weight`, and so are its saved names; its `bias` field is `()`.
+///
+/// ```
+/// use shaped::{typenum::*, Conv2d, NoBias, Seeded, Tensors};
+/// let conv = Conv2d::<U3, U8, U3, U3, U1, U1, U1, U1, NoBias>::seeded(0);
+/// let mut names = Vec::new();
+/// conv.visit("", &mut |name, _, _| names.push(name.to_string()));
+/// assert_eq!(names, ["weight"]); // as PyTorch's state_dict of Conv2d(3, 8, 3, bias=False)
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NoBias;
 
-/// Whether a [`Conv2d`] has a bias: [`Bias`] or [`NoBias`].
+/// Whether a [`Conv2d`] has a bias: [`Bias`] or [`NoBias`]. Code generic over both reaches the
+/// bias through it.
+///
+/// ```
+/// use shaped::{typenum::*, Bias, ConvBias, NoBias, Tensor};
+/// let b = <Bias as ConvBias<U2, f32>>::make(|| Tensor::full(0.5));
+/// assert_eq!(<Bias as ConvBias<U2, f32>>::tensor(&b).map(|t| t.as_slice()), Some(&[0.5, 0.5][..]));
+/// let none = <NoBias as ConvBias<U2, f32>>::make(|| unreachable!("no bias to make"));
+/// assert!(<NoBias as ConvBias<U2, f32>>::tensor(&none).is_none());
+/// ```
 pub trait ConvBias<K, E> {
     /// The bias parameter: `Tensor<(K,), E>`, or `()`.
     type Param: Clone + core::fmt::Debug + PartialEq + Send + Sync;
@@ -744,7 +777,7 @@ where
     /// # Panics
     ///
     /// If `K` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size, or if `C`,
-    /// `K`, `HF` or `WF` is 0 (`zero-sized Conv layer: …`; [`Init`](crate::Init) refuses a
+    /// `K`, `HF` or `WF` is 0 (`zero-sized Conv layer: …`; [`Init`] refuses a
     /// static 0 at compile time).
     #[track_caller]
     pub fn new(weight: Tensor<(K, C, HF, WF), E>, bias: Tensor<(K,), E>) -> Self {
@@ -1287,10 +1320,6 @@ where
     WF: Dim,
     B: ConvBias<K, E>,
     E: Element,
-    // The gradients' value must be sendable and comparable, as every layer's is.
-    S: Send + Sync,
-    P: Send + Sync,
-    D: Send + Sync,
 {
     type Grads = Conv2dGrads<PerGroup<C, K, G>, K, HF, WF, B, E>;
 

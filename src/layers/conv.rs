@@ -1245,7 +1245,7 @@ macro_rules! weight_opt_bias_tensors {
             match (i, <$b as ConvBias<$k, E>>::tensor(&self.bias)) {
                 (0, _) => self.weight.as_slice(),
                 (1, Some(b)) => b.as_slice(),
-                _ => panic!("tensor {i} of a convolution's {}", self.count()),
+                _ => panic!("tensor {i} of a convolution with {} tensors", self.count()),
             }
         }
 
@@ -1254,7 +1254,7 @@ macro_rules! weight_opt_bias_tensors {
             match (i, <$b as ConvBias<$k, E>>::tensor_mut(&mut self.bias)) {
                 (0, _) => self.weight.as_mut_slice(),
                 (1, Some(b)) => b.as_mut_slice(),
-                _ => panic!("tensor {i} of a convolution's {count}"),
+                _ => panic!("tensor {i} of a convolution with {count} tensors"),
             }
         }
 

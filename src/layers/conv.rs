@@ -256,6 +256,11 @@ pub struct NoBias;
 /// Whether a [`Conv2d`] has a bias: [`Bias`] or [`NoBias`]. Code generic over both reaches the
 /// bias through it.
 ///
+/// A type parameter of `Conv2d` rather than a layer of its own, because a missing bias goes
+/// with the other options: the convolutions before a batch norm (ResNet's, MobileNet's
+/// depthwise ones) are grouped or strided *and* bias-free, and one type covers every
+/// `nn.Conv2d`.
+///
 /// ```
 /// use shaped::{typenum::*, Bias, ConvBias, NoBias, Tensor};
 /// let b = <Bias as ConvBias<U2, f32>>::make(|| Tensor::full(0.5));

@@ -361,6 +361,10 @@ where
 /// let y: Tensor<(U1, U1, U4, U8)> = MaxPool2dHW::<U2, U1>::new().infer(&x);
 /// assert_eq!(y.as_slice()[0], 8.0);
 /// ```
+// Types of their own rather than more parameters on `MaxPool2d<K, S = K>`: compile errors
+// print that type's impls (`MaxPool2d::<K, S>::new`), which stay as users know them, and
+// PyTorch's default stride is the window *per axis*, which one `S = K` cannot express for a
+// non-square window. Both kinds share the window loops below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaxPool2dHW<KH, KW, SH = KH, SW = KW, PH = typenum::U0, PW = typenum::U0>(
     PhantomData<(KH, KW, SH, SW, PH, PW)>,

@@ -19,12 +19,16 @@
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
 //!   output size computed by the compiler: [`ConvOut`]), [`Conv2d`] (PyTorch's other options:
 //!   dilation, groups and depthwise, [`NoBias`]), [`MaxPool2d`], [`AvgPool2d`], their per-axis
-//!   padded forms [`MaxPool2dHW`] and [`AvgPool2dHW`], [`GlobalAvgPool`], [`Flatten`], each with
-//!   a typed `backward`.
+//!   padded forms [`MaxPool2dHW`] and [`AvgPool2dHW`], [`GlobalAvgPool`], [`Flatten`],
+//!   [`BatchNorm2d`] and [`BatchNorm1d`] (batch statistics in training, running statistics in
+//!   evaluation), each with a typed `backward`; residual blocks [`Residual`] (`x + block(x)`, the
+//!   block's shape checked by the compiler) and [`Projected`] (`shortcut(x) + block(x)`).
 //! - **models** ([`module`]): a tuple of layers is a model. [`Module::forward_train`] and
 //!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
 //!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates
 //!   nothing once its buffers exist; [`Dropout`] draws its masks from a seeded [`Context`].
+//!   State that is saved but not trained (running statistics) is visited apart, by
+//!   [`Tensors::visit_buffers`].
 //! - **data** ([`data`]): labelled data of any length, in batches with a `Dyn` batch dim.
 //! - **training**: losses ([`softmax_cross_entropy`], [`mse`]), optimizers ([`Sgd`],
 //!   [`Adam`]), PyTorch's initialisation ([`Init`]), safetensors with PyTorch's names ([`io`]).
@@ -99,6 +103,7 @@ pub mod layers;
 pub mod loss;
 pub mod module;
 pub mod optim;
+mod par;
 pub mod prelude;
 pub mod rules;
 mod shape;
@@ -107,13 +112,15 @@ mod tensor;
 pub use dims::*;
 pub use init::{Init, Seeded};
 pub use layers::affine::{Affine, AffineGrads, AffineRows};
+pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormGrads, BatchNormInput};
 pub use layers::conv::{Bias, Conv, Conv2d, Conv2dGrads, ConvBias, ConvGrads, NoBias};
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
 pub use layers::pool::{AvgPool2d, AvgPool2dHW, GlobalAvgPool, MaxPool2d, MaxPool2dHW};
 pub use layers::relu::ReLU;
+pub use layers::residual::{Projected, ProjectedGrads, Residual, ResidualGrads};
 pub use loss::{mse, mse_into, softmax_cross_entropy, softmax_cross_entropy_into, LabelError};
-pub use module::{Context, Gradients, LayerWork, Module, Params, Tensors};
+pub use module::{Buffer, BufferMut, Context, Gradients, LayerWork, Module, Params, Tensors};
 pub use optim::{Adam, OptimizerState, SettingError, Sgd};
 /// The `rand` the crate draws with ([`Init`], [`Context`], [`data::Dataset::shuffle`]): use it
 /// for your own generators so that both agree on the version.

@@ -120,10 +120,11 @@ pub(crate) fn matmul<E: Element>(
         return;
     }
     let flops = 2 * m * n * k;
-    // Already on a worker of the pool (a batch-parallel layer): the other workers are busy.
-    let on_worker = rayon::current_thread_index().is_some();
-    // Checked last: outside a pool it starts the global one (small products never ask).
-    let parallel = flops >= PARALLEL_MIN_FLOPS && !on_worker && rayon::current_num_threads() > 1;
+    // Already inside a parallel pass (a batch-parallel layer), or on a worker of a rayon pool
+    // of the user's: the other threads are busy.
+    let inside = crate::par::busy() || rayon::current_thread_index().is_some();
+    // Checked last: it starts the helpers (small products never ask).
+    let parallel = flops >= PARALLEL_MIN_FLOPS && !inside && crate::par::threads() > 1;
     if parallel && n >= 2 * SPLIT_MIN_COLS {
         // Column blocks of `dst`, each a one-thread product on its slice of `b`'s columns,
         // shared with the idle core through `par` (which never waits for a helper to wake).

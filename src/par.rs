@@ -91,6 +91,18 @@ fn helpers() -> &'static [Thread] {
     })
 }
 
+/// How many threads a parallel pass may use: the caller's and the helpers'. Starts the helpers
+/// on first use.
+pub(crate) fn threads() -> usize {
+    helpers().len() + 1
+}
+
+/// Whether a pass is running now (on any thread): work started inside a pass runs on its own
+/// thread, since the helpers are taken.
+pub(crate) fn busy() -> bool {
+    !POSTED.load(SeqCst).is_null()
+}
+
 /// A helper thread: look for a posted pass, help with it, look again for a while, park.
 fn helper() {
     let mut helped = usize::MAX;

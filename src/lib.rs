@@ -17,11 +17,12 @@
 //! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
 //!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
-//!   output size computed by the compiler: [`ConvOut`]), [`MaxPool2d`], [`AvgPool2d`],
-//!   [`Flatten`], [`BatchNorm2d`] and [`BatchNorm1d`] (batch statistics in training, running
-//!   statistics in evaluation), each with a typed `backward`; residual blocks [`Residual`]
-//!   (`x + block(x)`, the block's shape checked by the compiler) and [`Projected`]
-//!   (`shortcut(x) + block(x)`).
+//!   output size computed by the compiler: [`ConvOut`]), [`Conv2d`] (PyTorch's other options:
+//!   dilation, groups and depthwise, [`NoBias`]), [`MaxPool2d`], [`AvgPool2d`], their per-axis
+//!   padded forms [`MaxPool2dHW`] and [`AvgPool2dHW`], [`GlobalAvgPool`], [`Flatten`],
+//!   [`BatchNorm2d`] and [`BatchNorm1d`] (batch statistics in training, running statistics in
+//!   evaluation), each with a typed `backward`; residual blocks [`Residual`] (`x + block(x)`, the
+//!   block's shape checked by the compiler) and [`Projected`] (`shortcut(x) + block(x)`).
 //! - **models** ([`module`]): a tuple of layers is a model. [`Module::forward_train`] and
 //!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
 //!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates
@@ -112,10 +113,10 @@ pub use dims::*;
 pub use init::{Init, Seeded};
 pub use layers::affine::{Affine, AffineGrads, AffineRows};
 pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormGrads, BatchNormInput};
-pub use layers::conv::{Conv, ConvGrads};
+pub use layers::conv::{Bias, Conv, Conv2d, Conv2dGrads, ConvBias, ConvGrads, NoBias};
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
-pub use layers::pool::{AvgPool2d, MaxPool2d};
+pub use layers::pool::{AvgPool2d, AvgPool2dHW, GlobalAvgPool, MaxPool2d, MaxPool2dHW};
 pub use layers::relu::ReLU;
 pub use layers::residual::{Projected, ProjectedGrads, Residual, ResidualGrads};
 pub use loss::{mse, mse_into, softmax_cross_entropy, softmax_cross_entropy_into, LabelError};

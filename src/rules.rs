@@ -457,6 +457,70 @@ shape_rule!(
 );
 
 shape_rule!(
+    /// The groups of a grouped convolution (`Conv2d`'s `G`) divide its input channels `C`.
+    ConvGroupsChannels,
+    ConvGroupsChannelsIndivisible,
+    "groups must divide the channels in Conv: {Found} groups do not divide {Expected} input channels (C)",
+    "each group convolves C / G of the input channels: G must divide C"
+);
+shape_rule!(
+    /// The groups of a grouped convolution (`Conv2d`'s `G`) divide its filters `K`.
+    ConvGroupsFilters,
+    ConvGroupsFiltersIndivisible,
+    "groups must divide the filters in Conv: {Found} groups do not divide {Expected} filters (K)",
+    "each group has K / G of the filters: G must divide K"
+);
+shape_rule!(
+    /// A convolution has at least one group.
+    ConvGroupsNonZero,
+    ConvGroupsZero,
+    "groups must be non-zero in Conv: found G = {Found}",
+    "a convolution of 0 groups has no filters"
+);
+shape_rule!(
+    /// A convolution's dilation is at least 1 (1 is the dense kernel).
+    ConvDilationNonZero,
+    ConvDilationZero,
+    "dilation must be non-zero in Conv: found D = {Found}",
+    "dilation 1 is the dense kernel; 0 has no meaning"
+);
+shape_rule!(
+    /// A dilated kernel's height `D·(HF − 1) + 1` must fit the padded input height `H + 2P`.
+    ConvDilatedKernelHeight,
+    ConvDilatedKernelHeightTooLarge,
+    "dilated kernel height {Found} (D·(HF − 1) + 1) is larger than the padded input height {Expected} (H + 2P) in Conv",
+    "the dilated kernel does not fit the padded input"
+);
+shape_rule!(
+    /// A dilated kernel's width `D·(WF − 1) + 1` must fit the padded input width `W + 2P`.
+    ConvDilatedKernelWidth,
+    ConvDilatedKernelWidthTooLarge,
+    "dilated kernel width {Found} (D·(WF − 1) + 1) is larger than the padded input width {Expected} (W + 2P) in Conv",
+    "the dilated kernel does not fit the padded input"
+);
+shape_rule!(
+    /// A padded pooling window's height must fit the padded input height `H + 2P`.
+    PaddedPoolWindowHeight,
+    PaddedPoolWindowHeightTooLarge,
+    "pool window height {Found} is larger than the padded input height {Expected} (H + 2P)",
+    "the pool window does not fit the padded input"
+);
+shape_rule!(
+    /// A padded pooling window's width must fit the padded input width `W + 2P`.
+    PaddedPoolWindowWidth,
+    PaddedPoolWindowWidthTooLarge,
+    "pool window width {Found} is larger than the padded input width {Expected} (W + 2P)",
+    "the pool window does not fit the padded input"
+);
+shape_rule!(
+    /// A pool's padding is at most half its window on each axis (PyTorch's rule: every window
+    /// then holds at least one input element).
+    PoolPadding,
+    PoolPaddingTooLarge,
+    "pool padding {Found} is more than half the pool window {Expected}: P must be at most K / 2, as in PyTorch",
+    "a window could lie wholly in the padding"
+);
+shape_rule!(
     /// The channels of the input of `BatchNorm1d`/`BatchNorm2d` must be the layer's `C`
     /// (axis 1: `C` of `(N, C)`, `(N, C, L)` or `(N, C, H, W)`).
     BatchNormChannels,
@@ -521,6 +585,17 @@ impl DimPositive for Dyn {
 /// The dim `Self` is at least 1; otherwise `Rule`'s error. A [`Dyn`] is checked at run time.
 pub trait NonZero<Rule> {}
 impl<D: DimPositive, Rule> NonZero<Rule> for D where D::Positive: Verdict<Rule, D, D> {}
+
+/// The pool padding `Self` is at most half the window `K` (`P ≤ ⌊K / 2⌋`, PyTorch's rule);
+/// otherwise [`PoolPadding`]'s error, in decimal.
+pub trait PoolPad<K> {}
+impl<P, K> PoolPad<K> for P
+where
+    K: core::ops::Div<typenum::U2>,
+    P: typenum::IsLessOrEqual<typenum::Quot<K, typenum::U2>>,
+    typenum::LeEq<P, typenum::Quot<K, typenum::U2>>: Verdict<PoolPadding, K, P>,
+{
+}
 
 /// Checks at run time that a dim is at least 1.
 #[track_caller]

@@ -97,6 +97,7 @@ pub mod layers;
 pub mod loss;
 pub mod module;
 pub mod optim;
+mod ops;
 pub mod prelude;
 pub mod rules;
 mod shape;
@@ -104,6 +105,10 @@ mod tensor;
 
 pub use dims::*;
 pub use init::{Init, Seeded};
+pub use layers::activation::{
+    log_softmax, log_softmax_into, softmax, softmax_into, Elementwise, LeakyReLU, SiLU, Sigmoid,
+    Tanh, GELU,
+};
 pub use layers::affine::{Affine, AffineGrads, AffineRows};
 pub use layers::conv::{Conv, ConvGrads};
 pub use layers::dropout::Dropout;

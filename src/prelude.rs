@@ -16,3 +16,5 @@ pub use crate::{
     Affine, AvgPool2d, Context, Conv, Dim, Dropout, Dyn, Flatten, Gradients, Init, MaxPool2d,
     Module, Params, ReLU, Seeded, Tensor, Tensors,
 };
+#[doc(no_inline)]
+pub use crate::{Elementwise, LeakyReLU, SiLU, Sigmoid, Tanh, GELU};

@@ -316,7 +316,7 @@ pub(crate) use crate::no_params;
 /// shaped::elementwise!(Cube);
 ///
 /// let model = <(Affine<U2, U2>, Cube)>::seeded(0); // `Init` comes with the macro
-/// let y: Tensor<(U1, U2)> = model.infer(&Tensor::full(1.0));
+/// let y: Tensor<(U1, U2)> = model.infer(&Tensor::<(U1, U2)>::full(1.0));
 /// assert_eq!(y.dims(), [1, 2]);
 /// ```
 #[macro_export]

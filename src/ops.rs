@@ -90,7 +90,7 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// ```
     /// use shaped::{Tensor, typenum::*};
     /// let a = Tensor::<(U3,)>::from_vec(vec![1.0, 2.0, 3.0])?;
-    /// let d: Tensor<(U3,)> = a.sub(&Tensor::full(1.0));
+    /// let d: Tensor<(U3,)> = a.sub(&Tensor::<(U3,)>::full(1.0));
     /// assert_eq!(d.as_slice(), &[0.0, 1.0, 2.0]);
     /// # Ok::<(), shaped::ShapeError>(())
     /// ```
@@ -139,9 +139,9 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// use shaped::{Tensor, typenum::*};
     /// let mut total = Tensor::<(U2,)>::zeros();
     /// for step in [1.0, 2.0] {
-    ///     total.add_assign(&Tensor::full(step));
+    ///     total.add_assign(&Tensor::<(U2,)>::full(step));
     /// }
-    /// total += &Tensor::full(0.5); // the same, as an operator
+    /// total += &Tensor::<(U2,)>::full(0.5); // the same, as an operator
     /// assert_eq!(total.as_slice(), &[3.5, 3.5]);
     /// ```
     ///
@@ -164,8 +164,9 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// ```
     /// use shaped::{Tensor, typenum::*};
     /// let mut a = Tensor::<(U2,)>::full(3.0);
-    /// a.sub_assign(&Tensor::full(1.0));
-    /// a -= &Tensor::full(1.0);
+    /// let one = Tensor::<(U2,)>::full(1.0);
+    /// a.sub_assign(&one);
+    /// a -= &one;
     /// assert_eq!(a.as_slice(), &[1.0, 1.0]);
     /// ```
     ///
@@ -188,8 +189,8 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// ```
     /// use shaped::{Tensor, typenum::*};
     /// let mut a = Tensor::<(U2,)>::from_vec(vec![2.0, 3.0])?;
-    /// a.mul_assign(&Tensor::full(2.0));
-    /// a *= &Tensor::full(0.5);
+    /// a.mul_assign(&Tensor::<(U2,)>::full(2.0));
+    /// a *= &Tensor::<(U2,)>::full(0.5);
     /// assert_eq!(a.as_slice(), &[2.0, 3.0]);
     /// # Ok::<(), shaped::ShapeError>(())
     /// ```

@@ -350,3 +350,28 @@ fn init_with_another_rand_version() {
     let model = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::init(&mut rng);
     assert_eq!(model.2.weight.dims(), [2, 8]);
 }
+
+#[test]
+fn tensor_add_other_shape() {
+    let a = Tensor::<(U4, U3)>::full(1.0);
+    let b = Tensor::<(U4, U3)>::full(2.0);
+    let sum = a.add(&b);
+    assert_eq!(sum.as_slice(), &[3.0; 12]);
+}
+
+#[test]
+fn tensor_add_operator_other_shape() {
+    let a = Tensor::<(U4, U3)>::full(1.0);
+    let b = Tensor::<(U4, U3)>::full(2.0);
+    let sum = &a + &b;
+    assert_eq!(sum.as_slice(), &[3.0; 12]);
+}
+
+#[test]
+fn activation_grad_other_shape() {
+    use shaped::{Elementwise, Sigmoid};
+    let x = Tensor::<(U4, U3)>::zeros();
+    let dy = Tensor::<(U4, U3)>::full(1.0);
+    let dx = Sigmoid.backward(&x, &dy);
+    assert_eq!(dx.as_slice(), &[0.25; 12]);
+}

@@ -42,7 +42,8 @@ use crate::tensor::{Element, Tensor};
 /// let x = Tensor::<(U1, U3)>::from_vec(vec![-1.0, 0.0, 3.0])?;
 /// let y: Tensor<(U1, U3)> = Softsign.forward(&x);
 /// assert_eq!(y.as_slice(), &[-0.5, 0.0, 0.75]);
-/// let dx: Tensor<(U1, U3)> = Softsign.backward(&x, &Tensor::full(1.0));
+/// let dy = Tensor::<(U1, U3)>::full(1.0);
+/// let dx: Tensor<(U1, U3)> = Softsign.backward(&x, &dy);
 /// assert_eq!(dx.as_slice(), &[0.25, 1.0, 0.0625]);
 ///
 /// // A layer like any other: in a model, built by `seeded`, trained.
@@ -165,7 +166,7 @@ fn logistic<E: Element>(x: E) -> E {
 /// let layer = LeakyReLU::new(0.1);
 /// let y: Tensor<(U4,), f64> = layer.forward(&x);
 /// assert_eq!(y.as_slice(), &[-0.2, 0.0, 1.0, 3.0]);
-/// let dx: Tensor<(U4,), f64> = layer.backward(&x, &Tensor::full(1.0));
+/// let dx: Tensor<(U4,), f64> = layer.backward(&x, &Tensor::<(U4,), f64>::full(1.0));
 /// assert_eq!(dx.as_slice(), &[0.1, 0.1, 1.0, 1.0]);
 /// assert_eq!(LeakyReLU::default().negative_slope(), 0.01);
 /// # Ok::<(), shaped::ShapeError>(())
@@ -222,7 +223,7 @@ crate::elementwise!(LeakyReLU);
 /// let x = Tensor::<(U3,), f64>::from_vec(vec![-1000.0, 0.0, 1000.0])?;
 /// let y: Tensor<(U3,), f64> = Sigmoid.forward(&x);
 /// assert_eq!(y.as_slice(), &[0.0, 0.5, 1.0]); // no overflow at either end
-/// let dx: Tensor<(U3,), f64> = Sigmoid.backward(&x, &Tensor::full(1.0));
+/// let dx: Tensor<(U3,), f64> = Sigmoid.backward(&x, &Tensor::<(U3,), f64>::full(1.0));
 /// assert_eq!(dx.as_slice(), &[0.0, 0.25, 0.0]);
 /// # Ok::<(), shaped::ShapeError>(())
 /// ```
@@ -249,7 +250,7 @@ crate::elementwise!(Sigmoid);
 /// let x = Tensor::<(U3,), f64>::from_vec(vec![-30.0, 0.0, 0.5])?;
 /// let y: Tensor<(U3,), f64> = Tanh.forward(&x);
 /// assert_eq!(y.as_slice()[..2], [-1.0, 0.0]);
-/// let dx: Tensor<(U3,), f64> = Tanh.backward(&x, &Tensor::full(1.0));
+/// let dx: Tensor<(U3,), f64> = Tanh.backward(&x, &Tensor::<(U3,), f64>::full(1.0));
 /// assert_eq!(dx.as_slice()[..2], [0.0, 1.0]);
 /// assert!((dx.as_slice()[2] - (1.0 - 0.5f64.tanh().powi(2))).abs() < 1e-15);
 /// # Ok::<(), shaped::ShapeError>(())
@@ -281,7 +282,7 @@ crate::elementwise!(Tanh);
 /// let y: Tensor<(U3,), f64> = GELU.forward(&x);
 /// assert_eq!(y.as_slice()[..2], [0.0, 0.0]);
 /// assert!((y.as_slice()[2] - 0.841344746068543).abs() < 1e-15); // PyTorch's GELU(1.0)
-/// let dx: Tensor<(U3,), f64> = GELU.backward(&x, &Tensor::full(1.0));
+/// let dx: Tensor<(U3,), f64> = GELU.backward(&x, &Tensor::<(U3,), f64>::full(1.0));
 /// assert_eq!(dx.as_slice()[1], 0.5);
 /// # Ok::<(), shaped::ShapeError>(())
 /// ```
@@ -322,7 +323,7 @@ crate::elementwise!(GELU);
 /// let x = Tensor::<(U3,), f64>::from_vec(vec![-800.0, 0.0, 800.0])?;
 /// let y: Tensor<(U3,), f64> = SiLU.forward(&x);
 /// assert_eq!(y.as_slice(), &[0.0, 0.0, 800.0]);
-/// let dx: Tensor<(U3,), f64> = SiLU.backward(&x, &Tensor::full(1.0));
+/// let dx: Tensor<(U3,), f64> = SiLU.backward(&x, &Tensor::<(U3,), f64>::full(1.0));
 /// assert_eq!(dx.as_slice(), &[0.0, 0.5, 1.0]);
 /// # Ok::<(), shaped::ShapeError>(())
 /// ```

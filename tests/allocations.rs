@@ -1,12 +1,14 @@
 //! A training step makes no heap allocation once its buffers exist: after the first step of a
-//! given batch size, a full step (forward, loss, backward, optimizer) of the digits CNN and of
-//! the MLP of the examples allocates nothing. Counted by a global allocator that counts every
-//! allocation of every thread; this file is its own test binary, so no other test shares it.
+//! given batch size, a full step (forward, loss, backward, optimizer) of the digits CNN, of the
+//! MLP of the examples and of an MLP of every activation allocates nothing. Counted by a global
+//! allocator that counts every allocation of every thread; this file is its own test binary, so
+//! no other test shares it.
 
 use rand::{rngs::StdRng, SeedableRng};
 use shaped::data::Dataset;
 use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Conv, Dropout, Dyn};
 use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Sgd, Tensor};
+use shaped::{LeakyReLU, SiLU, Sigmoid, Tanh, GELU};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -68,6 +70,21 @@ type Cnn = (
 
 /// The MLP of `examples/mlp.rs`, with a dropout layer as well.
 type Mlp = (Affine<U64, U128>, ReLU, Dropout, Affine<U128, U10>);
+
+/// An MLP of every activation.
+type Activations = (
+    Affine<U64, U32>,
+    GELU,
+    Affine<U32, U32>,
+    SiLU,
+    Affine<U32, U32>,
+    Tanh,
+    Affine<U32, U32>,
+    LeakyReLU,
+    Affine<U32, U32>,
+    Sigmoid,
+    Affine<U32, U10>,
+);
 
 /// Deterministic data: `n` samples of `S`'s row size, labels 0..10.
 fn data<S: shaped::Shape<Batch = Dyn>>(n: usize, row: usize) -> Dataset<S> {
@@ -133,6 +150,19 @@ fn an_mlp_step_allocates_nothing_after_the_first_of_each_batch_size() {
         .and_then(|o| o.with_momentum(0.9))
         .and_then(|o| o.with_weight_decay(1e-4))
         .unwrap();
+    let data = data::<(Dyn, U64)>(45, 64);
+    let steps = train!(model, opt, data, Tensor<(Dyn, U64)>, 3);
+    assert!(steps[0].0 > 0, "the first step allocates its buffers");
+    for (i, &(calls, bytes)) in steps.iter().enumerate().skip(2) {
+        assert_eq!((calls, bytes), (0, 0), "step {i} allocated: {steps:?}");
+    }
+}
+
+#[test]
+fn a_step_through_every_activation_allocates_nothing_after_the_first_of_each_batch_size() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut model = Activations::init(&mut StdRng::seed_from_u64(0));
+    let mut opt = Adam::new(1e-3).unwrap();
     let data = data::<(Dyn, U64)>(45, 64);
     let steps = train!(model, opt, data, Tensor<(Dyn, U64)>, 3);
     assert!(steps[0].0 > 0, "the first step allocates its buffers");

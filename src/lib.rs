@@ -16,9 +16,16 @@
 //!   shapes store no sizes.
 //! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
 //!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
+//! - **tensor arithmetic**: [`Tensor::add`], [`Tensor::sub`], [`Tensor::mul`] (and `&a + &b`,
+//!   `a += &b`, …) between tensors of one shape, [`Tensor::scale`], [`Tensor::sum`],
+//!   [`Tensor::mean`], [`Tensor::argmax`] over the last dim, [`Tensor::row`].
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
 //!   output size computed by the compiler: [`ConvOut`]), [`MaxPool2d`], [`AvgPool2d`],
-//!   [`Flatten`], each with a typed `backward`.
+//!   [`Flatten`], each with a typed `backward`; the activations [`LeakyReLU`], [`Sigmoid`],
+//!   [`Tanh`], [`GELU`], [`SiLU`], and [`softmax`] / [`log_softmax`] over the last dim.
+//! - **layers of your own**: [`Elementwise`] and [`elementwise!`] make an activation from its
+//!   scalar function and derivative; [`params!`] writes the parameter plumbing of a layer
+//!   whose parameters are named fields (see the [`guide`]).
 //! - **models** ([`module`]): a tuple of layers is a model. [`Module::forward_train`] and
 //!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
 //!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates

@@ -292,7 +292,8 @@ pub(crate) use crate::no_params;
 /// Makes a type that implements [`Elementwise`](crate::Elementwise) a layer: its
 /// [`Tensors`] and [`Params`] (none), its [`Module`] impl on tensors of any shape (its output
 /// and input gradient kept in a [`LayerWork`], so a training step allocates nothing once
-/// sized) and its [`Init`](crate::Init) impl (the type's `Default`). A generic layer lists
+/// sized) and its [`Init`](crate::Init) impl (the type's `Default`, for a type that has
+/// one: without it, a model holding the layer is built by hand). A generic layer lists
 /// its type parameters after a `;`, as in [`no_params!`](crate::no_params).
 ///
 /// The crate's own activations ([`Sigmoid`](crate::Sigmoid), [`GELU`](crate::GELU), …) are
@@ -362,7 +363,12 @@ macro_rules! elementwise {
             }
         }
 
-        impl<R: $crate::rand::Rng + ?Sized $($(, $g)*)?> $crate::Init<R> for $ty {
+        impl<R: $crate::rand::Rng + ?Sized $($(, $g)*)?> $crate::Init<R> for $ty
+        where
+            // Higher-ranked, so that a layer without `Default` still compiles (and cannot be
+            // built by `Init`) rather than failing at this impl.
+            for<'a> $ty: ::core::default::Default,
+        {
             fn init(_: &mut R) -> Self {
                 ::core::default::Default::default()
             }

@@ -16,9 +16,9 @@ use crate::tensor::{Element, Tensor};
 /// Implement [`value`](Elementwise::value) and [`derivative`](Elementwise::derivative), then
 /// call [`elementwise!`](crate::elementwise) with the type: it becomes a layer with
 /// [`Module`](crate::Module) (training buffers kept across steps, no allocation once sized),
-/// [`Params`](crate::Params) (none) and [`Init`](crate::Init) (the type's `Default`), and the
-/// trait gives it the stateless passes `forward`, `backward` and their `_into` forms. Every
-/// activation of this crate is written this way.
+/// [`Params`](crate::Params) (none) and [`Init`](crate::Init) (the type's `Default`, if it
+/// has one), and the trait gives it the stateless passes `forward`, `backward` and their
+/// `_into` forms. Every activation of this crate is written this way.
 ///
 /// ```
 /// use shaped::prelude::*;

@@ -76,7 +76,10 @@ impl<N: Dim, D: Dim, E: Element> Module<E, Tensor<(N, D), E>> for Diagonal<D, E>
         input_grad: bool,
     ) -> Option<&'w Tensor<(N, D), E>> {
         let d = self.weight.dims()[0];
-        let rows = x.as_slice().chunks_exact(d).zip(dy.as_slice().chunks_exact(d));
+        let rows = x
+            .as_slice()
+            .chunks_exact(d)
+            .zip(dy.as_slice().chunks_exact(d));
         for (x, dy) in rows {
             for (i, (&x, &g)) in x.iter().zip(dy).enumerate() {
                 grads.weight.as_mut_slice()[i] += g * x;
@@ -177,7 +180,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Saved under PyTorch's names: the Diagonal's fields as they are named.
     let mut names = Vec::new();
-    model.visit("", &mut |name, dims, _| names.push(format!("{name} {dims:?}")));
+    model.visit("", &mut |name, dims, _| {
+        names.push(format!("{name} {dims:?}"))
+    });
     assert_eq!(
         names,
         [
@@ -212,7 +217,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let h = 1e-6;
     let mut worst = 0.0f64;
     for i in 0..8 {
-        for (field, analytic) in [(0, grads.2.weight.as_slice()[i]), (1, grads.2.bias.as_slice()[i])] {
+        for (field, analytic) in [
+            (0, grads.2.weight.as_slice()[i]),
+            (1, grads.2.bias.as_slice()[i]),
+        ] {
             let mut up = model.clone();
             let mut down = model.clone();
             let (u, d) = if field == 0 {

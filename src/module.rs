@@ -521,7 +521,6 @@ macro_rules! __tensors {
     };
 }
 
-
 impl<E: Element> Tensors<E> for () {
     fn count(&self) -> usize {
         0

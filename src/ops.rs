@@ -23,7 +23,10 @@ pub(crate) fn map_into<E: Element>(x: &[E], y: &mut [E], f: impl Fn(E) -> E + Sy
 
 /// `out[i] = f(a[i], b[i])` for every `i`. The three slices have one length.
 pub(crate) fn zip_into<E: Element>(a: &[E], b: &[E], out: &mut [E], f: impl Fn(E, E) -> E + Sync) {
-    debug_assert!(a.len() == out.len() && b.len() == out.len(), "internal length");
+    debug_assert!(
+        a.len() == out.len() && b.len() == out.len(),
+        "internal length"
+    );
     for ((out, &a), &b) in out.iter_mut().zip(a).zip(b) {
         *out = f(a, b);
     }

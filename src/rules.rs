@@ -494,8 +494,8 @@ macro_rules! elementwise_rule {
         #[diagnostic::on_unimplemented(message = $msg, label = $label)]
         pub trait ElementwiseGradOutputMismatch<L: ?Sized, Expected, Found> {}
 
-        impl<L: ?Sized, Expected: Show, Found: Show> Verdict<ElementwiseGradOutput<L>, Expected, Found>
-            for B0
+        impl<L: ?Sized, Expected: Show, Found: Show>
+            Verdict<ElementwiseGradOutput<L>, Expected, Found> for B0
         where
             ElementwiseGradOutput<L>: ElementwiseGradOutputMismatch<L, Expected::Out, Found::Out>,
         {
@@ -613,7 +613,10 @@ mod tests {
 
     #[test]
     fn short_type_names_keep_the_last_segment_of_every_path() {
-        assert_eq!(short_type_name("shaped::layers::activation::Sigmoid"), "Sigmoid");
+        assert_eq!(
+            short_type_name("shaped::layers::activation::Sigmoid"),
+            "Sigmoid"
+        );
         assert_eq!(short_type_name("my::Scale<f32>"), "Scale<f32>");
         assert_eq!(
             short_type_name("a::Pair<b::C, core::option::Option<d::E>>"),

@@ -44,8 +44,16 @@ fn matches_pytorch<L: Elementwise>(layer: L, tag: &str) {
         )
         .unwrap();
         let dy = Tensor::from_shape_vec(x.shape(), g[&key("dy")].values.clone()).unwrap();
-        close(layer.forward(&x).as_slice(), &g[&key("y")].values, &key("y"));
-        close(layer.backward(&x, &dy).as_slice(), &g[&key("dx")].values, &key("dx"));
+        close(
+            layer.forward(&x).as_slice(),
+            &g[&key("y")].values,
+            &key("y"),
+        );
+        close(
+            layer.backward(&x, &dy).as_slice(),
+            &g[&key("dx")].values,
+            &key("dx"),
+        );
     }
 }
 
@@ -200,10 +208,8 @@ fn a_model_of_every_activation_gives_the_same_output_in_f32_as_in_f64_up_to_roun
     let m64 = Net::<f64>::seeded(3);
     let m32 = Net::<f32>::seeded(3);
     let x64 = Tensor::<(U2, U5), f64>::from_fn(|i| (i[0] as f64 - i[1] as f64) * 0.4);
-    let x32 = Tensor::<(U2, U5), f32>::from_vec(
-        x64.as_slice().iter().map(|&v| v as f32).collect(),
-    )
-    .unwrap();
+    let x32 = Tensor::<(U2, U5), f32>::from_vec(x64.as_slice().iter().map(|&v| v as f32).collect())
+        .unwrap();
     let (y64, y32) = (m64.infer(&x64), m32.infer(&x32));
     let y32: Vec<f64> = y32.as_slice().iter().map(|&v| v.into()).collect();
     assert!(rel_err(&y32, y64.as_slice()) < 1e-5);
@@ -258,7 +264,9 @@ fn an_activation_gradient_of_another_runtime_batch_panics_naming_the_layer() {
     let err = std::panic::catch_unwind(|| GELU.backward(&x, &dy)).unwrap_err();
     assert_eq!(
         err.downcast_ref::<String>().map(String::as_str),
-        Some("shape mismatch in GELU grad_output: expected (3, 2) (the input's shape), found (2, 2)")
+        Some(
+            "shape mismatch in GELU grad_output: expected (3, 2) (the input's shape), found (2, 2)"
+        )
     );
     let err = std::panic::catch_unwind(|| LeakyReLU::default().backward(&x, &dy)).unwrap_err();
     assert!(err

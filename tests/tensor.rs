@@ -113,20 +113,29 @@ fn arithmetic_on_another_runtime_batch_panics_in_the_rules_words() {
     assert_eq!(panic_message(|| drop(a.add(&b))), add);
     assert_eq!(panic_message(|| drop(&a + &b)), add);
     assert_eq!(panic_message(|| a.clone().add_assign(&b)), add);
-    assert_eq!(panic_message(|| {
-        let mut c = a.clone();
-        c += &b;
-    }), add);
+    assert_eq!(
+        panic_message(|| {
+            let mut c = a.clone();
+            c += &b;
+        }),
+        add
+    );
     assert_eq!(panic_message(|| drop(a.sub(&b))), sub);
-    assert_eq!(panic_message(|| {
-        let mut c = a.clone();
-        c -= &b;
-    }), sub);
+    assert_eq!(
+        panic_message(|| {
+            let mut c = a.clone();
+            c -= &b;
+        }),
+        sub
+    );
     assert_eq!(panic_message(|| drop(a.mul(&b))), mul);
-    assert_eq!(panic_message(|| {
-        let mut c = a.clone();
-        c *= &b;
-    }), mul);
+    assert_eq!(
+        panic_message(|| {
+            let mut c = a.clone();
+            c *= &b;
+        }),
+        mul
+    );
 }
 
 #[test]
@@ -160,7 +169,9 @@ fn row_borrows_one_sample_of_the_batch() {
     x.row_mut(0).fill(-1.0);
     assert_eq!(x.rows(0, 1).as_slice(), &[-1.0; 4]);
     assert_eq!(
-        panic_message(|| drop(x.row(3))),
+        panic_message(|| {
+            let _ = x.row(3);
+        }),
         "row 3 out of range for a batch of 3"
     );
 }

@@ -369,7 +369,11 @@ pub fn softmax<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 pub fn softmax_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
     let last = last_dim(x);
     let y = y.reset(x.shape()).as_mut_slice();
-    for (xr, yr) in x.as_slice().chunks_exact(last).zip(y.chunks_exact_mut(last)) {
+    for (xr, yr) in x
+        .as_slice()
+        .chunks_exact(last)
+        .zip(y.chunks_exact_mut(last))
+    {
         let max = row_max(xr);
         let mut sum = E::zero();
         for (y, &v) in yr.iter_mut().zip(xr) {
@@ -406,7 +410,11 @@ pub fn log_softmax<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 pub fn log_softmax_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
     let last = last_dim(x);
     let y = y.reset(x.shape()).as_mut_slice();
-    for (xr, yr) in x.as_slice().chunks_exact(last).zip(y.chunks_exact_mut(last)) {
+    for (xr, yr) in x
+        .as_slice()
+        .chunks_exact(last)
+        .zip(y.chunks_exact_mut(last))
+    {
         let max = row_max(xr);
         let mut sum = E::zero();
         for (y, &v) in yr.iter_mut().zip(xr) {
@@ -495,7 +503,10 @@ mod tests {
         assert_eq!(y, GELU.forward(&x));
         let dx = layer.backward_train(&x, &dy, &mut work, &mut (), true);
         assert_eq!(dx, Some(&GELU.backward(&x, &dy)));
-        assert_eq!(layer.backward_train(&x, &dy, &mut work, &mut (), false), None);
+        assert_eq!(
+            layer.backward_train(&x, &dy, &mut work, &mut (), false),
+            None
+        );
         let _: &LayerWork<(U2, U3), (U2, U3), f64> = &work;
     }
 }

@@ -46,6 +46,10 @@ WORKLOADS = {
     "relu_256x4096_stateless": ("relu", (256, 4096)),
     "affine_256x1024_1024_stateless": ("affine", (256, 1024, 1024)),
     "conv_stride2_stateless": ("conv", (32, 16, 32, 32, 32, 3, 3, 2, 1)),
+    # Whole training steps: "forward" is the model's forward pass, "forward+backward" a step
+    # (forward, cross-entropy, backward, Adam). (model, batch)
+    "step_lenet5_b64": ("step", ("lenet5", 64)),
+    "step_digits_cnn_b32": ("step", ("digits_cnn", 32)),
 }
 PASSES = ("forward", "forward_backward")
 # As `MIN_SAMPLE_SECONDS` in benches/vs_pytorch.rs.
@@ -92,9 +96,50 @@ def setup(kind, dims, g):
     return (lambda x, p: F.relu(x)), rand(*dims), [], rand(*dims)
 
 
+def step_model(name):
+    """The whole-step models, as benches/vs_pytorch.rs defines them: (model, input shape)."""
+    nn = torch.nn
+    if name == "lenet5":
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+        ), (1, 28, 28)
+    assert name == "digits_cnn"
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(512, 64), nn.ReLU(), nn.Linear(64, 10),
+    ), (1, 8, 8)
+
+
+def step_timings(model_name, batch, reps, g):
+    """Forward alone (no_grad), and a step: zero_grad, forward, cross-entropy, backward,
+    Adam, as a PyTorch training loop runs it."""
+    torch.manual_seed(1)
+    model, shape = step_model(model_name)
+    x = torch.rand(batch, *shape, generator=g) - 0.5
+    labels = torch.tensor([(i * 7 + 3) % 10 for i in range(batch)])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), labels).backward()
+        opt.step()
+
+    return {"forward": median_seconds(forward, reps),
+            "forward_backward": median_seconds(step, reps)}
+
+
 def torch_timings(reps):
     out = {}
     for name, (kind, dims) in WORKLOADS.items():
+        if kind == "step":
+            out[name] = step_timings(*dims, reps, torch.Generator().manual_seed(0))
+            continue
         fn, x, params, dy = setup(kind, dims, torch.Generator().manual_seed(0))
         xg = x.clone().requires_grad_(True)
         pg = [p.clone().requires_grad_(True) for p in params]

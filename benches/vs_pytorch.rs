@@ -14,7 +14,9 @@
 //! the smallest workloads), so that the clock's own cost does not count in a 100 ns step; the
 //! script times PyTorch by the same rule.
 
-use shaped::{typenum::*, Affine, Context, Conv, ConvOut, Gradients, Module, ReLU, Tensor, Width};
+use shaped::{rand::rngs::StdRng, rand::SeedableRng, softmax_cross_entropy_into};
+use shaped::{typenum::*, Adam, Affine, Context, Conv, ConvOut, Flatten, Gradients, Init};
+use shaped::{MaxPool2d, Module, ReLU, Tensor, Width};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -114,6 +116,48 @@ fn stateless(mut forward: impl FnMut() + 'static, mut backward: impl FnMut() + '
     })
 }
 
+/// Times a whole training step of `model` on a batch `x` with `labels`, as a training loop runs
+/// it: `forward_train`, softmax cross-entropy, `grads.zero()`, `backward_train` (no input
+/// gradient: the input is data), then an Adam step; and its forward pass alone.
+fn train_step<M, X, C>(mut model: M, x: Tensor<X>, labels: Vec<usize>) -> Timings
+where
+    M: Module<f32, Tensor<X>, Out = Tensor<(C, U10)>> + 'static,
+    X: shaped::Shape + 'static,
+    C: shaped::Dim + 'static,
+{
+    let mut work = M::Work::default();
+    let mut grads = model.zero_grads();
+    let mut dlogits = Tensor::default();
+    let mut opt = Adam::new(1e-3).expect("a valid learning rate");
+    let mut ctx = Context::new(0);
+    Box::new(move |reps| {
+        let forward = median_seconds(
+            || {
+                black_box(model.forward_train(black_box(&x), &mut work, &mut ctx));
+            },
+            reps,
+        );
+        let step = median_seconds(
+            || {
+                let logits = model.forward_train(black_box(&x), &mut work, &mut ctx);
+                let loss = softmax_cross_entropy_into(logits, &labels, &mut dlogits)
+                    .expect("one label per row");
+                grads.zero();
+                model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+                opt.step(&mut model, &grads);
+                black_box(loss);
+            },
+            reps,
+        );
+        (forward, step)
+    })
+}
+
+/// `n` labels in `0..10`, the same on both sides of the comparison.
+fn labels(n: usize) -> Vec<usize> {
+    (0..n).map(|i| (i * 7 + 3) % 10).collect()
+}
+
 fn affine<N: shaped::ConstDim, DI: shaped::ConstDim, DO: shaped::ConstDim>() -> Timings {
     let layer = Affine::<DI, DO>::new(Tensor::from_fn(noise(1)), Tensor::from_fn(noise(2)));
     let x = Tensor::<(N, DI)>::from_fn(noise(3));
@@ -208,6 +252,46 @@ fn main() {
                 move || {
                     black_box(c2.backward(black_box(&*x2), black_box(&dy)));
                 },
+            )
+        }),
+        ("step_lenet5_b64", {
+            type LeNet5 = (
+                Conv<U1, U6, U5, U5, U1, U2>, // (64, 1, 28, 28) -> (64, 6, 28, 28)
+                ReLU,
+                MaxPool2d<U2>,         // -> (64, 6, 14, 14)
+                Conv<U6, U16, U5, U5>, // -> (64, 16, 10, 10)
+                ReLU,
+                MaxPool2d<U2>, // -> (64, 16, 5, 5)
+                Flatten,       // -> (64, 400)
+                Affine<U400, U120>,
+                ReLU,
+                Affine<U120, U84>,
+                ReLU,
+                Affine<U84, U10>,
+            );
+            let model = LeNet5::init(&mut StdRng::seed_from_u64(1));
+            train_step(
+                model,
+                Tensor::<(U64, U1, U28, U28)>::from_fn(noise(3)),
+                labels(64),
+            )
+        }),
+        ("step_digits_cnn_b32", {
+            // The model of examples/digits.rs.
+            type Cnn = (
+                Conv<U1, U32, U3, U3, U1, U1>,
+                ReLU,
+                MaxPool2d<U2>,
+                Flatten,
+                Affine<U512, U64>,
+                ReLU,
+                Affine<U64, U10>,
+            );
+            let model = Cnn::init(&mut StdRng::seed_from_u64(1));
+            train_step(
+                model,
+                Tensor::<(U32, U1, U8, U8)>::from_fn(noise(3)),
+                labels(32),
             )
         }),
     ];

@@ -4,6 +4,10 @@
 //! `"0.bias"`, `"4.weight"`, …; `Affine` weights are `(out, in)` like `nn.Linear`, `Conv`
 //! weights `(out, in, kh, kw)` like `nn.Conv2d`. So a file saved here loads with
 //! `model.load_state_dict(safetensors.torch.load_file(path))`, and the other way round.
+//!
+//! Buffers ([`Tensors::visit_buffers`]) are saved and loaded beside the parameters, as in a
+//! `state_dict`: a `BatchNorm2d`'s `"1.running_mean"` and `"1.running_var"` in the model's
+//! element type, and `"1.num_batches_tracked"` as an `I64` scalar (shape `[]`).
 
 use core::fmt;
 use std::collections::{HashMap, HashSet};
@@ -12,7 +16,7 @@ use std::path::Path;
 
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
-use crate::module::Tensors;
+use crate::module::{Buffer, BufferMut, Tensors};
 use crate::optim::OptimizerState;
 use crate::tensor::{fmt_dims, Element};
 
@@ -134,6 +138,17 @@ fn check_param<E: Element>(
     dims: &[usize],
     len: usize,
 ) -> Result<(), LoadError> {
+    check_tensor(seen, name, dims, len, core::mem::size_of::<E>())
+}
+
+/// [`check_param`] for a tensor of elements `width` bytes wide (a buffer of `i64`s, say).
+fn check_tensor(
+    seen: &mut HashSet<String>,
+    name: &str,
+    dims: &[usize],
+    len: usize,
+    width: usize,
+) -> Result<(), LoadError> {
     let problem = |problem: String| LoadError::Params {
         name: name.to_string(),
         problem,
@@ -151,7 +166,7 @@ fn check_param<E: Element>(
     let count = dims
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .filter(|n| n.checked_mul(8 * core::mem::size_of::<E>()).is_some());
+        .filter(|n| n.checked_mul(8 * width).is_some());
     match count {
         None => Err(problem(format!(
             "dims {} hold more elements than a file can address",
@@ -196,7 +211,7 @@ fn decode<E: Element>(chunk: &[u8]) -> Option<E> {
     }
 }
 
-/// The model's parameters as safetensors bytes.
+/// The model's parameters and buffers as safetensors bytes.
 ///
 /// # Errors
 ///
@@ -213,7 +228,7 @@ fn to_bytes_with<E: Element, M: Tensors<E>>(
     metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>, LoadError> {
     let mut seen = HashSet::new();
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut tensors: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = Vec::new();
     let mut failed = None;
     model.visit("", &mut |name, dims, values| {
         if failed.is_some() {
@@ -222,7 +237,29 @@ fn to_bytes_with<E: Element, M: Tensors<E>>(
         let bytes = check_param::<E>(&mut seen, name, dims, values.len())
             .and_then(|()| encode(name, values));
         match bytes {
-            Ok(bytes) => tensors.push((name.to_string(), dims.to_vec(), bytes)),
+            Ok(bytes) => tensors.push((name.to_string(), dims.to_vec(), dtype_of::<E>(), bytes)),
+            Err(e) => failed = Some(e),
+        }
+    });
+    model.visit_buffers("", &mut |name, dims, values| {
+        if failed.is_some() {
+            return;
+        }
+        let encoded = match values {
+            Buffer::Float(values) => check_param::<E>(&mut seen, name, dims, values.len())
+                .and_then(|()| encode(name, values))
+                .map(|bytes| (dtype_of::<E>(), bytes)),
+            Buffer::Int64(values) => {
+                check_tensor(&mut seen, name, dims, values.len(), 8).map(|()| {
+                    (
+                        Dtype::I64,
+                        values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    )
+                })
+            }
+        };
+        match encoded {
+            Ok((dtype, bytes)) => tensors.push((name.to_string(), dims.to_vec(), dtype, bytes)),
             Err(e) => failed = Some(e),
         }
     });
@@ -232,19 +269,20 @@ fn to_bytes_with<E: Element, M: Tensors<E>>(
     let encode_error = |e: safetensors::SafeTensorError| LoadError::Encode(e.to_string());
     let views = tensors
         .iter()
-        .map(|(name, dims, bytes)| {
-            TensorView::new(dtype_of::<E>(), dims.clone(), bytes).map(|view| (name, view))
+        .map(|(name, dims, dtype, bytes)| {
+            TensorView::new(*dtype, dims.clone(), bytes).map(|view| (name, view))
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(encode_error)?;
     safetensors::serialize(views, metadata).map_err(encode_error)
 }
 
-/// Loads every parameter of `model` from safetensors bytes. Tensors the model does not have
-/// are ignored (see [`load`] for why); a missing tensor, another shape or another dtype is an
-/// error naming the tensor, and `model` is left unchanged. So is a parameter that the model's
-/// own [`Tensors`] implementation reports wrongly, as [`to_bytes`] refuses it
-/// ([`LoadError::Params`]).
+/// Loads every parameter of `model` from safetensors bytes, and every buffer
+/// ([`Tensors::visit_buffers`]: running statistics, `num_batches_tracked` as `I64`). Tensors the
+/// model does not have are ignored (see [`load`] for why); a missing tensor, another shape or
+/// another dtype is an error naming the tensor, and `model` is left unchanged. So is a
+/// parameter that the model's own [`Tensors`] implementation reports wrongly, as [`to_bytes`]
+/// refuses it ([`LoadError::Params`]).
 pub fn from_bytes<E: Element, M: Tensors<E> + Clone>(
     model: &mut M,
     bytes: &[u8],
@@ -254,44 +292,79 @@ pub fn from_bytes<E: Element, M: Tensors<E> + Clone>(
     let mut seen = HashSet::new();
     loaded.visit_mut("", &mut |name, dims, values| {
         check_param::<E>(&mut seen, name, dims, values.len())?;
-        let t = file.tensor(name).map_err(|_| LoadError::Missing {
-            name: name.to_string(),
-        })?;
-        if t.dtype() != dtype_of::<E>() {
-            return Err(LoadError::Dtype {
-                name: name.to_string(),
-                expected: format!("{:?}", dtype_of::<E>()),
-                found: format!("{:?}", t.dtype()),
-            });
+        let data = file_tensor(&file, name, dims, dtype_of::<E>())?;
+        decode_into(name, data, values)
+    })?;
+    loaded.visit_buffers_mut("", &mut |name, dims, values| match values {
+        BufferMut::Float(values) => {
+            check_param::<E>(&mut seen, name, dims, values.len())?;
+            let data = file_tensor(&file, name, dims, dtype_of::<E>())?;
+            decode_into(name, data, values)
         }
-        if t.shape() != dims {
-            return Err(LoadError::Shape {
-                name: name.to_string(),
-                expected: dims.to_vec(),
-                found: t.shape().to_vec(),
-            });
+        BufferMut::Int64(values) => {
+            check_tensor(&mut seen, name, dims, values.len(), 8)?;
+            let data = file_tensor(&file, name, dims, Dtype::I64)?;
+            // As in `decode_into`: the data holds exactly `values.len()` i64s.
+            for (v, chunk) in values.iter_mut().zip(data.chunks_exact(8)) {
+                let bytes = <[u8; 8]>::try_from(chunk).map_err(|_| {
+                    LoadError::Corrupt(format!("tensor {name:?} has an element of the wrong width"))
+                })?;
+                *v = i64::from_le_bytes(bytes);
+            }
+            Ok(())
         }
-        // The safetensors crate checked that the data holds the shape's elements, and the shape
-        // is the dims, which hold `values.len()` elements: the chunks match the values one to
-        // one, and `decode` never meets a short chunk.
-        let chunks = t.data().chunks_exact(core::mem::size_of::<E>());
-        for (v, chunk) in values.iter_mut().zip(chunks) {
-            *v = decode(chunk).ok_or_else(|| {
-                LoadError::Corrupt(format!("tensor {name:?} has an element of the wrong width"))
-            })?;
-        }
-        Ok(())
     })?;
     *model = loaded;
     Ok(())
 }
 
-/// Saves the model's parameters to a safetensors file, atomically: the bytes go to a temporary
-/// file in the same directory, which is flushed to disk and then renamed over `path`. A reader
-/// of `path` sees the old file or the new one, whole; if anything fails, the old file is
-/// untouched and the temporary file is removed. Through a symbolic link, the file it points to
-/// is replaced and the link kept. On Unix the new file gets the old one's permissions, or those
-/// a newly created file gets (`0o666` less the umask).
+/// The data of the file's tensor `name`, once its dtype and shape are found to be the model's.
+fn file_tensor<'f>(
+    file: &'f SafeTensors<'_>,
+    name: &str,
+    dims: &[usize],
+    dtype: Dtype,
+) -> Result<&'f [u8], LoadError> {
+    let t = file.tensor(name).map_err(|_| LoadError::Missing {
+        name: name.to_string(),
+    })?;
+    if t.dtype() != dtype {
+        return Err(LoadError::Dtype {
+            name: name.to_string(),
+            expected: format!("{dtype:?}"),
+            found: format!("{:?}", t.dtype()),
+        });
+    }
+    if t.shape() != dims {
+        return Err(LoadError::Shape {
+            name: name.to_string(),
+            expected: dims.to_vec(),
+            found: t.shape().to_vec(),
+        });
+    }
+    Ok(t.data())
+}
+
+/// Decodes a tensor's data into the model's values.
+fn decode_into<E: Element>(name: &str, data: &[u8], values: &mut [E]) -> Result<(), LoadError> {
+    // The safetensors crate checked that the data holds the shape's elements, and the shape is
+    // the dims, which hold `values.len()` elements: the chunks match the values one to one, and
+    // `decode` never meets a short chunk.
+    let chunks = data.chunks_exact(core::mem::size_of::<E>());
+    for (v, chunk) in values.iter_mut().zip(chunks) {
+        *v = decode(chunk).ok_or_else(|| {
+            LoadError::Corrupt(format!("tensor {name:?} has an element of the wrong width"))
+        })?;
+    }
+    Ok(())
+}
+
+/// Saves the model's parameters and buffers to a safetensors file, atomically: the bytes go to
+/// a temporary file in the same directory, which is flushed to disk and then renamed over
+/// `path`. A reader of `path` sees the old file or the new one, whole; if anything fails, the
+/// old file is untouched and the temporary file is removed. Through a symbolic link, the file
+/// it points to is replaced and the link kept. On Unix the new file gets the old one's
+/// permissions, or those a newly created file gets (`0o666` less the umask).
 ///
 /// # Errors
 ///
@@ -356,7 +429,7 @@ const MAX_HEADER: u64 = 100_000_000;
 /// - its 8-byte header length must be at most 100 MB and within the file.
 ///
 /// Tensors the model does not have are ignored, as [`from_bytes`] ignores them: a PyTorch
-/// `state_dict` may carry more than the parameters (buffers, a head the model here lacks), and
+/// `state_dict` may carry more than the model (a head the model here lacks), and
 /// loading it must not depend on their absence. They share the 100 MB allowance with the
 /// header, so a file far larger than the model is refused unread, while a file a few extra
 /// tensors larger loads.
@@ -376,19 +449,35 @@ pub fn load<E: Element, M: Tensors<E> + Clone>(
     from_bytes(model, &bytes)
 }
 
-/// The bytes the model's parameters take in a file, the parameters checked as [`to_bytes`]
-/// checks them.
+/// The bytes the model's parameters and buffers take in a file, checked as [`to_bytes`] checks
+/// them.
 fn data_size<E: Element, M: Tensors<E>>(model: &M) -> Result<u64, LoadError> {
     let mut seen = HashSet::new();
     let mut size = 0u64;
     let mut failed = None;
-    model.visit("", &mut |name, dims, values| {
+    let mut add = |checked: Result<(), LoadError>, bytes: usize| {
         if failed.is_none() {
-            match check_param::<E>(&mut seen, name, dims, values.len()) {
-                Ok(()) => size = size.saturating_add(core::mem::size_of_val(values) as u64),
+            match checked {
+                Ok(()) => size = size.saturating_add(bytes as u64),
                 Err(e) => failed = Some(e),
             }
         }
+    };
+    model.visit("", &mut |name, dims, values| {
+        add(
+            check_param::<E>(&mut seen, name, dims, values.len()),
+            core::mem::size_of_val(values),
+        );
+    });
+    model.visit_buffers("", &mut |name, dims, values| match values {
+        Buffer::Float(values) => add(
+            check_param::<E>(&mut seen, name, dims, values.len()),
+            core::mem::size_of_val(values),
+        ),
+        Buffer::Int64(values) => add(
+            check_tensor(&mut seen, name, dims, values.len(), 8),
+            core::mem::size_of_val(values),
+        ),
     });
     failed.map_or(Ok(size), Err)
 }

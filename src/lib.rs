@@ -21,8 +21,11 @@
 //!   [`Tensor::mean`], [`Tensor::argmax`] over the last dim, [`Tensor::row`].
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
 //!   output size computed by the compiler: [`ConvOut`]), [`MaxPool2d`], [`AvgPool2d`],
-//!   [`Flatten`], each with a typed `backward`; the activations [`LeakyReLU`], [`Sigmoid`],
-//!   [`Tanh`], [`GELU`], [`SiLU`], and [`softmax`] / [`log_softmax`] over the last dim.
+//!   [`Flatten`], [`BatchNorm2d`] and [`BatchNorm1d`] (batch statistics in training, running
+//!   statistics in evaluation), each with a typed `backward`; residual blocks [`Residual`]
+//!   (`x + block(x)`, the block's shape checked by the compiler) and [`Projected`]
+//!   (`shortcut(x) + block(x)`); the activations [`LeakyReLU`], [`Sigmoid`], [`Tanh`],
+//!   [`GELU`], [`SiLU`], and [`softmax`] / [`log_softmax`] over the last dim.
 //! - **layers of your own**: [`Elementwise`] and [`elementwise!`] make an activation from its
 //!   scalar function and derivative; [`params!`] writes the parameter plumbing of a layer
 //!   whose parameters are named fields (see the [`guide`]).
@@ -30,6 +33,8 @@
 //!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
 //!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates
 //!   nothing once its buffers exist; [`Dropout`] draws its masks from a seeded [`Context`].
+//!   State that is saved but not trained (running statistics) is visited apart, by
+//!   [`Tensors::visit_buffers`].
 //! - **data** ([`data`]): labelled data of any length, in batches with a `Dyn` batch dim.
 //! - **training**: losses ([`softmax_cross_entropy`], [`mse`]), optimizers ([`Sgd`],
 //!   [`Adam`]), PyTorch's initialisation ([`Init`]), safetensors with PyTorch's names ([`io`]).
@@ -105,6 +110,7 @@ pub mod loss;
 pub mod module;
 mod ops;
 pub mod optim;
+mod par;
 pub mod prelude;
 pub mod rules;
 mod shape;
@@ -117,13 +123,15 @@ pub use layers::activation::{
     Tanh, GELU,
 };
 pub use layers::affine::{Affine, AffineGrads, AffineRows};
+pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormGrads, BatchNormInput};
 pub use layers::conv::{Conv, ConvGrads};
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
 pub use layers::pool::{AvgPool2d, MaxPool2d};
 pub use layers::relu::ReLU;
+pub use layers::residual::{Projected, ProjectedGrads, Residual, ResidualGrads};
 pub use loss::{mse, mse_into, softmax_cross_entropy, softmax_cross_entropy_into, LabelError};
-pub use module::{Context, Gradients, LayerWork, Module, Params, Tensors};
+pub use module::{Buffer, BufferMut, Context, Gradients, LayerWork, Module, Params, Tensors};
 pub use optim::{Adam, OptimizerState, SettingError, Sgd};
 /// The `rand` the crate draws with ([`Init`], [`Context`], [`data::Dataset::shuffle`]): use it
 /// for your own generators so that both agree on the version.

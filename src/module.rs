@@ -86,6 +86,45 @@ pub trait Tensors<E: Element> {
         prefix: &str,
         f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
     ) -> Result<(), Err>;
+
+    /// Calls `f(name, dims, values)` for every buffer: state that is saved and loaded with the
+    /// parameters but never trained, such as [`BatchNorm2d`](crate::BatchNorm2d)'s
+    /// `running_mean`, `running_var` and `num_batches_tracked` (PyTorch's buffers, under
+    /// PyTorch's names). Buffers are not among the [`Tensors::count`] tensors that gradients
+    /// and optimizers step through by index. None by default.
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], Buffer<'_, E>)) {
+        let _ = (prefix, f);
+    }
+
+    /// Calls `f(name, dims, values)` for every buffer, mutably, in the order of
+    /// [`Tensors::visit_buffers`]; stops at the first error. None by default.
+    fn visit_buffers_mut<Err>(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], BufferMut<'_, E>) -> Result<(), Err>,
+    ) -> Result<(), Err> {
+        let _ = (prefix, f);
+        Ok(())
+    }
+}
+
+/// The values of one buffer ([`Tensors::visit_buffers`]): of the model's element type, or
+/// 64-bit integers (PyTorch's `int64` counters such as `num_batches_tracked`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Buffer<'a, E> {
+    /// Values of the model's element type (`running_mean`, `running_var`).
+    Float(&'a [E]),
+    /// 64-bit integers, saved as safetensors' `I64` (`num_batches_tracked`).
+    Int64(&'a [i64]),
+}
+
+/// The values of one buffer, mutable ([`Tensors::visit_buffers_mut`]).
+#[derive(Debug, PartialEq)]
+pub enum BufferMut<'a, E> {
+    /// Values of the model's element type.
+    Float(&'a mut [E]),
+    /// 64-bit integers.
+    Int64(&'a mut [i64]),
 }
 
 /// Something with parameters (possibly none): a layer, or a tuple of layers.
@@ -635,6 +674,17 @@ macro_rules! tuple_model {
                 f: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
             ) -> Result<(), Err> {
                 $( self.$i.visit_mut(&format!("{prefix}{}.", $i), f)?; )+
+                Ok(())
+            }
+            fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], Buffer<'_, E>)) {
+                $( self.$i.visit_buffers(&format!("{prefix}{}.", $i), f); )+
+            }
+            fn visit_buffers_mut<Err>(
+                &mut self,
+                prefix: &str,
+                f: &mut dyn FnMut(&str, &[usize], BufferMut<'_, E>) -> Result<(), Err>,
+            ) -> Result<(), Err> {
+                $( self.$i.visit_buffers_mut(&format!("{prefix}{}.", $i), f)?; )+
                 Ok(())
             }
         }

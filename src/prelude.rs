@@ -13,8 +13,8 @@
 pub use crate::typenum::consts::*;
 #[doc(no_inline)]
 pub use crate::{
-    Affine, AvgPool2d, Context, Conv, Dim, Dropout, Dyn, Flatten, Gradients, Init, MaxPool2d,
-    Module, Params, ReLU, Seeded, Tensor, Tensors,
+    Affine, AvgPool2d, BatchNorm1d, BatchNorm2d, Context, Conv, Dim, Dropout, Dyn, Flatten,
+    Gradients, Init, MaxPool2d, Module, Params, Projected, ReLU, Residual, Seeded, Tensor, Tensors,
 };
 #[doc(no_inline)]
 pub use crate::{Elementwise, LeakyReLU, SiLU, Sigmoid, Tanh, GELU};

@@ -457,6 +457,52 @@ shape_rule!(
 );
 
 shape_rule!(
+    /// The channels of the input of `BatchNorm1d`/`BatchNorm2d` must be the layer's `C`
+    /// (axis 1: `C` of `(N, C)`, `(N, C, L)` or `(N, C, H, W)`).
+    BatchNormChannels,
+    BatchNormChannelsMismatch,
+    "shape mismatch in BatchNorm channels: expected {Expected} channels (C), found {Found}",
+    "the input's channel dim (axis 1) must be the layer's C"
+);
+shape_rule!(
+    /// A `BatchNorm1d` takes a batch of vectors `(N, C)` (or PyTorch's `(N, C, L)`).
+    BatchNorm1dRank,
+    BatchNorm1dRankMismatch,
+    "BatchNorm1d takes a batch of vectors (N, C) or (N, C, L) with C = {Expected}, found a tensor of shape {Found}: use BatchNorm2d for images (N, C, H, W)",
+    "a tensor of another rank than (N, C) or (N, C, L) reaches this BatchNorm1d layer"
+);
+shape_rule!(
+    /// A `BatchNorm2d` takes a batch of images `(N, C, H, W)`.
+    BatchNorm2dRank,
+    BatchNorm2dRankMismatch,
+    "BatchNorm2d takes a batch of images (N, C, H, W) with C = {Expected}, found a tensor of shape {Found}: use BatchNorm1d for vectors (N, C)",
+    "a tensor of another rank than (N, C, H, W) reaches this BatchNorm2d layer"
+);
+shape_rule!(
+    /// `grad_output` of `BatchNorm1d::backward`/`BatchNorm2d::backward` has the input's shape.
+    BatchNormGradOutput,
+    BatchNormGradOutputMismatch,
+    "shape mismatch in BatchNorm grad_output: expected {Expected} (the input's shape), found {Found}",
+    "grad_output must have the shape of the input"
+);
+shape_rule!(
+    /// The block of a `Residual` maps its input's shape to itself, so that `x + block(x)` adds
+    /// two tensors of one shape.
+    ResidualShape,
+    ResidualShapeMismatch,
+    "shape mismatch in Residual: the block maps {Expected} to {Found}; x + block(x) needs the same shape",
+    "the block of a Residual must give its input's shape back"
+);
+shape_rule!(
+    /// The shortcut and the block of a `Projected` residual give one shape, so that
+    /// `shortcut(x) + block(x)` adds two tensors of one shape.
+    ProjectedShape,
+    ProjectedShapeMismatch,
+    "shape mismatch in Projected: the shortcut gives {Expected}, the block {Found}; shortcut(x) + block(x) needs the same shape",
+    "the shortcut and the block of a Projected residual must give the same shape"
+);
+
+shape_rule!(
     /// The two tensors of `Tensor::add` (and `add_assign`, `&a + &b`, `a += &b`) have one shape.
     TensorAdd,
     TensorAddMismatch,

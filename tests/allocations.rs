@@ -1,14 +1,15 @@
 //! A training step makes no heap allocation once its buffers exist: after the first step of a
-//! given batch size, a full step (forward, loss, backward, optimizer) of the digits CNN, of the
-//! MLP of the examples and of an MLP of every activation allocates nothing. Counted by a global
-//! allocator that counts every allocation of every thread; this file is its own test binary, so
-//! no other test shares it.
+//! given batch size, a full step (forward, loss, backward, optimizer) of the digits CNN, of
+//! the MLP of the examples, of a small ResNet (batch normalisation, residual blocks) and of an
+//! MLP of every activation allocates nothing. Counted by a global allocator that counts every
+//! allocation of every thread; this file is its own test binary, so no other test shares it.
 
 use rand::{rngs::StdRng, SeedableRng};
 use shaped::data::Dataset;
 use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Conv, Dropout, Dyn};
-use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Sgd, Tensor};
+use shaped::{BatchNorm1d, BatchNorm2d, Projected, Residual};
 use shaped::{LeakyReLU, SiLU, Sigmoid, Tanh, GELU};
+use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Sgd, Tensor};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -70,6 +71,37 @@ type Cnn = (
 
 /// The MLP of `examples/mlp.rs`, with a dropout layer as well.
 type Mlp = (Affine<U64, U128>, ReLU, Dropout, Affine<U128, U10>);
+
+/// A small ResNet: batch normalisation in 2-D and 1-D, an identity block and a downsampling
+/// block with a projection shortcut.
+type ResNet = (
+    Conv<U1, U8, U3, U3, U1, U1>,
+    BatchNorm2d<U8>,
+    ReLU,
+    Residual<(
+        Conv<U8, U8, U3, U3, U1, U1>,
+        BatchNorm2d<U8>,
+        ReLU,
+        Conv<U8, U8, U3, U3, U1, U1>,
+        BatchNorm2d<U8>,
+    )>,
+    Projected<
+        (
+            Conv<U8, U16, U3, U3, U2, U1>,
+            BatchNorm2d<U16>,
+            ReLU,
+            Conv<U16, U16, U3, U3, U1, U1>,
+            BatchNorm2d<U16>,
+        ),
+        (Conv<U8, U16, U1, U1, U2, U0>, BatchNorm2d<U16>),
+    >,
+    ReLU,
+    Flatten,
+    Affine<U256, U32>,
+    BatchNorm1d<U32>,
+    ReLU,
+    Affine<U32, U10>,
+);
 
 /// An MLP of every activation.
 type Activations = (
@@ -156,6 +188,22 @@ fn an_mlp_step_allocates_nothing_after_the_first_of_each_batch_size() {
     for (i, &(calls, bytes)) in steps.iter().enumerate().skip(2) {
         assert_eq!((calls, bytes), (0, 0), "step {i} allocated: {steps:?}");
     }
+}
+
+#[test]
+fn a_resnet_step_with_batch_norm_allocates_nothing_after_the_first_of_each_batch_size() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut model = ResNet::init(&mut StdRng::seed_from_u64(0));
+    let mut opt = Adam::new(1e-3).unwrap();
+    let data = data::<(Dyn, U1, U8, U8)>(45, 64);
+    let steps = train!(model, opt, data, Tensor<(Dyn, U1, U8, U8)>, 3);
+    assert!(steps[0].0 > 0, "the first step allocates its buffers");
+    for (i, &(calls, bytes)) in steps.iter().enumerate().skip(2) {
+        assert_eq!((calls, bytes), (0, 0), "step {i} allocated: {steps:?}");
+    }
+    // Training moved the running statistics: 3 epochs of 2 batches.
+    assert_eq!(model.1.num_batches_tracked, 6);
+    assert_eq!(model.4.shortcut.1.num_batches_tracked, 6);
 }
 
 #[test]

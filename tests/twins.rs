@@ -351,6 +351,102 @@ fn init_with_another_rand_version() {
     assert_eq!(model.2.weight.dims(), [2, 8]);
 }
 
+mod residual_and_batchnorm {
+    use rand::{rngs::StdRng, SeedableRng};
+    use shaped::{typenum::*, BatchNorm1d, BatchNorm2d, Context, Conv, Init, Module, Projected};
+    use shaped::{ReLU, Residual, Tensor};
+
+    fn rng() -> StdRng {
+        StdRng::seed_from_u64(0)
+    }
+
+    #[test]
+    fn residual_block_changes_shape() {
+        // The block keeps 16 channels of 14 x 14.
+        let block: Residual<(Conv<U16, U16, U3, U3, U1, U1>, ReLU)> = Init::init(&mut rng());
+        let y = block.infer(&Tensor::<(U8, U16, U14, U14)>::zeros());
+        assert_eq!(y.dims(), [8, 16, 14, 14]);
+    }
+
+    #[test]
+    fn residual_in_model_changes_shape() {
+        type Net = (
+            Conv<U1, U8, U3, U3, U1, U1>,
+            ReLU,
+            Residual<(
+                Conv<U8, U8, U3, U3, U1, U1>,
+                ReLU,
+                Conv<U8, U8, U3, U3, U1, U1>,
+            )>,
+        );
+        let mut model: Net = Init::init(&mut rng());
+        let x = Tensor::<(U2, U1, U16, U16)>::zeros();
+        let mut work = Default::default();
+        let y = model.forward_train(&x, &mut work, &mut Context::new(0));
+        assert_eq!(y.dims(), [2, 8, 16, 16]);
+    }
+
+    #[test]
+    fn projected_shortcut_without_stride() {
+        type Down = Projected<
+            (
+                Conv<U16, U32, U3, U3, U2, U1>,
+                ReLU,
+                Conv<U32, U32, U3, U3, U1, U1>,
+            ),
+            (Conv<U16, U32, U1, U1, U2, U0>,),
+        >;
+        let down: Down = Init::init(&mut rng());
+        let y = down.infer(&Tensor::<(U8, U16, U14, U14)>::zeros());
+        assert_eq!(y.dims(), [8, 32, 7, 7]);
+    }
+
+    #[test]
+    fn batchnorm_channel_mismatch() {
+        let model: (Conv<U1, U8, U3, U3, U1, U1>, BatchNorm2d<U8>, ReLU) = Init::init(&mut rng());
+        let y = model.infer(&Tensor::<(U2, U1, U8, U8)>::zeros());
+        assert_eq!(y.dims(), [2, 8, 8, 8]);
+    }
+
+    #[test]
+    fn batchnorm_grad_output_other_shape() {
+        let bn = BatchNorm2d::<U3>::new();
+        let x = Tensor::<(U4, U3, U8, U8)>::zeros();
+        let dy = Tensor::<(U4, U3, U8, U8)>::zeros();
+        let (dx, _) = bn.backward(&x, &dy);
+        assert_eq!(dx.dims(), [4, 3, 8, 8]);
+    }
+
+    #[test]
+    fn batchnorm1d_feature_mismatch() {
+        let bn = BatchNorm1d::<U100>::new();
+        let y = bn.forward(&Tensor::<(U32, U100)>::zeros());
+        assert_eq!(y.dims(), [32, 100]);
+    }
+}
+
+mod batchnorm_ranks {
+    use rand::{rngs::StdRng, SeedableRng};
+    use shaped::{typenum::*, BatchNorm1d, BatchNorm2d, Conv, Flatten, Init, Module, Tensor};
+
+    #[test]
+    fn batchnorm2d_after_flatten() {
+        let model: (Conv<U1, U4, U3, U3, U1, U1>, BatchNorm2d<U4>, Flatten) =
+            Init::init(&mut StdRng::seed_from_u64(0));
+        let y = model.infer(&Tensor::<(U2, U1, U4, U4)>::zeros());
+        assert_eq!(y.dims(), [2, 64]);
+    }
+
+    #[test]
+    fn batchnorm1d_on_images() {
+        let bn = BatchNorm1d::<U16>::new();
+        let y = bn.forward(&Tensor::<(U2, U16, U5)>::zeros()); // (N, C, L), as PyTorch takes
+        assert_eq!(y.dims(), [2, 16, 5]);
+        let y = BatchNorm2d::<U16>::new().forward(&Tensor::<(U2, U16, U4, U4)>::zeros());
+        assert_eq!(y.dims(), [2, 16, 4, 4]);
+    }
+}
+
 #[test]
 fn tensor_add_other_shape() {
     let a = Tensor::<(U4, U3)>::full(1.0);

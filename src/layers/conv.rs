@@ -1,11 +1,11 @@
 //! The strided, zero-padded 2-D convolution (NCHW), lowered to matrix products.
 
 use core::marker::PhantomData;
-use rayon::prelude::*;
 
 use crate::dims::{ConstDim, ConvOut, ConvOutput, Dim, Height, Width};
 use crate::gemm::{matmul, View};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
+use crate::par;
 use crate::rules::{check_dim, check_dims, check_non_zero, AtBatch, ConvChannels};
 use crate::rules::{ConvGradOutput, ConvNonZero, DimEq, ShapeEq};
 use crate::shape::Shape;
@@ -247,29 +247,19 @@ fn run_tasks<E: Element>(
     f: impl Fn(usize, &mut [E], &[E], Option<&mut [E]>) + Sync,
 ) {
     let (s_len, a_len, b_len) = (s_len.max(1), a_len.max(1), b_len.max(1));
-    match (parallel, b) {
-        (true, Some(b)) => scratch
-            .par_chunks_mut(s_len)
-            .zip(a.par_chunks(a_len))
-            .zip(b.par_chunks_mut(b_len))
-            .enumerate()
-            .for_each(|(t, ((s, a), b))| f(t, s, a, Some(b))),
-        (true, None) => scratch
-            .par_chunks_mut(s_len)
-            .zip(a.par_chunks(a_len))
-            .enumerate()
-            .for_each(|(t, (s, a))| f(t, s, a, None)),
-        (false, Some(b)) => scratch
-            .chunks_mut(s_len)
-            .zip(a.chunks(a_len))
-            .zip(b.chunks_mut(b_len))
-            .enumerate()
-            .for_each(|(t, ((s, a), b))| f(t, s, a, Some(b))),
-        (false, None) => scratch
-            .chunks_mut(s_len)
-            .zip(a.chunks(a_len))
-            .enumerate()
-            .for_each(|(t, (s, a))| f(t, s, a, None)),
+    let tasks = scratch.len().div_ceil(s_len).min(a.len().div_ceil(a_len));
+    let a_chunk = |t: usize| &a[t * a_len..((t + 1) * a_len).min(a.len())];
+    match b {
+        Some(b) => {
+            let tasks = tasks.min(b.len().div_ceil(b_len));
+            let bufs = [(scratch, s_len), (b, b_len)];
+            par::for_task_chunks(parallel, tasks, bufs, |t, [s, b]| {
+                f(t, s, a_chunk(t), Some(b))
+            });
+        }
+        None => par::for_task_chunks(parallel, tasks, [(scratch, s_len)], |t, [s]| {
+            f(t, s, a_chunk(t), None)
+        }),
     }
 }
 
@@ -405,7 +395,7 @@ where
         let n = y.len() / out_len.max(1);
         let (_, per_task) = tasks(n);
         let cols_per_task = if keep { per_task * cols_len } else { cols_len };
-        let parallel = g.flops(n) >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
+        let parallel = g.flops(n) >= PARALLEL_MIN_FLOPS && par::threads() > 1;
         // A pointwise convolution lowers nothing, but each task still takes its (empty) turn.
         let mut nothing = [E::zero(); MAX_TASKS];
         let cols = if cols_len == 0 {
@@ -521,7 +511,7 @@ where
         let n = dy.len() / out_len.max(1);
         let (tasks, per_task) = tasks(n);
         let task_len = g.task_scratch(kept.is_some());
-        let parallel = 2 * g.flops(n) >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
+        let parallel = 2 * g.flops(n) >= PARALLEL_MIN_FLOPS && par::threads() > 1;
         run_tasks(
             parallel,
             &mut scratch[..tasks * task_len],

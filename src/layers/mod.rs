@@ -2,8 +2,10 @@
 
 pub mod activation;
 pub mod affine;
+pub mod batchnorm;
 pub mod conv;
 pub mod dropout;
 pub mod flatten;
 pub mod pool;
 pub mod relu;
+pub mod residual;

@@ -1,6 +1,7 @@
 //! The rectified linear unit.
 
 use crate::module::{no_params, Context, LayerWork, Module};
+use crate::par;
 use crate::rules::{check_dims, ReluGradOutput, ShapeEq};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -26,19 +27,13 @@ pub struct ReLU;
 impl ReLU {
     /// `y = max(0, x)`.
     pub fn forward<S: Shape, E: Element>(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
-        let mut y = Tensor::default();
-        self.forward_into(x, &mut y);
-        y
+        Tensor::from_raw(x.shape(), par::map_new(x.as_slice(), relu))
     }
 
     /// [`ReLU::forward`] into `y`, which takes `x`'s shape and keeps its memory when it already
     /// has room: no allocation in a loop.
     pub fn forward_into<S: Shape, E: Element>(&self, x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
-        let zero = E::zero();
-        let y = y.reset(x.shape()).as_mut_slice();
-        for (y, &v) in y.iter_mut().zip(x.as_slice()) {
-            *y = if v <= zero { zero } else { v };
-        }
+        par::map(x.as_slice(), y.reset(x.shape()).as_mut_slice(), relu);
     }
 
     /// `dx = dy ∘ 1[x > 0]`. `dy` must have the input's shape; another shape does not
@@ -55,9 +50,11 @@ impl ReLU {
         G: Shape + ShapeEq<S, ReluGradOutput>,
         E: Element,
     {
-        let mut dx = Tensor::default();
-        self.backward_into(x, dy, &mut dx);
-        dx
+        check_dims::<ReluGradOutput>(x.dims().as_ref(), dy.dims().as_ref());
+        Tensor::from_raw(
+            x.shape(),
+            par::zip_map_new(x.as_slice(), dy.as_slice(), relu_grad),
+        )
     }
 
     /// [`ReLU::backward`] into `dx`, which takes `x`'s shape and keeps its memory when it
@@ -74,11 +71,26 @@ impl ReLU {
         E: Element,
     {
         check_dims::<ReluGradOutput>(x.dims().as_ref(), dy.dims().as_ref());
-        let zero = E::zero();
         let dx = dx.reset(x.shape()).as_mut_slice();
-        for ((d, &v), &g) in dx.iter_mut().zip(x.as_slice()).zip(dy.as_slice()) {
-            *d = if v <= zero { zero } else { g };
-        }
+        par::zip_map(x.as_slice(), dy.as_slice(), dx, relu_grad);
+    }
+}
+
+/// `max(0, x)`, NaN kept.
+fn relu<E: Element>(x: E) -> E {
+    if x <= E::zero() {
+        E::zero()
+    } else {
+        x
+    }
+}
+
+/// `dy` where `x > 0` (or NaN), else 0.
+fn relu_grad<E: Element>(x: E, dy: E) -> E {
+    if x <= E::zero() {
+        E::zero()
+    } else {
+        dy
     }
 }
 

@@ -2,7 +2,10 @@
 """Golden values for the gradient tests, computed by PyTorch autograd in float64; also
 tests/golden/torch_cnn.safetensors (a PyTorch model's parameters for shaped to load) and the
 logits PyTorch computes from tests/golden/shaped_cnn.safetensors (written by shaped's test
-`shaped_file_loads_into_pytorch` with SHAPED_WRITE_GOLDEN=1).
+`shaped_file_loads_into_pytorch` with SHAPED_WRITE_GOLDEN=1); likewise for a model with batch
+normalisation and a residual block, tests/golden/torch_bn.safetensors (a state_dict with
+running statistics) and tests/golden/shaped_bn.safetensors (written by shaped's test
+`shaped_bn_file_loads_into_pytorch` in tests/batchnorm.rs).
 
 Run from the repository root:  python3 tests/golden/make_golden.py
 (needs `pip install torch numpy`). It rewrites tests/golden/*.txt; the tests never run Python.
@@ -220,6 +223,161 @@ def edge_cases():
     return out
 
 
+def batchnorm(rng):
+    """BatchNorm2d and BatchNorm1d (on (N, C) and on (N, C, L)): the training pass (batch
+    statistics) and its gradients, the running statistics after one and two training passes,
+    and the evaluation pass."""
+    nn = torch.nn
+    out = ""
+    for tag, cls, shape in [("bn2d", nn.BatchNorm2d, (4, 3, 5, 5)),
+                            ("bn1d", nn.BatchNorm1d, (6, 4)),
+                            ("bn2d_n1", nn.BatchNorm2d, (1, 2, 3, 3)),
+                            ("bn1d_ncl", nn.BatchNorm1d, (5, 3, 4))]:
+        c = shape[1]
+        bn = cls(c).double()
+        with torch.no_grad():
+            bn.weight.copy_(torch.tensor(rng.standard_normal(c) * 0.5 + 1.0))
+            bn.bias.copy_(torch.tensor(rng.standard_normal(c)))
+        x1 = rng.standard_normal(shape) * 2.0 + 0.5
+        x2 = rng.standard_normal(shape) * 0.5 - 1.0
+        dy = rng.standard_normal(shape)
+        for name, t in [("w", bn.weight), ("b", bn.bias), ("x1", x1), ("x2", x2), ("dy", dy)]:
+            out += record(f"{tag}.{name}", t)
+        bn.train()
+        tx = torch.tensor(x1, requires_grad=True)
+        y = bn(tx)
+        (y * torch.tensor(dy)).sum().backward()
+        for name, t in [("y_train", y), ("dx", tx.grad), ("dw", bn.weight.grad), ("db", bn.bias.grad),
+                        ("running_mean1", bn.running_mean), ("running_var1", bn.running_var)]:
+            out += record(f"{tag}.{name}", t)
+        with torch.no_grad():
+            bn(torch.tensor(x2))
+        assert bn.num_batches_tracked.item() == 2
+        out += record(f"{tag}.running_mean2", bn.running_mean)
+        out += record(f"{tag}.running_var2", bn.running_var)
+        bn.eval()
+        out += record(f"{tag}.y_eval", bn(torch.tensor(x1)))
+    # PyTorch refuses a batch of one vector in training; shaped panics with the same words.
+    try:
+        nn.BatchNorm1d(4).double().train()(torch.zeros(1, 4))
+        raise AssertionError("BatchNorm1d trained on a batch of 1")
+    except ValueError as e:
+        assert "Expected more than 1 value per channel when training" in str(e), e
+    return out
+
+
+class Residual(torch.nn.Module):
+    """x + block(x), or shortcut(x) + block(x): the module shaped's Residual and Projected are
+    named after (their parameters are block.* and shortcut.*)."""
+
+    def __init__(self, block, shortcut=None):
+        super().__init__()
+        self.block = block
+        if shortcut is not None:
+            self.shortcut = shortcut
+
+    def forward(self, x):
+        s = self.shortcut(x) if hasattr(self, "shortcut") else x
+        return s + self.block(x)
+
+
+def residual(rng):
+    """An identity block (conv-relu-conv) and a projected block (a stride-2 block beside a
+    stride-2 1x1 convolution): forward, input and parameter gradients."""
+    nn = torch.nn
+    torch.manual_seed(11)
+    out = ""
+    cases = [
+        ("identity", (2, 4, 6, 6), Residual(nn.Sequential(
+            nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1)))),
+        ("projected", (2, 4, 7, 7), Residual(
+            nn.Sequential(nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.ReLU(),
+                          nn.Conv2d(8, 8, 3, padding=1)),
+            nn.Sequential(nn.Conv2d(4, 8, 1, stride=2)))),
+    ]
+    for tag, shape, net in cases:
+        net = net.double()
+        tx = torch.tensor(rng.standard_normal(shape), requires_grad=True)
+        y = net(tx)
+        dy = torch.tensor(rng.standard_normal(tuple(y.shape)))
+        (y * dy).sum().backward()
+        for name, t in [("x", tx), ("dy", dy), ("y", y), ("dx", tx.grad)]:
+            out += record(f"{tag}.{name}", t)
+        for name, p in net.named_parameters():
+            out += record(f"{tag}.param.{name}", p)
+            out += record(f"{tag}.grad.{name}", p.grad)
+    return out
+
+
+def bn_sequential():
+    """The model of tests/batchnorm.rs: batch normalisation in 2-D and 1-D, and a residual
+    block with batch normalisation inside."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        Residual(nn.Sequential(
+            nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+            nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64, 8),
+        nn.BatchNorm1d(8),
+        nn.ReLU(),
+        nn.Linear(8, 3),
+    ).double()
+
+
+def bn_model(rng):
+    """A state_dict with running statistics (two training passes) saved as safetensors; the
+    evaluation logits, then a training pass's logits, loss, gradients and updated running
+    statistics; and the evaluation logits PyTorch computes from the file shaped wrote
+    (tests/golden/shaped_bn.safetensors)."""
+    from safetensors.torch import load_file, save_file
+    torch.manual_seed(13)
+    net = bn_sequential()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.1)
+        net.train()
+        for _ in range(2):
+            net(torch.tensor(rng.standard_normal((4, 1, 8, 8))))
+    state = net.state_dict()
+    assert state["1.num_batches_tracked"].dtype == torch.int64
+    assert state["1.num_batches_tracked"].shape == ()
+    save_file(state, os.path.join(HERE, "torch_bn.safetensors"))
+    x = torch.tensor(rng.standard_normal((3, 1, 8, 8)))
+    labels = torch.tensor([2, 0, 1])
+    out = record("bnmodel.x", x)
+    net.eval()
+    out += record("bnmodel.eval_logits", net(x))
+    net.train()
+    logits = net(x)
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    loss.backward()
+    out += record("bnmodel.train_logits", logits) + record("bnmodel.loss", loss.reshape(1))
+    for name, p in net.named_parameters():
+        out += record(f"bnmodel.grad.{name}", p.grad)
+    for name, b in net.named_buffers():
+        out += record(f"bnmodel.after.{name}", b.double().reshape(-1))
+    shaped_file = os.path.join(HERE, "shaped_bn.safetensors")
+    if os.path.exists(shaped_file):
+        saved = load_file(shaped_file)
+        for name, b in saved.items():
+            if name.endswith("num_batches_tracked"):
+                assert b.dtype == torch.int64 and b.shape == (), (name, b.dtype, b.shape)
+        net2 = bn_sequential()
+        net2.load_state_dict(saved)  # strict: every name and shape must be PyTorch's
+        net2.eval()
+        out += record("bnmodel.shaped_file_logits", net2(x))
+        out += record("bnmodel.shaped_file_num_batches_tracked",
+                      saved["1.num_batches_tracked"].double().reshape(1))
+    return out
+
+
 # Inputs every activation is checked at: negative, zero (both signs), tiny, and large enough
 # that exp overflows or the function saturates.
 ACTIVATION_POINTS = [-1000.0, -40.0, -10.0, -3.0, -1.0, -0.5, -1e-8, -0.0,
@@ -291,6 +449,12 @@ def main():
     with open(os.path.join(HERE, "edge.txt"), "w") as f:
         f.write(header() + edge_cases())
     rng = np.random.default_rng(5)
+    with open(os.path.join(HERE, "batchnorm.txt"), "w") as f:
+        f.write(header() + batchnorm(rng) + bn_model(rng))
+    rng = np.random.default_rng(6)
+    with open(os.path.join(HERE, "residual.txt"), "w") as f:
+        f.write(header() + residual(rng))
+    rng = np.random.default_rng(7)
     with open(os.path.join(HERE, "activations.txt"), "w") as f:
         f.write(header() + activations(rng) + softmaxes(rng))
 

@@ -3,33 +3,26 @@
 //! last dim, and borrowed rows of a batch.
 //!
 //! Every element-wise pass of the crate's activations goes through [`map_into`] or
-//! [`zip_into`]: one loop over slices each, so that how the loop runs (one thread or more) is
-//! decided in one place.
+//! [`zip_into`], which run on the memory-bound helpers of `par` (every core when the pass is
+//! long, without waiting for a thread to wake), so that how such a loop runs is decided in one
+//! place.
 
 use core::ops::{Add, AddAssign, Mul, MulAssign, Sub, SubAssign};
 
 use crate::dims::Dim;
+use crate::par;
 use crate::rules::{check_dims, ShapeEq, TensorAdd, TensorMul, TensorSub};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
 /// `y[i] = f(x[i])` for every `i`. `x` and `y` have one length (the callers size `y` first).
 pub(crate) fn map_into<E: Element>(x: &[E], y: &mut [E], f: impl Fn(E) -> E + Sync) {
-    debug_assert_eq!(x.len(), y.len(), "internal length");
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = f(x);
-    }
+    par::map(x, y, f);
 }
 
 /// `out[i] = f(a[i], b[i])` for every `i`. The three slices have one length.
 pub(crate) fn zip_into<E: Element>(a: &[E], b: &[E], out: &mut [E], f: impl Fn(E, E) -> E + Sync) {
-    debug_assert!(
-        a.len() == out.len() && b.len() == out.len(),
-        "internal length"
-    );
-    for ((out, &a), &b) in out.iter_mut().zip(a).zip(b) {
-        *out = f(a, b);
-    }
+    par::zip_map(a, b, out, f);
 }
 
 /// The sum of `v`, added pairwise (blocks of 128 summed in order, then halves added), so the

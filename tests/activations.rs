@@ -273,3 +273,23 @@ fn an_activation_gradient_of_another_runtime_batch_panics_naming_the_layer() {
         .downcast_ref::<String>()
         .is_some_and(|m| m.starts_with("shape mismatch in LeakyReLU grad_output")));
 }
+
+#[test]
+fn a_pass_long_enough_for_every_core_gives_each_element_its_own_value() {
+    // 2^20 elements: split across threads where there are helpers; each element is still
+    // f(x) and dy ∘ f′(x) of its own input.
+    let x = Tensor::<(U1024, U1024)>::from_fn(|i| ((i[0] * 1024 + i[1]) as f32 * 1e-3).sin() * 5.0);
+    let dy = Tensor::<(U1024, U1024)>::from_fn(|i| (i[1] % 7) as f32 - 3.0);
+    let y = GELU.forward(&x);
+    let dx = GELU.backward(&x, &dy);
+    for (i, ((&v, &g), (&yv, &dv))) in x
+        .as_slice()
+        .iter()
+        .zip(dy.as_slice())
+        .zip(y.as_slice().iter().zip(dx.as_slice()))
+        .enumerate()
+    {
+        assert_eq!(yv, GELU.value(v), "y[{i}]");
+        assert_eq!(dv, g * GELU.derivative(v, GELU.value(v)), "dx[{i}]");
+    }
+}

@@ -16,13 +16,21 @@
 //!   shapes store no sizes.
 //! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
 //!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
+//! - **tensor arithmetic**: [`Tensor::add`], [`Tensor::sub`], [`Tensor::mul`] (and `&a + &b`,
+//!   `a += &b`, …) between tensors of one shape, [`Tensor::scale`], [`Tensor::sum`],
+//!   [`Tensor::mean`], [`Tensor::argmax`] over the last dim, [`Tensor::row`].
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
 //!   output size computed by the compiler: [`ConvOut`]), [`Conv2d`] (PyTorch's other options:
 //!   dilation, groups and depthwise, [`NoBias`]), [`MaxPool2d`], [`AvgPool2d`], their per-axis
 //!   padded forms [`MaxPool2dHW`] and [`AvgPool2dHW`], [`GlobalAvgPool`], [`Flatten`],
 //!   [`BatchNorm2d`] and [`BatchNorm1d`] (batch statistics in training, running statistics in
 //!   evaluation), each with a typed `backward`; residual blocks [`Residual`] (`x + block(x)`, the
-//!   block's shape checked by the compiler) and [`Projected`] (`shortcut(x) + block(x)`).
+//!   block's shape checked by the compiler) and [`Projected`] (`shortcut(x) + block(x)`); the
+//!   activations [`LeakyReLU`], [`Sigmoid`], [`Tanh`], [`GELU`], [`SiLU`], and [`softmax`] /
+//!   [`log_softmax`] over the last dim.
+//! - **layers of your own**: [`Elementwise`] and [`elementwise!`] make an activation from its
+//!   scalar function and derivative; [`params!`] writes the parameter plumbing of a layer
+//!   whose parameters are named fields (see the [`guide`]).
 //! - **models** ([`module`]): a tuple of layers is a model. [`Module::forward_train`] and
 //!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
 //!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates
@@ -102,6 +110,7 @@ pub mod io;
 pub mod layers;
 pub mod loss;
 pub mod module;
+mod ops;
 pub mod optim;
 mod par;
 pub mod prelude;
@@ -111,6 +120,10 @@ mod tensor;
 
 pub use dims::*;
 pub use init::{Init, Seeded};
+pub use layers::activation::{
+    log_softmax, log_softmax_into, softmax, softmax_into, Elementwise, LeakyReLU, SiLU, Sigmoid,
+    Tanh, GELU,
+};
 pub use layers::affine::{Affine, AffineGrads, AffineRows};
 pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormGrads, BatchNormInput};
 pub use layers::conv::{Bias, Conv, Conv2d, Conv2dGrads, ConvBias, ConvGrads, NoBias};

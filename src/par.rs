@@ -24,9 +24,11 @@
 // caller's buffers: both need raw pointers, allowed here alone, each block with its invariant.
 #![allow(unsafe_code)]
 
+use std::any::Any;
 use std::ops::Range;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,10 @@ struct Pass<'a> {
     f: &'a (dyn Fn(usize) + Sync),
     chunks: usize,
     next: AtomicUsize,
+    /// Helpers working on this pass: the caller returns (and the pass dies) only at 0.
+    helpers: AtomicUsize,
+    /// The first panic of a chunk run by a helper, raised again on the caller's thread.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl Pass<'_> {
@@ -62,13 +68,54 @@ impl Pass<'_> {
             (self.f)(i);
         }
     }
+
+    /// [`Pass::work`] on a helper: a panic stops the pass (no chunk is claimed after it) and
+    /// is kept for the caller, instead of ending the helper thread.
+    fn help(&self) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.work())) {
+            self.next.store(self.chunks, SeqCst);
+            let mut slot = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
+            slot.get_or_insert(payload);
+        }
+    }
+}
+
+/// Takes the pass down when the caller leaves `run`, normally or by a panic of its own chunk,
+/// and waits until no helper can touch it any more.
+struct TakeDown<'p, 'a>(&'p Pass<'a>);
+
+impl Drop for TakeDown<'_, '_> {
+    fn drop(&mut self) {
+        self.0.next.store(self.0.chunks, SeqCst);
+        POSTED.store(std::ptr::null_mut(), SeqCst);
+        // Helpers between reading `POSTED` and counting themselves in `Pass::helpers` (a few
+        // instructions), then helpers still in a chunk of this pass (a few µs at most). A
+        // helper running a pass of its own (posted from inside a chunk of this one) counts
+        // in this pass until that returns, and never in `REGISTERING` meanwhile.
+        wait_until(|| REGISTERING.load(SeqCst) == 0);
+        wait_until(|| self.0.helpers.load(SeqCst) == 0);
+    }
+}
+
+/// Spins briefly, then yields, until `done()`.
+fn wait_until(done: impl Fn() -> bool) {
+    let mut rounds = 0u32;
+    while !done() {
+        if rounds < 1000 {
+            std::hint::spin_loop();
+            rounds += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
 }
 
 /// The pass now posted (null when none), as a pointer to a `Pass` on the caller's stack.
 static POSTED: AtomicPtr<Pass<'static>> = AtomicPtr::new(std::ptr::null_mut());
-/// Helpers that may be reading the posted pass. The caller does not return (and its `Pass`
-/// does not die) until this is 0 after it took the pass down.
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Helpers between reading `POSTED` and counting themselves in that pass's `helpers`. A caller
+/// that took its pass down waits for this to be 0 (it is held for a few instructions only), so
+/// no helper can still be about to count itself in a dead pass.
+static REGISTERING: AtomicUsize = AtomicUsize::new(0);
 /// Counts posts, so that a helper that has helped with a pass does not take it again while the
 /// caller finishes (passes of a loop are posted at the same stack address).
 static EPOCH: AtomicUsize = AtomicUsize::new(0);
@@ -154,18 +201,25 @@ fn helper(index: usize) {
                 continue;
             }
             helped = EPOCH.load(SeqCst);
-            ACTIVE.fetch_add(1, SeqCst);
+            REGISTERING.fetch_add(1, SeqCst);
             let pass = POSTED.load(SeqCst);
-            if !pass.is_null() {
-                // SAFETY: `pass` was read after `ACTIVE` counted this helper, so the caller
-                // that posted it either had not yet taken it down (and then waits for
-                // `ACTIVE` to fall to 0 before its `Pass` goes out of scope) or took it down
-                // and a newer pass is posted at this address, equally alive. All orderings
-                // are SeqCst, so the caller's `POSTED = null; load ACTIVE` and this
-                // `ACTIVE += 1; load POSTED` cannot both miss each other.
-                unsafe { (*pass).work() };
+            if pass.is_null() {
+                REGISTERING.fetch_sub(1, SeqCst);
+            } else {
+                // SAFETY: `pass` was read while `REGISTERING` counted this helper, so its
+                // caller had not yet taken it down, or took it down and then waits (in
+                // `TakeDown`) for `REGISTERING` to reach 0; and this helper is counted in
+                // `helpers` before it leaves `REGISTERING`, so the caller then waits for it
+                // again. (Or a newer pass is posted at this address, equally alive.) All
+                // orderings are SeqCst, so a caller's `POSTED = null; load REGISTERING` and
+                // this `REGISTERING += 1; load POSTED` cannot both miss each other.
+                let pass = unsafe { &*pass };
+                pass.helpers.fetch_add(1, SeqCst);
+                REGISTERING.fetch_sub(1, SeqCst);
+                pass.help();
+                // The last touch: the caller may free the pass from here on.
+                pass.helpers.fetch_sub(1, SeqCst);
             }
-            ACTIVE.fetch_sub(1, SeqCst);
             until = Instant::now() + SPIN;
         }
         std::thread::park();
@@ -179,6 +233,8 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
         f,
         chunks,
         next: AtomicUsize::new(0),
+        helpers: AtomicUsize::new(0),
+        panic: Mutex::new(None),
     };
     let wake = threads() - 1;
     let ptr = &pass as *const Pass<'_> as *mut Pass<'static>;
@@ -189,24 +245,24 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
             .is_err()
     {
         // No helpers (or a cap of 1), or another pass is posted (a second thread of the
-        // user's): alone.
+        // user's, or a pass started inside a chunk of another): alone.
         pass.work();
         return;
     }
     for h in &helpers()[..wake] {
         h.unpark();
     }
-    pass.work();
-    POSTED.store(std::ptr::null_mut(), SeqCst);
-    // Wait for helpers still in a chunk (a few µs at most), or still checking the pointer.
-    let mut rounds = 0u32;
-    while ACTIVE.load(SeqCst) != 0 {
-        if rounds < 1000 {
-            std::hint::spin_loop();
-            rounds += 1;
-        } else {
-            std::thread::yield_now();
-        }
+    {
+        let _down = TakeDown(&pass);
+        pass.work();
+    }
+    let payload = pass
+        .panic
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(payload) = payload {
+        resume_unwind(payload);
     }
 }
 
@@ -399,6 +455,34 @@ mod tests {
             assert_eq!(a, [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]);
             assert_eq!(b, [1, 1, 2, 2, 3, 3, 4]);
         }
+    }
+
+    #[test]
+    fn a_pass_inside_a_chunk_of_another_completes() {
+        let len = PARALLEL_MIN_ELEMS * 2;
+        let x: Vec<u64> = (0..len as u64).collect();
+        for_tasks(4, |t| {
+            let mut y = vec![0u64; len];
+            map(&x, &mut y, |v| v + t as u64);
+            assert!(y.iter().enumerate().all(|(i, &v)| v == i as u64 + t as u64));
+        });
+    }
+
+    #[test]
+    fn a_panic_in_a_chunk_reaches_the_caller_and_the_helpers_live_on() {
+        for _ in 0..20 {
+            let caught = catch_unwind(|| {
+                for_tasks(8, |t| {
+                    assert!(t % 2 == 0, "chunk {t} fails");
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                })
+            });
+            assert!(caught.is_err());
+        }
+        let x: Vec<u64> = (0..PARALLEL_MIN_ELEMS as u64 * 2).collect();
+        let mut y = vec![0; x.len()];
+        map(&x, &mut y, |v| v * 2);
+        assert!(y.iter().enumerate().all(|(i, &v)| v == i as u64 * 2));
     }
 
     #[test]

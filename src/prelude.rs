@@ -18,3 +18,4 @@ pub use crate::{
 };
 #[doc(no_inline)]
 pub use crate::{AvgPool2dHW, Bias, Conv2d, GlobalAvgPool, MaxPool2dHW, NoBias};
+pub use crate::{Elementwise, LeakyReLU, SiLU, Sigmoid, Tanh, GELU};

@@ -566,6 +566,100 @@ shape_rule!(
     "the shortcut and the block of a Projected residual must give the same shape"
 );
 
+shape_rule!(
+    /// The two tensors of `Tensor::add` (and `add_assign`, `&a + &b`, `a += &b`) have one shape.
+    TensorAdd,
+    TensorAddMismatch,
+    "shape mismatch in tensor add: expected {Expected}, found {Found}",
+    "the tensor added must have the shape of the tensor it is added to"
+);
+shape_rule!(
+    /// The two tensors of `Tensor::sub` (and `sub_assign`, `&a - &b`, `a -= &b`) have one shape.
+    TensorSub,
+    TensorSubMismatch,
+    "shape mismatch in tensor sub: expected {Expected}, found {Found}",
+    "the tensor subtracted must have the shape of the tensor it is subtracted from"
+);
+shape_rule!(
+    /// The two tensors of `Tensor::mul` (and `mul_assign`, `&a * &b`, `a *= &b`), an
+    /// element-wise product, have one shape.
+    TensorMul,
+    TensorMulMismatch,
+    "shape mismatch in tensor mul: expected {Expected}, found {Found}",
+    "an element-wise product needs two tensors of one shape"
+);
+
+/// `grad_output` of the backward pass of an element-wise layer `L` (an
+/// [`Elementwise`](crate::Elementwise) layer such as [`Sigmoid`](crate::Sigmoid), or one of
+/// your own) must have the input's shape. The message names the layer:
+///
+/// ```text
+/// error[E0277]: shape mismatch in Sigmoid grad_output: expected (_4, _3) (the input's shape), found (_4, _2)
+/// ```
+pub struct ElementwiseGradOutput<L: ?Sized>(core::marker::PhantomData<L>);
+
+macro_rules! elementwise_rule {
+    ($msg:literal, $label:literal) => {
+        #[doc(hidden)]
+        #[diagnostic::on_unimplemented(message = $msg, label = $label)]
+        pub trait ElementwiseGradOutputMismatch<L: ?Sized, Expected, Found> {}
+
+        impl<L: ?Sized, Expected: Show, Found: Show>
+            Verdict<ElementwiseGradOutput<L>, Expected, Found> for B0
+        where
+            ElementwiseGradOutput<L>: ElementwiseGradOutputMismatch<L, Expected::Out, Found::Out>,
+        {
+        }
+
+        impl<L: ?Sized> ElementwiseGradOutput<L> {
+            /// The message, with `{L}` where the layer's name goes.
+            const MESSAGE: &'static str = $msg;
+        }
+    };
+}
+elementwise_rule!(
+    "shape mismatch in {L} grad_output: expected {Expected} (the input's shape), found {Found}",
+    "grad_output must have the shape of the input"
+);
+
+/// Checks at run time that `grad_output`'s dims are the input's, for the element-wise layer
+/// `L`, with the rule's message naming `L`.
+#[track_caller]
+pub(crate) fn check_elementwise_grad<L: ?Sized>(expected: &[usize], found: &[usize]) {
+    if expected != found {
+        panic!(
+            "{}",
+            ElementwiseGradOutput::<L>::MESSAGE
+                .replace("{L}", &short_type_name(core::any::type_name::<L>()))
+                .replace("{Expected}", &fmt_dims(expected))
+                .replace("{Found}", &fmt_dims(found))
+        );
+    }
+}
+
+/// A type's name as the compiler prints it in an error: every path shortened to its last
+/// segment (`shaped::layers::activation::Sigmoid` -> `Sigmoid`, `my::Scale<f32>` ->
+/// `Scale<f32>`).
+fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut segment = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            segment.clear();
+        } else if c.is_alphanumeric() || c == '_' {
+            segment.push(c);
+        } else {
+            out.push_str(&segment);
+            segment.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&segment);
+    out
+}
+
 /// Whether a dim is non-zero, as a type-level bool: `B1` for a [`Dyn`] (checked at run time).
 #[doc(hidden)]
 pub trait DimPositive {
@@ -633,3 +727,21 @@ impl<X: ?Sized, T> AnchorAny<T> for X {
 }
 /// `T`, known once `X` is (see [`AnchorAny`]).
 pub type Via<X, T> = <X as AnchorAny<T>>::Out;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_type_names_keep_the_last_segment_of_every_path() {
+        assert_eq!(
+            short_type_name("shaped::layers::activation::Sigmoid"),
+            "Sigmoid"
+        );
+        assert_eq!(short_type_name("my::Scale<f32>"), "Scale<f32>");
+        assert_eq!(
+            short_type_name("a::Pair<b::C, core::option::Option<d::E>>"),
+            "Pair<C, Option<E>>"
+        );
+    }
+}

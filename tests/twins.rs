@@ -496,3 +496,28 @@ mod conv_options {
         assert_eq!(y.dims(), [1, 1, 1, 4]);
     }
 }
+
+#[test]
+fn tensor_add_other_shape() {
+    let a = Tensor::<(U4, U3)>::full(1.0);
+    let b = Tensor::<(U4, U3)>::full(2.0);
+    let sum = a.add(&b);
+    assert_eq!(sum.as_slice(), &[3.0; 12]);
+}
+
+#[test]
+fn tensor_add_operator_other_shape() {
+    let a = Tensor::<(U4, U3)>::full(1.0);
+    let b = Tensor::<(U4, U3)>::full(2.0);
+    let sum = &a + &b;
+    assert_eq!(sum.as_slice(), &[3.0; 12]);
+}
+
+#[test]
+fn activation_grad_other_shape() {
+    use shaped::{Elementwise, Sigmoid};
+    let x = Tensor::<(U4, U3)>::zeros();
+    let dy = Tensor::<(U4, U3)>::full(1.0);
+    let dx = Sigmoid.backward(&x, &dy);
+    assert_eq!(dx.as_slice(), &[0.25; 12]);
+}

@@ -472,6 +472,56 @@ def bn_model(rng):
     return out
 
 
+# Inputs every activation is checked at: negative, zero (both signs), tiny, and large enough
+# that exp overflows or the function saturates.
+ACTIVATION_POINTS = [-1000.0, -40.0, -10.0, -3.0, -1.0, -0.5, -1e-8, -0.0,
+                     0.0, 1e-8, 0.5, 1.0, 3.0, 10.0, 40.0, 1000.0]
+
+ACTIVATIONS = [
+    ("leaky_relu", torch.nn.LeakyReLU()),
+    ("leaky_relu_0.2", torch.nn.LeakyReLU(0.2)),
+    ("sigmoid", torch.nn.Sigmoid()),
+    ("tanh", torch.nn.Tanh()),
+    ("gelu", torch.nn.GELU()),
+    ("silu", torch.nn.SiLU()),
+]
+
+
+def activations(rng):
+    """Each activation, forward and input gradient, on (4, 8): the points above, then 16 draws
+    of 3·N(0, 1); and on NaN and ±inf. L = Σ y ∘ dY."""
+    out = ""
+    x0 = np.concatenate([ACTIVATION_POINTS, 3 * rng.standard_normal(16)]).reshape(4, 8)
+    dy0 = rng.standard_normal((4, 8))
+    edge = [float("nan"), float("inf"), -float("inf"), 0.0]
+    for tag, f in ACTIVATIONS:
+        for suffix, xs, dys in [("", x0, dy0), ("_edge", np.array([edge]), np.ones((1, 4)))]:
+            x = torch.tensor(xs, requires_grad=True)
+            dy = torch.tensor(dys)
+            y = f(x)
+            y.backward(dy)
+            for name, t in [("x", x), ("dy", dy), ("y", y), ("dx", x.grad)]:
+                out += record(f"{tag}{suffix}.{name}", t)
+    return out
+
+
+def softmaxes(rng):
+    """softmax and log_softmax over the last dim: (3, 5) with a row of logits 1000 apart,
+    (2, 3, 4) for a rank of 3, and rows holding +inf, only -inf, NaN, and one -inf."""
+    out = ""
+    a = rng.standard_normal((3, 5)) * 3
+    a[2] = [1000.0, 0.0, -1000.0, 1.0, -1.0]
+    b = rng.standard_normal((2, 3, 4)) * 3
+    inf, nan = float("inf"), float("nan")
+    c = np.array([[1.0, inf, 2.0], [-inf, -inf, -inf], [1.0, nan, 2.0], [-inf, 0.0, 1.0]])
+    for tag, x in [("rank2", a), ("rank3", b), ("edge", c)]:
+        t = torch.tensor(x)
+        out += record(f"softmax_{tag}.x", t)
+        out += record(f"softmax_{tag}.softmax", torch.softmax(t, -1))
+        out += record(f"softmax_{tag}.log_softmax", torch.log_softmax(t, -1))
+    return out
+
+
 def main():
     rng = np.random.default_rng(20261127)
     text = header()
@@ -506,6 +556,8 @@ def main():
     text += options_model(rng)
     with open(os.path.join(HERE, "conv_options.txt"), "w") as f:
         f.write(text)
+    with open(os.path.join(HERE, "activations.txt"), "w") as f:
+        f.write(header() + activations(rng) + softmaxes(rng))
 
 
 if __name__ == "__main__":

@@ -319,6 +319,38 @@ pub(crate) fn for_task_chunks<E: Send, const M: usize>(
     }
 }
 
+/// [`for_task_chunks`] over two buffers of different element types.
+pub(crate) fn for_task_chunks2<A: Send, B: Send>(
+    parallel: bool,
+    tasks: usize,
+    (a, a_len): (&mut [A], usize),
+    (b, b_len): (&mut [B], usize),
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync,
+) {
+    let (a_total, a_out) = (a.len(), Out(a.as_mut_ptr()));
+    let (b_total, b_out) = (b.len(), Out(b.as_mut_ptr()));
+    let clamp = |t: usize, len: usize, total: usize| {
+        let start = (t * len).min(total);
+        start..(start + len).min(total)
+    };
+    let task = |t: usize| {
+        // SAFETY: as in `for_task_chunks`: task `t` alone takes these ranges, and both
+        // buffers are borrowed mutably for the whole call.
+        let (a, b) = unsafe {
+            (
+                a_out.slice(clamp(t, a_len, a_total)),
+                b_out.slice(clamp(t, b_len, b_total)),
+            )
+        };
+        f(t, a, b)
+    };
+    if parallel {
+        for_tasks(tasks, task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
 /// A pointer to a caller's buffer that chunks write disjoint parts of.
 struct Out<E>(*mut E);
 // SAFETY: only used by `for_chunks_mut`, whose chunks are disjoint ranges of one `&mut [E]`.

@@ -40,6 +40,8 @@
 //! - **data** ([`data`]): labelled data of any length, in batches with a `Dyn` batch dim.
 //! - **training**: losses ([`softmax_cross_entropy`], [`mse`]), optimizers ([`Sgd`],
 //!   [`Adam`]), PyTorch's initialisation ([`Init`]), safetensors with PyTorch's names ([`io`]).
+//! - **threads**: large passes run on every core through the crate's own helper threads, which
+//!   a pass never waits for; [`set_num_threads`] caps them (results do not depend on it).
 //!
 //! ```
 //! use shaped::{Affine, ReLU, Tensor, typenum::{U2, U3, U4}};

@@ -21,11 +21,9 @@ fn raw_gemm(
     accumulate: bool,
 ) {
     assert!(dst.len() >= m * n && a.0.len() >= m * k && b.0.len() >= k * n);
-    let par = if 2 * m * n * k >= 4_000_000 {
-        gemm_common::Parallelism::Rayon(0)
-    } else {
-        gemm_common::Parallelism::None
-    };
+    // One thread: the crate builds the gemm crates without their rayon threading (it splits
+    // large products over its own helper threads), so this is the kernel each block runs.
+    let par = gemm_common::Parallelism::None;
     // SAFETY: the views are dense row-major or transposed matrices within their slices.
     unsafe {
         gemm_f32::gemm::f32::get_gemm_fn()(

@@ -7,7 +7,7 @@
 Run from anywhere; it works in the repository root. In order:
 
 1. Builds `examples/resnet.rs` in release (`cargo build --release --example resnet`), then runs
-   the binary once with RAYON_NUM_THREADS=THREADS and reads the training time and test accuracy
+   the binary once with SHAPED_NUM_THREADS=THREADS and reads the training time and test accuracy
    it prints. The example saves its trained model (target/resnet.safetensors) and the rows of
    the data file it held out (target/resnet-split.txt). `--skip-shaped` reuses both from an
    earlier run.
@@ -26,7 +26,7 @@ Run from anywhere; it works in the repository root. In order:
    alone, as in the example (no data loading or evaluation), measured once.
 5. Prints both times, their ratio, both test accuracies, and the versions.
 
-Both sides use f32 and THREADS threads (`torch.set_num_threads`; RAYON_NUM_THREADS caps
+Both sides use f32 and THREADS threads (`torch.set_num_threads`; SHAPED_NUM_THREADS caps
 shaped's threads). Run it with the machine otherwise idle: one run each, not a median.
 """
 import argparse
@@ -163,7 +163,7 @@ def run_shaped(threads):
             binary = msg["executable"]
     if binary is None:
         raise SystemExit("cargo build named no resnet executable")
-    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    env = dict(os.environ, SHAPED_NUM_THREADS=str(threads))
     out = subprocess.run([binary], cwd=ROOT, env=env, check=True, capture_output=True,
                          text=True).stdout
     print(out, end="")

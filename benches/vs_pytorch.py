@@ -14,7 +14,7 @@ about 20 µs, by the same rule on both sides.
 Both sides train as a user's loop does: shaped keeps its step buffers and gradients across
 calls; PyTorch runs forward under `torch.no_grad()`, and forward+backward with `x` and the
 parameters requiring grad, their `.grad` set to None before each call, then `y.backward(dy)`.
-`--threads` sets PyTorch's thread count and RAYON_NUM_THREADS for the shaped binary.
+`--threads` sets PyTorch's thread count and SHAPED_NUM_THREADS for the shaped binary.
 
 The output is a markdown table: per workload and pass the medians over rounds, and the median
 over rounds of each round's ratio shaped / PyTorch with its range (below 1.0: shaped is faster).
@@ -221,7 +221,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
+    env = dict(os.environ, SHAPED_NUM_THREADS=str(args.threads))
     binary = build()
 
     shaped = {name: {p: [] for p in PASSES} for name in WORKLOADS}

@@ -14,9 +14,9 @@
 mod digits;
 
 use rand::{rngs::StdRng, SeedableRng};
-use shaped::{io, softmax_cross_entropy_into, typenum::*, Affine, AvgPool2d, BatchNorm2d};
-use shaped::{Context, Conv, Dyn, Flatten, Gradients, Init, Module, Params, Projected, ReLU};
-use shaped::{Residual, Sgd, Tensor};
+use shaped::{io, softmax_cross_entropy_into, typenum::*, Affine, BatchNorm2d, Context, Conv};
+use shaped::{Dyn, GlobalAvgPool, Gradients, Init, Module, Params, Projected, ReLU, Residual};
+use shaped::{Sgd, Tensor};
 use std::time::Instant;
 
 /// Images per training step.
@@ -33,11 +33,6 @@ type Images = (Dyn, U1, U8, U8);
 
 /// A 3 × 3 convolution keeping the size (padding 1), stride 1.
 type Conv3<C, K> = Conv<C, K, U3, U3, U1, U1>;
-
-/// Global average pooling, `(N, 32, 4, 4) -> (N, 32)`: PyTorch's `nn.AdaptiveAvgPool2d(1)` and
-/// `nn.Flatten()`, here a 4 × 4 average over the whole map and a flatten. One entry of the
-/// model, so a global pooling layer replaces this line and no parameter is renamed.
-type GlobalAvgPool = (AvgPool2d<U4>, Flatten);
 
 /// Every junction is checked by the compiler: change one dim and this does not compile.
 type ResNet = (
@@ -65,7 +60,7 @@ type ResNet = (
         (Conv<U16, U32, U1, U1, U2, U0>, BatchNorm2d<U32>),
     >,
     ReLU,
-    GlobalAvgPool,    // -> (N, 32)
+    GlobalAvgPool,    // -> (N, 32), as nn.AdaptiveAvgPool2d(1) and nn.Flatten()
     Affine<U32, U10>, // -> (N, 10) logits
 );
 

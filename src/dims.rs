@@ -11,13 +11,18 @@ pub use typenum::consts::*;
 pub use typenum::Unsigned;
 
 use core::fmt;
-use core::ops::{Add, Div, Mul, Sub};
-use typenum::{Add1, Diff, Gr, IsEqual, IsGreater, IsLessOrEqual, LeEq, Prod, Quot, Sum};
+use core::marker::PhantomData;
+use core::ops::{Add, Div, Mul, Rem, Sub};
+use typenum::{Add1, Diff, Gr, IsEqual, IsGreater, IsLessOrEqual, LeEq, Mod, Prod, Quot, Sub1};
+use typenum::{Sum, UInt, UTerm};
 
 use crate::rules::{
     mismatch, ConvKernelHeight, ConvKernelWidth, ConvStride, DimCmp, PoolStride, PoolWindowHeight,
     PoolWindowWidth, Rule, Verdict,
 };
+use crate::rules::{ConvDilatedKernelHeight, ConvDilatedKernelWidth, ConvDilationNonZero};
+use crate::rules::{ConvGroupsChannels, ConvGroupsFilters, ConvGroupsNonZero};
+use crate::rules::{PaddedPoolWindowHeight, PaddedPoolWindowWidth};
 
 /// A dimension: a typenum unsigned number such as `U784`, whose size the compiler knows, or
 /// [`Dyn`], whose size is known at run time (first of all the batch).
@@ -143,27 +148,34 @@ impl<A: ConstDim + Unsigned> DimMul<Dyn> for A {
     }
 }
 
-/// The output size of a convolution along one axis: `⌊(X + 2P − F) / S⌋ + 1` for an input of
-/// `X`, a kernel of `F`, stride `S` and zero padding `P` on both sides.
+/// The output size of a convolution along one axis: `⌊(X + 2P − D·(F − 1) − 1) / S⌋ + 1` for
+/// an input of `X`, a kernel of `F` with dilation `D` (1 unless said: the dense kernel, and
+/// then this is `⌊(X + 2P − F) / S⌋ + 1`), stride `S` and zero padding `P` on both sides.
 ///
-/// When the kernel fits (`F ≤ X + 2P`) and `S > 0`, this is
-/// `Add1<Quot<Diff<Sum<X, Prod<P, U2>>, F>, S>>`. Otherwise it does not compile, and the error
-/// names the rule: `kernel height _7 is larger than the padded input height _5 (H + 2P) in
-/// Conv`, or `stride must be non-zero in Conv: found S = _0`. The subtraction and division run
-/// only once both checks pass, so typenum's own errors never show. `A` is the axis the errors
-/// name: [`Height`] (the default) or [`Width`]. For an input of [`Dyn`] size the output is
-/// `Dyn`, computed and checked at run time.
+/// When the dilated kernel fits (`D·(F − 1) + 1 ≤ X + 2P`) and `S > 0`, this is
+/// `Add1<Quot<Diff<Sum<X, Prod<P, U2>>, F>, S>>` with `F` the dilated kernel's span. Otherwise
+/// it does not compile, and the error names the rule: `kernel height _7 is larger than the
+/// padded input height _5 (H + 2P) in Conv` (`dilated kernel height _9 (D·(HF − 1) + 1) is
+/// larger than …` when `D > 1`), `stride must be non-zero in Conv: found S = _0`, or `dilation
+/// must be non-zero in Conv: found D = _0`. The subtraction and division run only once the
+/// checks pass, so typenum's own errors never show. `A` is the axis the errors name:
+/// [`Height`] (the default) or [`Width`]. For an input of [`Dyn`] size the output is `Dyn`,
+/// computed and checked at run time.
 ///
 /// ```
-/// use shaped::{ConvOut, Width, U1, U2, U3, U5, U16, U32};
+/// use shaped::{ConvOut, Height, Width, U1, U2, U3, U4, U5, U7, U8, U16, U32};
 /// use static_assertions::assert_type_eq_all;
 /// assert_type_eq_all!(ConvOut<U32, U3, U2, U1>, U16); // ⌊(32 + 2 − 3) / 2⌋ + 1
 /// assert_type_eq_all!(ConvOut<U5, U5, U1, U0>, U1);
 /// assert_type_eq_all!(ConvOut<U32, U5, U1, U2, Width>, U32);
 /// assert_type_eq_all!(ConvOut<shaped::Dyn, U5, U1, U2>, shaped::Dyn);
+/// // Dilation 2: a 3-tap kernel spans 5 rows, ⌊(16 + 2 − 5) / 2⌋ + 1 = 7
+/// assert_type_eq_all!(ConvOut<U16, U3, U2, U1, Height, U2>, U7);
+/// // Dilation 4 and padding 4 keep the size: ⌊(8 + 8 − 9) / 1⌋ + 1 = 8
+/// assert_type_eq_all!(ConvOut<U8, U3, U1, U4, Width, U4>, U8);
 /// # use shaped::U0;
 /// ```
-pub type ConvOut<X, F, S, P, A = Height> = <X as ConvOutput<F, S, P, A>>::Out;
+pub type ConvOut<X, F, S, P, A = Height, D = typenum::U1> = <X as ConvOutput<F, S, P, A, D>>::Out;
 
 /// The padded size `X + 2P`.
 pub type Padded<X, P> = Sum<X, Prod<P, U2>>;
@@ -211,46 +223,258 @@ impl ConvAxis for PoolWidth {
 /// pool window. `A` is [`PoolHeight`] (the default) or [`PoolWidth`].
 pub type PoolOut<X, K, S, A = PoolHeight> = ConvOut<X, K, S, typenum::U0, A>;
 
+/// The height axis of a padded pooling window (errors say "padded input height").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaddedPoolHeight;
+/// The width axis of a padded pooling window (errors say "padded input width").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaddedPoolWidth;
+impl ConvAxis for PaddedPoolHeight {
+    type KernelRule = PaddedPoolWindowHeight;
+    type StrideRule = PoolStride;
+}
+impl ConvAxis for PaddedPoolWidth {
+    type KernelRule = PaddedPoolWindowWidth;
+    type StrideRule = PoolStride;
+}
+
+/// The output size of a pooling window `K` with stride `S` and padding `P` along one axis:
+/// `⌊(X + 2P − K) / S⌋ + 1`, that is [`ConvOut`]`<X, K, S, P, A>`, with errors that speak of the
+/// pool window and the padded input. `A` is [`PaddedPoolHeight`] (the default) or
+/// [`PaddedPoolWidth`].
+///
+/// ```
+/// use shaped::{PaddedPoolOut, U1, U2, U3, U16, U32};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(PaddedPoolOut<U32, U3, U2, U1>, U16); // ResNet's stem pool
+/// ```
+pub type PaddedPoolOut<X, K, S, P, A = PaddedPoolHeight> = ConvOut<X, K, S, P, A>;
+
+/// An axis of a dilated convolution kernel (`D > 1`): its errors say "dilated kernel".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Dilated<A>(PhantomData<A>);
+impl ConvAxis for Dilated<Height> {
+    type KernelRule = ConvDilatedKernelHeight;
+    type StrideRule = ConvStride;
+}
+impl ConvAxis for Dilated<Width> {
+    type KernelRule = ConvDilatedKernelWidth;
+    type StrideRule = ConvStride;
+}
+
+/// A kernel `F` dilated by `Self`: the span `D·(F − 1) + 1` it covers, and the axis whose
+/// rules name its errors.
+///
+/// Dilation 1 is the dense kernel: its span is `F` itself and its axis `A`, so a convolution
+/// without dilation goes through exactly the rules (and error messages) it always had.
+/// Dilation 0 is [`ConvDilationNonZero`]'s error.
+#[doc(hidden)]
+pub trait Dilation<F, A> {
+    /// The span `D·(F − 1) + 1` (`F` when `D = 1`, 0 for an empty kernel).
+    type Span;
+    /// `A` when `D = 1`, [`Dilated<A>`] otherwise.
+    type Axis;
+}
+impl<D, F, A> Dilation<F, A> for D
+where
+    D: IsGreater<U0> + IsEqual<typenum::U1>,
+    (Gr<D, U0>, typenum::Eq<D, typenum::U1>): DilationBranch<D, F, A>,
+{
+    type Span = <(Gr<D, U0>, typenum::Eq<D, typenum::U1>) as DilationBranch<D, F, A>>::Span;
+    type Axis = <(Gr<D, U0>, typenum::Eq<D, typenum::U1>) as DilationBranch<D, F, A>>::Axis;
+}
+
+/// Branch on (`D > 0`, `D = 1`).
+#[doc(hidden)]
+pub trait DilationBranch<D, F, A> {
+    /// The span.
+    type Span;
+    /// The axis that names the errors.
+    type Axis;
+}
+impl<D, F, A> DilationBranch<D, F, A> for (B1, B1) {
+    type Span = F;
+    type Axis = A;
+}
+impl<D, F, A> DilationBranch<D, F, A> for (B1, B0)
+where
+    F: DilatedSpan<D>,
+{
+    type Span = F::Out;
+    type Axis = Dilated<A>;
+}
+impl<D, F, A, AnyOne> DilationBranch<D, F, A> for (B0, AnyOne)
+where
+    B0: Verdict<ConvDilationNonZero, D, D>,
+{
+    type Span = F;
+    type Axis = A;
+}
+
+/// The span `D·(Self − 1) + 1` of a kernel of `Self` taps dilated by `D` (0 for no taps).
+#[doc(hidden)]
+pub trait DilatedSpan<D> {
+    /// The span.
+    type Out;
+}
+impl<D> DilatedSpan<D> for UTerm {
+    type Out = UTerm;
+}
+impl<U, B, D> DilatedSpan<D> for UInt<U, B>
+where
+    UInt<U, B>: Sub<B1>,
+    Sub1<UInt<U, B>>: Mul<D>,
+    Prod<Sub1<UInt<U, B>>, D>: Add<B1>,
+{
+    type Out = Add1<Prod<Sub1<UInt<U, B>>, D>>;
+}
+
+/// The input channels each filter of a grouped convolution sees: `C / G`, for `C` channels in
+/// `G` groups (the second dim of `Conv2d`'s weight `(K, C/G, HF, WF)`, as in PyTorch).
+///
+/// It exists when `G` divides both `C` and `K` (the filters); otherwise the error names the
+/// rule: `groups must divide the channels in Conv: _3 groups do not divide _8 input channels
+/// (C)`, `groups must divide the filters in Conv: …`, or `groups must be non-zero in Conv: …`.
+///
+/// ```
+/// use shaped::{PerGroup, U1, U2, U4, U8, U32};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(PerGroup<U8, U4, U2>, U4); // 8 channels, 4 filters, 2 groups
+/// assert_type_eq_all!(PerGroup<U32, U32, U32>, U1); // depthwise
+/// ```
+pub type PerGroup<C, K, G> = <C as ConvGroups<K, G>>::PerGroup;
+
+/// Computes [`PerGroup`]: implemented for every typenum `C`, checked on use.
+pub trait ConvGroups<K, G> {
+    /// `C / G`, or a placeholder beside the rule's error.
+    type PerGroup: ConstDim;
+}
+impl<C, K, G> ConvGroups<K, G> for C
+where
+    C: Unsigned,
+    G: IsGreater<U0>,
+    Gr<G, U0>: GroupsBranch<C, K, G>,
+{
+    type PerGroup = <Gr<G, U0> as GroupsBranch<C, K, G>>::Out;
+}
+
+/// Branch on `G > 0`.
+#[doc(hidden)]
+pub trait GroupsBranch<C, K, G> {
+    /// `C / G`, or a placeholder beside the rule's error.
+    type Out: ConstDim;
+}
+impl<C, K, G> GroupsBranch<C, K, G> for B0
+where
+    B0: Verdict<ConvGroupsNonZero, G, G>,
+{
+    type Out = typenum::U1;
+}
+// The remainders are taken only once `G > 0` is known: typenum has no division by 0.
+impl<C, K, G> GroupsBranch<C, K, G> for B1
+where
+    C: Rem<G>,
+    K: Rem<G>,
+    Mod<C, G>: IsEqual<U0>,
+    Mod<K, G>: IsEqual<U0>,
+    (typenum::Eq<Mod<C, G>, U0>, typenum::Eq<Mod<K, G>, U0>): DivideBranch<C, K, G>,
+{
+    type Out =
+        <(typenum::Eq<Mod<C, G>, U0>, typenum::Eq<Mod<K, G>, U0>) as DivideBranch<C, K, G>>::Out;
+}
+
+/// Branch on (`G` divides `C`, `G` divides `K`).
+#[doc(hidden)]
+pub trait DivideBranch<C, K, G> {
+    /// `C / G`, or a placeholder beside the rule's error.
+    type Out: ConstDim;
+}
+impl<C, K, G> DivideBranch<C, K, G> for (B1, B1)
+where
+    C: Div<G>,
+    Quot<C, G>: ConstDim,
+{
+    type Out = Quot<C, G>;
+}
+impl<C, K, G, AnyK> DivideBranch<C, K, G> for (B0, AnyK)
+where
+    B0: Verdict<ConvGroupsChannels, C, G>,
+{
+    type Out = typenum::U1;
+}
+impl<C, K, G> DivideBranch<C, K, G> for (B1, B0)
+where
+    B0: Verdict<ConvGroupsFilters, K, G>,
+{
+    type Out = typenum::U1;
+}
+
 /// The flattened size `C·H·W` of one `(C, H, W)` sample ([`Dyn`] if one of them is).
 pub type Flat<C, H, W> = <<C as DimMul<H>>::Out as DimMul<W>>::Out;
 
 /// Computes [`ConvOut`]; implemented for every input size, checked on use.
-pub trait ConvOutput<F, S, P, A> {
+pub trait ConvOutput<F, S, P, A, D = typenum::U1> {
     /// The output size.
     type Out: Dim;
     /// The output size's value.
     ///
     /// # Panics
     ///
-    /// For a [`Dyn`] input, if the kernel does not fit the padded input or the stride is 0,
-    /// with the rule's message (a static input is checked by the compiler instead).
+    /// For a [`Dyn`] input, if the (dilated) kernel does not fit the padded input or the
+    /// stride is 0, with the rule's message (a static input is checked by the compiler
+    /// instead).
     fn conv_out(self) -> Self::Out;
 }
-impl<X, F, S, P, A> ConvOutput<F, S, P, A> for X
+/// The span of kernel `F` dilated by `D`, and the axis that names its errors.
+type Span<F, D, A> = <D as Dilation<F, A>>::Span;
+type SpanAxis<F, D, A> = <D as Dilation<F, A>>::Axis;
+
+// With `D = 1` the span is `F` and the axis `A`: the branch below is the one every dense
+// convolution and pool always went through, with the same types and so the same errors.
+impl<X, F, S, P, A, D> ConvOutput<F, S, P, A, D> for X
 where
     X: Unsigned,
     P: Mul<U2>,
     X: Add<Prod<P, U2>>,
-    F: IsLessOrEqual<Padded<X, P>>,
+    D: Dilation<F, A>,
+    Span<F, D, A>: IsLessOrEqual<Padded<X, P>>,
     S: IsGreater<U0>,
-    (LeEq<F, Padded<X, P>>, Gr<S, U0>): ConvOutBranch<Padded<X, P>, F, S, A>,
+    (LeEq<Span<F, D, A>, Padded<X, P>>, Gr<S, U0>):
+        ConvOutBranch<Padded<X, P>, Span<F, D, A>, S, SpanAxis<F, D, A>>,
 {
-    type Out = <(LeEq<F, Padded<X, P>>, Gr<S, U0>) as ConvOutBranch<Padded<X, P>, F, S, A>>::Out;
+    type Out = <(LeEq<Span<F, D, A>, Padded<X, P>>, Gr<S, U0>) as ConvOutBranch<
+        Padded<X, P>,
+        Span<F, D, A>,
+        S,
+        SpanAxis<F, D, A>,
+    >>::Out;
     fn conv_out(self) -> Self::Out {
         Default::default()
     }
 }
-impl<F: ConstDim, S: ConstDim, P: ConstDim, A: ConvAxis> ConvOutput<F, S, P, A> for Dyn {
+impl<F, S, P, A, D> ConvOutput<F, S, P, A, D> for Dyn
+where
+    F: ConstDim,
+    S: ConstDim,
+    P: ConstDim,
+    D: ConstDim + Dilation<F, A>,
+    // The rules that name the errors: the dense ones for `D = 1`, the dilated ones otherwise.
+    SpanAxis<F, D, A>: ConvAxis,
+{
     type Out = Dyn;
     fn conv_out(self) -> Dyn {
         let padded = self.0 + 2 * P::SIZE;
-        if F::SIZE > padded {
-            mismatch::<A::KernelRule>(padded, F::SIZE);
+        let span = match F::SIZE {
+            0 => 0,
+            f => D::SIZE * (f - 1) + 1,
+        };
+        if span > padded {
+            mismatch::<<SpanAxis<F, D, A> as ConvAxis>::KernelRule>(padded, span);
         }
         if S::SIZE == 0 {
-            mismatch::<A::StrideRule>(0, 0);
+            mismatch::<<SpanAxis<F, D, A> as ConvAxis>::StrideRule>(0, 0);
         }
-        Dyn((padded - F::SIZE) / S::SIZE + 1)
+        Dyn((padded - span) / S::SIZE + 1)
     }
 }
 

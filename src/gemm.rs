@@ -51,8 +51,8 @@ const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 ///
 /// The gemm crate's own threading kept the first product on one core; column blocks read a
 /// slice of `b` each (row blocks re-read all of it).
-/// Column blocks are at least this wide (a few micro-kernel tiles)…
-const SPLIT_MIN_COLS: usize = 32;
+/// Blocks are at least this wide or tall (a few micro-kernel tiles)…
+const SPLIT_MIN: usize = 32;
 /// …and there are at most this many, so a helper that wakes late still finds blocks to take.
 const SPLIT_TASKS: usize = 8;
 
@@ -120,60 +120,62 @@ pub(crate) fn matmul<E: Element>(
         return;
     }
     let flops = 2 * m * n * k;
-    // Already on a worker of the pool (a batch-parallel layer): the other workers are busy.
-    let on_worker = rayon::current_thread_index().is_some();
-    // Checked last: outside a pool it starts the global one (small products never ask).
-    let parallel = flops >= PARALLEL_MIN_FLOPS && !on_worker && rayon::current_num_threads() > 1;
-    if parallel && n >= 2 * SPLIT_MIN_COLS {
-        // Column blocks of `dst`, each a one-thread product on its slice of `b`'s columns,
-        // shared with the idle core through `par` (which never waits for a helper to wake).
-        // Results do not depend on who runs a block: each is the same product either way.
-        let tasks = (n / SPLIT_MIN_COLS).min(SPLIT_TASKS);
-        let cols = n.div_ceil(tasks);
-        let tasks = n.div_ceil(cols);
-        let out = SharedDst(dst.as_mut_ptr());
-        crate::par::for_tasks(tasks, |t| {
-            let c0 = t * cols;
-            let b = View {
-                data: &b.data[c0 * b.cs..],
-                ..b
-            };
-            let none = gemm_common::Parallelism::None;
-            // SAFETY: block `t` writes columns `c0..c0 + cols` (clamped to `n`) of rows `0..m`
-            // of `dst`, which all lie in `dst` (asserted above); no other block writes them, and
-            // `dst` is borrowed mutably for the whole call.
-            unsafe {
-                on_gemm_crate(
-                    [m, cols.min(n - c0), k],
-                    out.at(c0),
-                    dst_rs,
-                    accumulate,
-                    a,
-                    b,
-                    none,
-                )
-            };
-        });
-        return;
-    }
-    if !parallel {
+    // Inside a parallel pass already (a batch-parallel layer): the helpers are taken.
+    // Checked last: it starts the helpers (small products never ask).
+    let parallel = flops >= PARALLEL_MIN_FLOPS && !crate::par::busy() && crate::par::threads() > 1;
+    // Blocks of columns of `dst` (each reads a slice of `b`), or of rows when there are too
+    // few columns, each a one-thread product, shared with the idle core through `par` (which
+    // never waits for a helper to wake). Results do not depend on who runs a block: each is
+    // the same product either way.
+    let split = if !parallel {
+        None
+    } else if n >= 2 * SPLIT_MIN {
+        Some((false, n))
+    } else if m >= 2 * SPLIT_MIN {
+        Some((true, m))
+    } else {
+        None
+    };
+    let Some((by_rows, len)) = split else {
         one_thread([m, n, k], dst, dst_rs, accumulate, a, b);
         return;
-    }
-    let rayon = gemm_common::Parallelism::Rayon(0);
-    // SAFETY: `dst` holds the `m × n` product (asserted above) and is borrowed mutably.
-    unsafe { on_gemm_crate([m, n, k], dst.as_mut_ptr(), dst_rs, accumulate, a, b, rayon) };
+    };
+    let tasks = (len / SPLIT_MIN).min(SPLIT_TASKS);
+    let block = len.div_ceil(tasks);
+    let tasks = len.div_ceil(block);
+    let out = SharedDst(dst.as_mut_ptr());
+    crate::par::for_tasks(tasks, |t| {
+        let (start, size) = (t * block, block.min(len - t * block));
+        let (mnk, offset, a, b) = if by_rows {
+            let a = View {
+                data: &a.data[start * a.rs..],
+                ..a
+            };
+            ([size, n, k], start * dst_rs, a, b)
+        } else {
+            let b = View {
+                data: &b.data[start * b.cs..],
+                ..b
+            };
+            ([m, size, k], start, a, b)
+        };
+        let none = gemm_common::Parallelism::None;
+        // SAFETY: block `t` writes rows (or columns) `start..start + size` of the `m × n`
+        // product in `dst`, which all lie in `dst` (asserted above); no other block writes
+        // them, and `dst` is borrowed mutably for the whole call.
+        unsafe { on_gemm_crate(mnk, out.at(offset), dst_rs, accumulate, a, b, none) };
+    });
 }
 
-/// The destination of a product split in column blocks, shared by the blocks' tasks.
+/// The destination of a product split in blocks, shared by the blocks' tasks.
 struct SharedDst<E>(*mut E);
 // SAFETY: the tasks write disjoint column blocks (see `matmul`).
 unsafe impl<E: Send> Sync for SharedDst<E> {}
 
 impl<E> SharedDst<E> {
-    /// The pointer to column `c0` of row 0.
-    fn at(&self, c0: usize) -> *mut E {
-        self.0.wrapping_add(c0)
+    /// The pointer `offset` elements in.
+    fn at(&self, offset: usize) -> *mut E {
+        self.0.wrapping_add(offset)
     }
 }
 
@@ -381,18 +383,14 @@ mod tests {
     fn products_split_in_uneven_column_blocks_match_the_definition() {
         // 4.2 MFLOP, n = 250: 7 column blocks of 36 columns, the last of 34.
         check_orientations::<f64>([40, 250, 210], &ALL);
-        // Too few columns to split (n = 40): the gemm crate's own threading.
+        // Too few columns to split (n = 40): 8 row blocks of 64 rows.
         check_orientations::<f64>([512, 40, 128], &ALL);
     }
 
     #[test]
-    fn single_threaded_products_on_a_pool_worker_match_the_definition() {
-        // 5 MFLOP on a worker of a pool: one thread, whichever kernel.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| check_orientations::<f64>([64, 256, 160], &ALL));
+    fn products_inside_a_parallel_pass_match_the_definition() {
+        // 5 MFLOP inside a pass (as in a batch-parallel layer): one thread, whichever kernel.
+        crate::par::for_tasks(2, |_| check_orientations::<f64>([64, 256, 160], &ALL));
     }
 
     #[test]

@@ -86,77 +86,36 @@
 //!
 //! # Write a layer of your own
 //!
-//! A layer is a value with [`Tensors`](crate::Tensors) (its parameters, none here),
-//! [`Params`](crate::Params) (its gradient type) and [`Module`](crate::Module) (its passes).
-//! Its step buffers are a [`LayerWork`](crate::LayerWork): the output, the input gradient, and
-//! what the backward pass keeps. Here `y = 2x`, on any shape:
+//! A layer is a value with [`Tensors`](crate::Tensors) (its parameters, visited under
+//! PyTorch's names), [`Params`](crate::Params) (its gradients type) and
+//! [`Module`](crate::Module) (its passes); [`Init`](crate::Init) lets `seeded` build models that
+//! hold it. For an element-wise layer one macro writes all of these; for a layer with
+//! parameters one macro writes all but its passes.
+//!
+//! **An element-wise layer** (an activation) is its scalar function and derivative: implement
+//! [`Elementwise`](crate::Elementwise) and call [`elementwise!`](crate::elementwise), which
+//! writes the rest (its training buffers included). Every activation of the crate is made so.
+//! Here `y = 2x`, on any shape:
 //!
 //! ```
 //! use shaped::prelude::*;
-//! use shaped::{Element, LayerWork, Shape};
+//! use shaped::Element;
 //!
 //! #[derive(Clone, Copy, Debug, Default, PartialEq)]
 //! struct Double;
 //!
-//! impl<E: Element> Tensors<E> for Double {
-//!     fn count(&self) -> usize { 0 }
-//!     fn tensor(&self, i: usize) -> &[E] { panic!("no tensor {i}") }
-//!     fn tensor_mut(&mut self, i: usize) -> &mut [E] { panic!("no tensor {i}") }
-//!     fn visit(&self, _: &str, _: &mut dyn FnMut(&str, &[usize], &[E])) {}
-//!     fn visit_mut<Err>(
-//!         &mut self,
-//!         _: &str,
-//!         _: &mut dyn FnMut(&str, &[usize], &mut [E]) -> Result<(), Err>,
-//!     ) -> Result<(), Err> {
-//!         Ok(())
+//! impl Elementwise for Double {
+//!     fn value<E: Element>(&self, x: E) -> E {
+//!         x + x
+//!     }
+//!     fn derivative<E: Element>(&self, _x: E, _y: E) -> E {
+//!         E::one() + E::one()
 //!     }
 //! }
-//! impl<E: Element> Params<E> for Double {
-//!     type Grads = ();
-//!     fn zero_grads(&self) {}
-//! }
-//! impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for Double {
-//!     type Out = Tensor<S, E>;
-//!     type Work = LayerWork<S, S, E>;
-//!     fn infer(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
-//!         x.map(|v| v + v)
-//!     }
-//!     fn forward_train<'w>(
-//!         &mut self,
-//!         x: &Tensor<S, E>,
-//!         work: &'w mut Self::Work,
-//!         _: &mut Context,
-//!     ) -> &'w Tensor<S, E> {
-//!         let y = work.out.reset(x.shape()).as_mut_slice(); // no allocation once sized
-//!         for (y, &v) in y.iter_mut().zip(x.as_slice()) {
-//!             *y = v + v;
-//!         }
-//!         &work.out
-//!     }
-//!     fn backward_train<'w>(
-//!         &self,
-//!         x: &Tensor<S, E>,
-//!         dy: &Tensor<S, E>,
-//!         work: &'w mut Self::Work,
-//!         _: &mut (),
-//!         input_grad: bool,
-//!     ) -> Option<&'w Tensor<S, E>> {
-//!         if !input_grad {
-//!             return None;
-//!         }
-//!         let dx = work.dx.reset(x.shape()).as_mut_slice(); // dx = 2 dy
-//!         for (d, &g) in dx.iter_mut().zip(dy.as_slice()) {
-//!             *d = g + g;
-//!         }
-//!         Some(&work.dx)
-//!     }
-//!     fn output(work: &Self::Work) -> &Tensor<S, E> {
-//!         &work.out
-//!     }
-//! }
+//! shaped::elementwise!(Double);
 //!
-//! // In a model, trained like any other layer.
-//! let mut model = (Affine::<U2, U2>::seeded(0), Double);
+//! // In a model, built, run and trained like any other layer.
+//! let mut model = <(Affine<U2, U2>, Double)>::seeded(0);
 //! let x = Tensor::<(U1, U2)>::full(1.0);
 //! let (mut work, mut grads) = (Default::default(), model.zero_grads());
 //! let y = model.forward_train(&x, &mut work, &mut Context::new(0)).clone();
@@ -166,8 +125,93 @@
 //! assert!(grads.0.bias.as_slice().iter().all(|&g| g == 2.0)); // 2 · dy through Double
 //! ```
 //!
-//! A layer with parameters implements `Tensors` over them (see `Affine`'s source for the
-//! pattern), gives a gradients type, and adds into it in `backward_train`.
+//! **A layer with parameters** names them as fields; [`params!`](crate::params) implements
+//! `Tensors` for the layer and for its gradients type (a struct of the same fields) and
+//! `Params`. Then its `Module` impl: the output goes into `work.out`, the input gradient into
+//! `work.dx` (both a [`LayerWork`](crate::LayerWork); [`Tensor::reset`](crate::Tensor::reset)
+//! sizes them without allocating once they have room), and the parameter gradients are
+//! **added** into `grads`. Here `y = x + b` on a batch `(N, D)`:
+//!
+//! ```
+//! use shaped::prelude::*;
+//! use shaped::{Element, LayerWork};
+//!
+//! #[derive(Clone, Debug, PartialEq)]
+//! struct Shift<D: Dim, E = f32> {
+//!     bias: Tensor<(D,), E>,
+//! }
+//! shaped::params! {
+//!     impl<D: Dim, E: Element> Params<E> for Shift<D, E> { bias } => Self
+//! }
+//!
+//! /// `y = x + b`, row by row.
+//! fn shift<E: Element>(x: &[E], b: &[E], y: &mut [E]) {
+//!     for (y, x) in y.chunks_exact_mut(b.len()).zip(x.chunks_exact(b.len())) {
+//!         for ((y, &x), &b) in y.iter_mut().zip(x).zip(b) {
+//!             *y = x + b;
+//!         }
+//!     }
+//! }
+//!
+//! impl<N: Dim, D: Dim, E: Element> Module<E, Tensor<(N, D), E>> for Shift<D, E> {
+//!     type Out = Tensor<(N, D), E>;
+//!     type Work = LayerWork<(N, D), (N, D), E>;
+//!     fn infer(&self, x: &Tensor<(N, D), E>) -> Self::Out {
+//!         let mut y = Tensor::default();
+//!         shift(x.as_slice(), self.bias.as_slice(), y.reset(x.shape()).as_mut_slice());
+//!         y
+//!     }
+//!     fn forward_train<'w>(
+//!         &mut self,
+//!         x: &Tensor<(N, D), E>,
+//!         work: &'w mut Self::Work,
+//!         _: &mut Context,
+//!     ) -> &'w Self::Out {
+//!         let y = work.out.reset(x.shape()).as_mut_slice(); // no allocation once sized
+//!         shift(x.as_slice(), self.bias.as_slice(), y);
+//!         &work.out
+//!     }
+//!     fn backward_train<'w>(
+//!         &self,
+//!         x: &Tensor<(N, D), E>,
+//!         dy: &Self::Out,
+//!         work: &'w mut Self::Work,
+//!         grads: &mut Self, // `=> Self`: the layer is its own gradients type
+//!         input_grad: bool,
+//!     ) -> Option<&'w Tensor<(N, D), E>> {
+//!         for row in dy.as_slice().chunks_exact(self.bias.as_slice().len()) {
+//!             for (g, &d) in grads.bias.as_mut_slice().iter_mut().zip(row) {
+//!                 *g += d; // db = Σₙ dy, added into the gradients
+//!             }
+//!         }
+//!         if !input_grad {
+//!             return None;
+//!         }
+//!         work.dx.reset(x.shape()).as_mut_slice().copy_from_slice(dy.as_slice()); // dx = dy
+//!         Some(&work.dx)
+//!     }
+//!     fn output(work: &Self::Work) -> &Self::Out {
+//!         &work.out
+//!     }
+//! }
+//!
+//! let mut layer = Shift::<U3> { bias: Tensor::from_vec(vec![1.0, 2.0, 3.0])? };
+//! let x = Tensor::<(U2, U3)>::zeros();
+//! let mut grads = layer.zero_grads();
+//! let mut work = Default::default();
+//! layer.forward_train(&x, &mut work, &mut Context::new(0));
+//! layer.backward_train(&x, &Tensor::full(1.0), &mut work, &mut grads, false);
+//! assert_eq!(grads.bias.as_slice(), &[2.0; 3]); // Σ over the batch of 2
+//! assert_eq!(layer.infer(&x).row(1), &[1.0, 2.0, 3.0]);
+//! # Ok::<(), shaped::ShapeError>(())
+//! ```
+//!
+//! `examples/custom_layer.rs` trains a model with both kinds in it (the layer with parameters
+//! there has a gradients type of its own, as the crate's `Affine` has `AffineGrads`), saves it
+//! and checks its gradients against finite differences. A layer without parameters that is not element-wise
+//! takes [`no_params!`](crate::no_params) and its own `Module` impl. A layer of your own needs
+//! an `impl Init` (its initial parameters) for `seeded`; `elementwise!` writes it from
+//! `Default`.
 //!
 //! # Read a shape error
 //!

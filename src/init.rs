@@ -63,7 +63,10 @@ pub trait Seeded: Sized {
 impl<T> Seeded for T {}
 
 /// A tensor of `U(−bound, bound)` draws.
-fn uniform<S: ConstShape, E: Element, R: Rng + ?Sized>(rng: &mut R, bound: f64) -> Tensor<S, E> {
+pub(crate) fn uniform<S: ConstShape, E: Element, R: Rng + ?Sized>(
+    rng: &mut R,
+    bound: f64,
+) -> Tensor<S, E> {
     // A finite f64 always converts to f32 or f64.
     Tensor::from_fn(|_| E::from_f64(rng.random_range(-bound..bound)).unwrap_or_else(E::zero))
 }

@@ -16,12 +16,21 @@
 //!   shapes store no sizes.
 //! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
 //!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
+//! - **tensor arithmetic**: [`Tensor::add`], [`Tensor::sub`], [`Tensor::mul`] (and `&a + &b`,
+//!   `a += &b`, …) between tensors of one shape, [`Tensor::scale`], [`Tensor::sum`],
+//!   [`Tensor::mean`], [`Tensor::argmax`] over the last dim, [`Tensor::row`].
 //! - **layers**: [`Affine`] (`Y = X·Wᵀ + b`), [`ReLU`], [`Conv`] (strided, padded, NCHW, its
-//!   output size computed by the compiler: [`ConvOut`]), [`MaxPool2d`], [`AvgPool2d`],
-//!   [`Flatten`], [`BatchNorm2d`] and [`BatchNorm1d`] (batch statistics in training, running
-//!   statistics in evaluation), each with a typed `backward`; residual blocks [`Residual`]
-//!   (`x + block(x)`, the block's shape checked by the compiler) and [`Projected`]
-//!   (`shortcut(x) + block(x)`).
+//!   output size computed by the compiler: [`ConvOut`]), [`Conv2d`] (PyTorch's other options:
+//!   dilation, groups and depthwise, [`NoBias`]), [`MaxPool2d`], [`AvgPool2d`], their per-axis
+//!   padded forms [`MaxPool2dHW`] and [`AvgPool2dHW`], [`GlobalAvgPool`], [`Flatten`],
+//!   [`BatchNorm2d`] and [`BatchNorm1d`] (batch statistics in training, running statistics in
+//!   evaluation), each with a typed `backward`; residual blocks [`Residual`] (`x + block(x)`, the
+//!   block's shape checked by the compiler) and [`Projected`] (`shortcut(x) + block(x)`); the
+//!   activations [`LeakyReLU`], [`Sigmoid`], [`Tanh`], [`GELU`], [`SiLU`], and [`softmax`] /
+//!   [`log_softmax`] over the last dim.
+//! - **layers of your own**: [`Elementwise`] and [`elementwise!`] make an activation from its
+//!   scalar function and derivative; [`params!`] writes the parameter plumbing of a layer
+//!   whose parameters are named fields (see the [`guide`]).
 //! - **models** ([`module`]): a tuple of layers is a model. [`Module::forward_train`] and
 //!   [`Module::backward_train`] work in buffers the caller keeps ([`Module::Work`]) and add into
 //!   gradients shaped like the model ([`Params::zero_grads`]), so a training step allocates
@@ -31,6 +40,8 @@
 //! - **data** ([`data`]): labelled data of any length, in batches with a `Dyn` batch dim.
 //! - **training**: losses ([`softmax_cross_entropy`], [`mse`]), optimizers ([`Sgd`],
 //!   [`Adam`]), PyTorch's initialisation ([`Init`]), safetensors with PyTorch's names ([`io`]).
+//! - **threads**: large passes run on every core through the crate's own helper threads, which
+//!   a pass never waits for; [`set_num_threads`] caps them (results do not depend on it).
 //!
 //! ```
 //! use shaped::{Affine, ReLU, Tensor, typenum::{U2, U3, U4}};
@@ -101,6 +112,7 @@ pub mod io;
 pub mod layers;
 pub mod loss;
 pub mod module;
+mod ops;
 pub mod optim;
 mod par;
 pub mod prelude;
@@ -110,17 +122,22 @@ mod tensor;
 
 pub use dims::*;
 pub use init::{Init, Seeded};
+pub use layers::activation::{
+    log_softmax, log_softmax_into, softmax, softmax_into, Elementwise, LeakyReLU, SiLU, Sigmoid,
+    Tanh, GELU,
+};
 pub use layers::affine::{Affine, AffineGrads, AffineRows};
 pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormGrads, BatchNormInput};
-pub use layers::conv::{Conv, ConvGrads};
+pub use layers::conv::{Bias, Conv, Conv2d, Conv2dGrads, ConvBias, ConvGrads, NoBias};
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
-pub use layers::pool::{AvgPool2d, MaxPool2d};
+pub use layers::pool::{AvgPool2d, AvgPool2dHW, GlobalAvgPool, MaxPool2d, MaxPool2dHW};
 pub use layers::relu::ReLU;
 pub use layers::residual::{Projected, ProjectedGrads, Residual, ResidualGrads};
 pub use loss::{mse, mse_into, softmax_cross_entropy, softmax_cross_entropy_into, LabelError};
 pub use module::{Buffer, BufferMut, Context, Gradients, LayerWork, Module, Params, Tensors};
 pub use optim::{Adam, OptimizerState, SettingError, Sgd};
+pub use par::{num_threads, set_num_threads};
 /// The `rand` the crate draws with ([`Init`], [`Context`], [`data::Dataset::shuffle`]): use it
 /// for your own generators so that both agree on the version.
 pub use rand;

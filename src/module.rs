@@ -277,10 +277,31 @@ pub trait Module<E: Element, In>: Params<E> {
     fn output(work: &Self::Work) -> &Self::Out;
 }
 
-/// Layers without parameters.
+/// Implements [`Tensors`] and [`Params`] for a layer without parameters: no tensors, and `()`
+/// for its gradients. A generic layer lists its type parameters after a `;`.
+///
+/// Then write its [`Module`] impl (see the [guide](crate::guide#write-a-layer-of-your-own)), and
+/// an [`Init`](crate::Init) impl if models holding it are to be built by
+/// [`Seeded::seeded`](crate::Seeded::seeded). An element-wise layer needs none of that: see
+/// [`Elementwise`](crate::Elementwise) and [`elementwise!`](crate::elementwise).
+///
+/// ```
+/// use shaped::{Params, Tensors};
+/// use std::marker::PhantomData;
+///
+/// struct Shuffle;
+/// shaped::no_params!(Shuffle);
+///
+/// struct Window<K>(PhantomData<K>);
+/// shaped::no_params!(Window<K>; K);
+///
+/// assert_eq!(Tensors::<f32>::count(&Shuffle), 0);
+/// let () = Params::<f64>::zero_grads(&Window::<u8>(PhantomData));
+/// ```
+#[macro_export]
 macro_rules! no_params {
     ($ty:ty $(; $($g:ident),*)?) => {
-        impl<E: $crate::tensor::Element $($(, $g)*)?> $crate::module::Tensors<E> for $ty {
+        impl<E: $crate::Element $($(, $g)*)?> $crate::Tensors<E> for $ty {
             fn count(&self) -> usize {
                 0
             }
@@ -299,13 +320,245 @@ macro_rules! no_params {
                 Ok(())
             }
         }
-        impl<E: $crate::tensor::Element $($(, $g)*)?> $crate::module::Params<E> for $ty {
+        impl<E: $crate::Element $($(, $g)*)?> $crate::Params<E> for $ty {
             type Grads = ();
             fn zero_grads(&self) {}
         }
     };
 }
-pub(crate) use no_params;
+pub(crate) use crate::no_params;
+
+/// Makes a type that implements [`Elementwise`](crate::Elementwise) a layer: its
+/// [`Tensors`] and [`Params`] (none), its [`Module`] impl on tensors of any shape (its output
+/// and input gradient kept in a [`LayerWork`], so a training step allocates nothing once
+/// sized) and its [`Init`](crate::Init) impl (the type's `Default`, for a type that has
+/// one: without it, a model holding the layer is built by hand). A generic layer lists
+/// its type parameters after a `;`, as in [`no_params!`](crate::no_params).
+///
+/// The crate's own activations ([`Sigmoid`](crate::Sigmoid), [`GELU`](crate::GELU), …) are
+/// made this way; [`Elementwise`](crate::Elementwise) shows a layer of your own.
+///
+/// ```
+/// use shaped::prelude::*;
+/// use shaped::Element;
+///
+/// /// `y = x³`; `dy/dx = 3x²`.
+/// #[derive(Clone, Copy, Debug, Default)]
+/// struct Cube;
+/// impl Elementwise for Cube {
+///     fn value<E: Element>(&self, x: E) -> E {
+///         x * x * x
+///     }
+///     fn derivative<E: Element>(&self, x: E, _y: E) -> E {
+///         (x + x + x) * x
+///     }
+/// }
+/// shaped::elementwise!(Cube);
+///
+/// let model = <(Affine<U2, U2>, Cube)>::seeded(0); // `Init` comes with the macro
+/// let y: Tensor<(U1, U2)> = model.infer(&Tensor::<(U1, U2)>::full(1.0));
+/// assert_eq!(y.dims(), [1, 2]);
+/// ```
+#[macro_export]
+macro_rules! elementwise {
+    ($ty:ty $(; $($g:ident),*)?) => {
+        $crate::no_params!($ty $(; $($g),*)?);
+
+        impl<S: $crate::Shape, E: $crate::Element $($(, $g)*)?>
+            $crate::Module<E, $crate::Tensor<S, E>> for $ty
+        where
+            $ty: $crate::Elementwise,
+        {
+            type Out = $crate::Tensor<S, E>;
+            type Work = $crate::LayerWork<S, S, E>;
+
+            fn infer(&self, x: &$crate::Tensor<S, E>) -> $crate::Tensor<S, E> {
+                $crate::Elementwise::forward(self, x)
+            }
+
+            fn forward_train<'w>(
+                &mut self,
+                x: &$crate::Tensor<S, E>,
+                work: &'w mut Self::Work,
+                _: &mut $crate::Context,
+            ) -> &'w $crate::Tensor<S, E> {
+                $crate::Elementwise::forward_into(self, x, &mut work.out);
+                &work.out
+            }
+
+            fn backward_train<'w>(
+                &self,
+                x: &$crate::Tensor<S, E>,
+                dy: &$crate::Tensor<S, E>,
+                work: &'w mut Self::Work,
+                _: &mut (),
+                input_grad: bool,
+            ) -> ::core::option::Option<&'w $crate::Tensor<S, E>> {
+                $crate::layers::activation::backward_train(self, x, dy, &mut work.dx, input_grad)
+            }
+
+            fn output(work: &Self::Work) -> &$crate::Tensor<S, E> {
+                &work.out
+            }
+        }
+
+        impl<R: $crate::rand::Rng + ?Sized $($(, $g)*)?> $crate::Init<R> for $ty
+        where
+            // Higher-ranked, so that a layer without `Default` still compiles (and cannot be
+            // built by `Init`) rather than failing at this impl.
+            for<'a> $ty: ::core::default::Default,
+        {
+            fn init(_: &mut R) -> Self {
+                ::core::default::Default::default()
+            }
+        }
+    };
+}
+
+/// Implements [`Tensors`] for a layer whose parameters are named tensor fields, the same for
+/// its gradients type (a struct with the same fields), and [`Params`] (gradients of zero,
+/// shaped like each field). The fields are visited in the order given, under their own
+/// names, as PyTorch's `state_dict` names them (`"weight"`, `"bias"`; `"0.weight"` in a model).
+///
+/// The header is the impl's: its generics (one bound each, or none), the element type, the
+/// layer; then the fields, and `=> GradsType` (or `=> Self` for a layer that holds nothing
+/// but its parameters and serves as its own gradients type).
+///
+/// ```
+/// use shaped::{Dim, Element, Params, Tensor, Tensors, typenum::*};
+///
+/// /// `y = x ∘ weight + bias`, per feature.
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct Diagonal<D: Dim, E> {
+///     weight: Tensor<(D,), E>,
+///     bias: Tensor<(D,), E>,
+/// }
+///
+/// shaped::params! {
+///     impl<D: Dim, E: Element> Params<E> for Diagonal<D, E> { weight, bias } => Self
+/// }
+///
+/// let layer = Diagonal::<U3, f32> { weight: Tensor::full(2.0), bias: Tensor::zeros() };
+/// let mut names = Vec::new();
+/// layer.visit("0.", &mut |name, dims, _| names.push(format!("{name} {dims:?}")));
+/// assert_eq!(names, ["0.weight [3]", "0.bias [3]"]);
+/// let grads: Diagonal<U3, f32> = layer.zero_grads();
+/// assert_eq!(grads.weight.as_slice(), &[0.0; 3]);
+/// ```
+///
+/// With a gradients type of its own, as the crate's [`Affine`](crate::Affine) has
+/// ([`AffineGrads`](crate::AffineGrads)):
+///
+/// ```
+/// # use shaped::{Dim, Element, Params, Tensor, Tensors, typenum::*};
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct Scale<E> {
+///     weight: Tensor<(U1,), E>,
+///     frozen: bool, // not a parameter
+/// }
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct ScaleGrads<E> {
+///     weight: Tensor<(U1,), E>,
+/// }
+/// shaped::params! {
+///     impl<E: Element> Params<E> for Scale<E> { weight } => ScaleGrads<E>
+/// }
+/// let layer = Scale { weight: Tensor::<(U1,), f64>::full(3.0), frozen: false };
+/// assert_eq!(layer.count(), 1);
+/// assert_eq!(layer.zero_grads().tensor(0), &[0.0]);
+/// ```
+#[macro_export]
+macro_rules! params {
+    (
+        impl $(<$($g:ident $(: $b:path)?),* $(,)?>)? Params<$e:ty> for $ty:ty
+        { $($f:ident),* $(,)? } => Self
+    ) => {
+        impl $(<$($g $(: $b)?),*>)? $crate::Tensors<$e> for $ty {
+            $crate::__tensors!($e; $($f),*);
+        }
+        impl $(<$($g $(: $b)?),*>)? $crate::Params<$e> for $ty {
+            type Grads = Self;
+            fn zero_grads(&self) -> Self {
+                Self { $($f: $crate::Tensor::zeros_with(self.$f.shape())),* }
+            }
+        }
+    };
+    (
+        impl $(<$($g:ident $(: $b:path)?),* $(,)?>)? Params<$e:ty> for $ty:ty
+        { $($f:ident),* $(,)? } => $grads:ident $(<$($ga:ty),* $(,)?>)?
+    ) => {
+        impl $(<$($g $(: $b)?),*>)? $crate::Tensors<$e> for $ty {
+            $crate::__tensors!($e; $($f),*);
+        }
+        impl $(<$($g $(: $b)?),*>)? $crate::Tensors<$e> for $grads $(<$($ga),*>)? {
+            $crate::__tensors!($e; $($f),*);
+        }
+        impl $(<$($g $(: $b)?),*>)? $crate::Params<$e> for $ty {
+            type Grads = $grads $(<$($ga),*>)?;
+            fn zero_grads(&self) -> Self::Grads {
+                $grads { $($f: $crate::Tensor::zeros_with(self.$f.shape())),* }
+            }
+        }
+    };
+}
+
+/// The [`Tensors`] methods of a value whose tensors are the named fields (see
+/// [`params!`](crate::params)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tensors {
+    ($e:ty; $($f:ident),*) => {
+        fn count(&self) -> usize {
+            <[&str]>::len(&[$(stringify!($f)),*])
+        }
+
+        fn tensor(&self, i: usize) -> &[$e] {
+            $crate::__tensors!(@pick self, i, 0usize, as_slice; $($f)*)
+        }
+
+        fn tensor_mut(&mut self, i: usize) -> &mut [$e] {
+            $crate::__tensors!(@pick self, i, 0usize, as_mut_slice; $($f)*)
+        }
+
+        fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], &[$e])) {
+            let _ = (&prefix, &f);
+            $(
+                f(
+                    &format!("{prefix}{}", stringify!($f)),
+                    self.$f.dims().as_ref(),
+                    self.$f.as_slice(),
+                );
+            )*
+        }
+
+        fn visit_mut<Err>(
+            &mut self,
+            prefix: &str,
+            f: &mut dyn FnMut(&str, &[usize], &mut [$e]) -> Result<(), Err>,
+        ) -> Result<(), Err> {
+            let _ = (&prefix, &f);
+            $(
+                let dims = self.$f.dims();
+                f(
+                    &format!("{prefix}{}", stringify!($f)),
+                    dims.as_ref(),
+                    self.$f.as_mut_slice(),
+                )?;
+            )*
+            Ok(())
+        }
+    };
+    (@pick $s:ident, $i:ident, $n:expr, $as:ident; $f:ident $($rest:ident)*) => {
+        if $i == $n {
+            $s.$f.$as()
+        } else {
+            $crate::__tensors!(@pick $s, $i, $n + 1usize, $as; $($rest)*)
+        }
+    };
+    (@pick $s:ident, $i:ident, $n:expr, $as:ident;) => {
+        panic!("tensor {} of {} tensors", $i, $n)
+    };
+}
 
 impl<E: Element> Tensors<E> for () {
     fn count(&self) -> usize {

@@ -13,8 +13,8 @@
 //! only for a chunk a helper is in the middle of (a few µs). So a pass never takes much longer
 //! than on one thread, and takes about half as long when the other core is free.
 //!
-//! Helpers: one fewer than rayon's thread count (`RAYON_NUM_THREADS` caps both), started on
-//! the first large pass, parked when idle. Only one pass is posted at a time; a pass started
+//! Helpers: one fewer than the machine's threads (or than `SHAPED_NUM_THREADS`), started on
+//! the first large pass, parked when idle; [`set_num_threads`] caps how many a pass uses. Only one pass is posted at a time; a pass started
 //! while another runs (from another thread of the user's) runs on its own thread.
 //!
 //! Results never depend on how chunks were shared out: each element is computed by one
@@ -24,9 +24,11 @@
 // caller's buffers: both need raw pointers, allowed here alone, each block with its invariant.
 #![allow(unsafe_code)]
 
+use std::any::Any;
 use std::ops::Range;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,10 @@ struct Pass<'a> {
     f: &'a (dyn Fn(usize) + Sync),
     chunks: usize,
     next: AtomicUsize,
+    /// Helpers working on this pass: the caller returns (and the pass dies) only at 0.
+    helpers: AtomicUsize,
+    /// The first panic of a chunk run by a helper, raised again on the caller's thread.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl Pass<'_> {
@@ -62,13 +68,54 @@ impl Pass<'_> {
             (self.f)(i);
         }
     }
+
+    /// [`Pass::work`] on a helper: a panic stops the pass (no chunk is claimed after it) and
+    /// is kept for the caller, instead of ending the helper thread.
+    fn help(&self) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.work())) {
+            self.next.store(self.chunks, SeqCst);
+            let mut slot = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
+            slot.get_or_insert(payload);
+        }
+    }
+}
+
+/// Takes the pass down when the caller leaves `run`, normally or by a panic of its own chunk,
+/// and waits until no helper can touch it any more.
+struct TakeDown<'p, 'a>(&'p Pass<'a>);
+
+impl Drop for TakeDown<'_, '_> {
+    fn drop(&mut self) {
+        self.0.next.store(self.0.chunks, SeqCst);
+        POSTED.store(std::ptr::null_mut(), SeqCst);
+        // Helpers between reading `POSTED` and counting themselves in `Pass::helpers` (a few
+        // instructions), then helpers still in a chunk of this pass (a few µs at most). A
+        // helper running a pass of its own (posted from inside a chunk of this one) counts
+        // in this pass until that returns, and never in `REGISTERING` meanwhile.
+        wait_until(|| REGISTERING.load(SeqCst) == 0);
+        wait_until(|| self.0.helpers.load(SeqCst) == 0);
+    }
+}
+
+/// Spins briefly, then yields, until `done()`.
+fn wait_until(done: impl Fn() -> bool) {
+    let mut rounds = 0u32;
+    while !done() {
+        if rounds < 1000 {
+            std::hint::spin_loop();
+            rounds += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
 }
 
 /// The pass now posted (null when none), as a pointer to a `Pass` on the caller's stack.
 static POSTED: AtomicPtr<Pass<'static>> = AtomicPtr::new(std::ptr::null_mut());
-/// Helpers that may be reading the posted pass. The caller does not return (and its `Pass`
-/// does not die) until this is 0 after it took the pass down.
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Helpers between reading `POSTED` and counting themselves in that pass's `helpers`. A caller
+/// that took its pass down waits for this to be 0 (it is held for a few instructions only), so
+/// no helper can still be about to count itself in a dead pass.
+static REGISTERING: AtomicUsize = AtomicUsize::new(0);
 /// Counts posts, so that a helper that has helped with a pass does not take it again while the
 /// caller finishes (passes of a loop are posted at the same stack address).
 static EPOCH: AtomicUsize = AtomicUsize::new(0);
@@ -76,14 +123,26 @@ static EPOCH: AtomicUsize = AtomicUsize::new(0);
 /// system refuses a thread).
 static HELPERS: OnceLock<Vec<Thread>> = OnceLock::new();
 
+/// The cap [`set_num_threads`] set (0: none).
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// The most helpers a machine gets: passes are memory-bound or split in at most 8 blocks.
+const MAX_HELPERS: usize = 7;
+
 fn helpers() -> &'static [Thread] {
     HELPERS.get_or_init(|| {
-        let n = rayon::current_num_threads().saturating_sub(1);
+        let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let wanted = std::env::var("SHAPED_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(machine);
+        let n = wanted.saturating_sub(1).min(MAX_HELPERS);
         (0..n)
             .filter_map(|i| {
                 std::thread::Builder::new()
                     .name(format!("shaped-helper-{i}"))
-                    .spawn(helper)
+                    .spawn(move || helper(i))
                     .ok()
                     .map(|h| h.thread().clone())
             })
@@ -91,31 +150,76 @@ fn helpers() -> &'static [Thread] {
     })
 }
 
-/// A helper thread: look for a posted pass, help with it, look again for a while, park.
-fn helper() {
+/// Caps the threads the crate's parallel passes use, the calling thread included: `1` runs
+/// everything on the calling thread (a busy machine, or results to compare), `0` lifts the
+/// cap. Without a cap a pass uses every core the machine has (or `SHAPED_NUM_THREADS`, read
+/// once, when the first large pass starts the helper threads).
+///
+/// Results do not depend on it: every pass splits its work by the sizes alone, and each part
+/// is computed the same way whichever thread runs it.
+///
+/// ```
+/// shaped::set_num_threads(1); // every pass on the calling thread from here on
+/// assert_eq!(shaped::num_threads(), 1);
+/// shaped::set_num_threads(0); // back to every core
+/// assert!(shaped::num_threads() >= 1);
+/// ```
+pub fn set_num_threads(threads: usize) {
+    LIMIT.store(threads, SeqCst);
+}
+
+/// How many threads a parallel pass may use now, the calling thread included (see
+/// [`set_num_threads`]). Starts the helper threads on first use.
+pub fn num_threads() -> usize {
+    let available = helpers().len() + 1;
+    match LIMIT.load(SeqCst) {
+        0 => available,
+        cap => cap.min(available),
+    }
+}
+
+pub(crate) use num_threads as threads;
+
+/// Whether a pass is running now (on any thread): work started inside a pass runs on its own
+/// thread, since the helpers are taken.
+pub(crate) fn busy() -> bool {
+    !POSTED.load(SeqCst).is_null()
+}
+
+/// Helper `index`: look for a posted pass, help with it, look again for a while, park.
+fn helper(index: usize) {
     let mut helped = usize::MAX;
     loop {
         let mut until = Instant::now() + SPIN;
         while Instant::now() < until {
             // A helper that reads an epoch of a pass not yet posted may skip that pass: it
             // costs speed once, never correctness.
-            if POSTED.load(SeqCst).is_null() || EPOCH.load(SeqCst) == helped {
+            let cap = LIMIT.load(SeqCst);
+            let capped = cap != 0 && index + 1 >= cap;
+            if capped || POSTED.load(SeqCst).is_null() || EPOCH.load(SeqCst) == helped {
                 std::hint::spin_loop();
                 continue;
             }
             helped = EPOCH.load(SeqCst);
-            ACTIVE.fetch_add(1, SeqCst);
+            REGISTERING.fetch_add(1, SeqCst);
             let pass = POSTED.load(SeqCst);
-            if !pass.is_null() {
-                // SAFETY: `pass` was read after `ACTIVE` counted this helper, so the caller
-                // that posted it either had not yet taken it down (and then waits for
-                // `ACTIVE` to fall to 0 before its `Pass` goes out of scope) or took it down
-                // and a newer pass is posted at this address, equally alive. All orderings
-                // are SeqCst, so the caller's `POSTED = null; load ACTIVE` and this
-                // `ACTIVE += 1; load POSTED` cannot both miss each other.
-                unsafe { (*pass).work() };
+            if pass.is_null() {
+                REGISTERING.fetch_sub(1, SeqCst);
+            } else {
+                // SAFETY: `pass` was read while `REGISTERING` counted this helper, so its
+                // caller had not yet taken it down, or took it down and then waits (in
+                // `TakeDown`) for `REGISTERING` to reach 0; and this helper is counted in
+                // `helpers` before it leaves `REGISTERING`, so the caller then waits for it
+                // again. (Or a newer pass is posted at this address, equally alive.) All
+                // orderings are SeqCst, so a caller's `POSTED = null; load REGISTERING` and
+                // this `REGISTERING += 1; load POSTED` cannot both miss each other.
+                let pass = unsafe { &*pass };
+                pass.helpers.fetch_add(1, SeqCst);
+                REGISTERING.fetch_sub(1, SeqCst);
+                pass.help();
+                // The last touch: the caller may free the pass from here on.
+                pass.helpers.fetch_sub(1, SeqCst);
             }
-            ACTIVE.fetch_sub(1, SeqCst);
             until = Instant::now() + SPIN;
         }
         std::thread::park();
@@ -129,33 +233,36 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
         f,
         chunks,
         next: AtomicUsize::new(0),
+        helpers: AtomicUsize::new(0),
+        panic: Mutex::new(None),
     };
-    let helpers = helpers();
+    let wake = threads() - 1;
     let ptr = &pass as *const Pass<'_> as *mut Pass<'static>;
     EPOCH.fetch_add(1, SeqCst);
-    if helpers.is_empty()
+    if wake == 0
         || POSTED
             .compare_exchange(std::ptr::null_mut(), ptr, SeqCst, SeqCst)
             .is_err()
     {
-        // No helpers, or another pass is posted (a second thread of the user's): alone.
+        // No helpers (or a cap of 1), or another pass is posted (a second thread of the
+        // user's, or a pass started inside a chunk of another): alone.
         pass.work();
         return;
     }
-    for h in helpers {
+    for h in &helpers()[..wake] {
         h.unpark();
     }
-    pass.work();
-    POSTED.store(std::ptr::null_mut(), SeqCst);
-    // Wait for helpers still in a chunk (a few µs at most), or still checking the pointer.
-    let mut rounds = 0u32;
-    while ACTIVE.load(SeqCst) != 0 {
-        if rounds < 1000 {
-            std::hint::spin_loop();
-            rounds += 1;
-        } else {
-            std::thread::yield_now();
-        }
+    {
+        let _down = TakeDown(&pass);
+        pass.work();
+    }
+    let payload = pass
+        .panic
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(payload) = payload {
+        resume_unwind(payload);
     }
 }
 
@@ -204,6 +311,38 @@ pub(crate) fn for_task_chunks<E: Send, const M: usize>(
             unsafe { out.slice(start..end) }
         });
         f(t, chunks)
+    };
+    if parallel {
+        for_tasks(tasks, task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
+/// [`for_task_chunks`] over two buffers of different element types.
+pub(crate) fn for_task_chunks2<A: Send, B: Send>(
+    parallel: bool,
+    tasks: usize,
+    (a, a_len): (&mut [A], usize),
+    (b, b_len): (&mut [B], usize),
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync,
+) {
+    let (a_total, a_out) = (a.len(), Out(a.as_mut_ptr()));
+    let (b_total, b_out) = (b.len(), Out(b.as_mut_ptr()));
+    let clamp = |t: usize, len: usize, total: usize| {
+        let start = (t * len).min(total);
+        start..(start + len).min(total)
+    };
+    let task = |t: usize| {
+        // SAFETY: as in `for_task_chunks`: task `t` alone takes these ranges, and both
+        // buffers are borrowed mutably for the whole call.
+        let (a, b) = unsafe {
+            (
+                a_out.slice(clamp(t, a_len, a_total)),
+                b_out.slice(clamp(t, b_len, b_total)),
+            )
+        };
+        f(t, a, b)
     };
     if parallel {
         for_tasks(tasks, task);
@@ -336,13 +475,46 @@ mod tests {
     fn task_chunks_cover_each_buffer_once() {
         for parallel in [false, true] {
             let (mut a, mut b) = (vec![0u32; 10], vec![0u32; 7]);
-            for_task_chunks(parallel, 4, [(&mut a[..], 3), (&mut b[..], 2)], |t, [a, b]| {
-                a.iter_mut().for_each(|v| *v += t as u32 + 1);
-                b.iter_mut().for_each(|v| *v += t as u32 + 1);
-            });
+            for_task_chunks(
+                parallel,
+                4,
+                [(&mut a[..], 3), (&mut b[..], 2)],
+                |t, [a, b]| {
+                    a.iter_mut().for_each(|v| *v += t as u32 + 1);
+                    b.iter_mut().for_each(|v| *v += t as u32 + 1);
+                },
+            );
             assert_eq!(a, [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]);
             assert_eq!(b, [1, 1, 2, 2, 3, 3, 4]);
         }
+    }
+
+    #[test]
+    fn a_pass_inside_a_chunk_of_another_completes() {
+        let len = PARALLEL_MIN_ELEMS * 2;
+        let x: Vec<u64> = (0..len as u64).collect();
+        for_tasks(4, |t| {
+            let mut y = vec![0u64; len];
+            map(&x, &mut y, |v| v + t as u64);
+            assert!(y.iter().enumerate().all(|(i, &v)| v == i as u64 + t as u64));
+        });
+    }
+
+    #[test]
+    fn a_panic_in_a_chunk_reaches_the_caller_and_the_helpers_live_on() {
+        for _ in 0..20 {
+            let caught = catch_unwind(|| {
+                for_tasks(8, |t| {
+                    assert!(t % 2 == 0, "chunk {t} fails");
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                })
+            });
+            assert!(caught.is_err());
+        }
+        let x: Vec<u64> = (0..PARALLEL_MIN_ELEMS as u64 * 2).collect();
+        let mut y = vec![0; x.len()];
+        map(&x, &mut y, |v| v * 2);
+        assert!(y.iter().enumerate().all(|(i, &v)| v == i as u64 * 2));
     }
 
     #[test]

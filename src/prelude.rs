@@ -16,3 +16,6 @@ pub use crate::{
     Affine, AvgPool2d, BatchNorm1d, BatchNorm2d, Context, Conv, Dim, Dropout, Dyn, Flatten,
     Gradients, Init, MaxPool2d, Module, Params, Projected, ReLU, Residual, Seeded, Tensor, Tensors,
 };
+#[doc(no_inline)]
+pub use crate::{AvgPool2dHW, Bias, Conv2d, GlobalAvgPool, MaxPool2dHW, NoBias};
+pub use crate::{Elementwise, LeakyReLU, SiLU, Sigmoid, Tanh, GELU};

@@ -457,6 +457,70 @@ shape_rule!(
 );
 
 shape_rule!(
+    /// The groups of a grouped convolution (`Conv2d`'s `G`) divide its input channels `C`.
+    ConvGroupsChannels,
+    ConvGroupsChannelsIndivisible,
+    "groups must divide the channels in Conv: {Found} groups do not divide {Expected} input channels (C)",
+    "each group convolves C / G of the input channels: G must divide C"
+);
+shape_rule!(
+    /// The groups of a grouped convolution (`Conv2d`'s `G`) divide its filters `K`.
+    ConvGroupsFilters,
+    ConvGroupsFiltersIndivisible,
+    "groups must divide the filters in Conv: {Found} groups do not divide {Expected} filters (K)",
+    "each group has K / G of the filters: G must divide K"
+);
+shape_rule!(
+    /// A convolution has at least one group.
+    ConvGroupsNonZero,
+    ConvGroupsZero,
+    "groups must be non-zero in Conv: found G = {Found}",
+    "a convolution of 0 groups has no filters"
+);
+shape_rule!(
+    /// A convolution's dilation is at least 1 (1 is the dense kernel).
+    ConvDilationNonZero,
+    ConvDilationZero,
+    "dilation must be non-zero in Conv: found D = {Found}",
+    "dilation 1 is the dense kernel; 0 has no meaning"
+);
+shape_rule!(
+    /// A dilated kernel's height `D·(HF − 1) + 1` must fit the padded input height `H + 2P`.
+    ConvDilatedKernelHeight,
+    ConvDilatedKernelHeightTooLarge,
+    "dilated kernel height {Found} (D·(HF − 1) + 1) is larger than the padded input height {Expected} (H + 2P) in Conv",
+    "the dilated kernel does not fit the padded input"
+);
+shape_rule!(
+    /// A dilated kernel's width `D·(WF − 1) + 1` must fit the padded input width `W + 2P`.
+    ConvDilatedKernelWidth,
+    ConvDilatedKernelWidthTooLarge,
+    "dilated kernel width {Found} (D·(WF − 1) + 1) is larger than the padded input width {Expected} (W + 2P) in Conv",
+    "the dilated kernel does not fit the padded input"
+);
+shape_rule!(
+    /// A padded pooling window's height must fit the padded input height `H + 2P`.
+    PaddedPoolWindowHeight,
+    PaddedPoolWindowHeightTooLarge,
+    "pool window height {Found} is larger than the padded input height {Expected} (H + 2P)",
+    "the pool window does not fit the padded input"
+);
+shape_rule!(
+    /// A padded pooling window's width must fit the padded input width `W + 2P`.
+    PaddedPoolWindowWidth,
+    PaddedPoolWindowWidthTooLarge,
+    "pool window width {Found} is larger than the padded input width {Expected} (W + 2P)",
+    "the pool window does not fit the padded input"
+);
+shape_rule!(
+    /// A pool's padding is at most half its window on each axis (PyTorch's rule: every window
+    /// then holds at least one input element).
+    PoolPadding,
+    PoolPaddingTooLarge,
+    "pool padding {Found} is more than half the pool window {Expected}: P must be at most K / 2, as in PyTorch",
+    "a window could lie wholly in the padding"
+);
+shape_rule!(
     /// The channels of the input of `BatchNorm1d`/`BatchNorm2d` must be the layer's `C`
     /// (axis 1: `C` of `(N, C)`, `(N, C, L)` or `(N, C, H, W)`).
     BatchNormChannels,
@@ -502,6 +566,100 @@ shape_rule!(
     "the shortcut and the block of a Projected residual must give the same shape"
 );
 
+shape_rule!(
+    /// The two tensors of `Tensor::add` (and `add_assign`, `&a + &b`, `a += &b`) have one shape.
+    TensorAdd,
+    TensorAddMismatch,
+    "shape mismatch in tensor add: expected {Expected}, found {Found}",
+    "the tensor added must have the shape of the tensor it is added to"
+);
+shape_rule!(
+    /// The two tensors of `Tensor::sub` (and `sub_assign`, `&a - &b`, `a -= &b`) have one shape.
+    TensorSub,
+    TensorSubMismatch,
+    "shape mismatch in tensor sub: expected {Expected}, found {Found}",
+    "the tensor subtracted must have the shape of the tensor it is subtracted from"
+);
+shape_rule!(
+    /// The two tensors of `Tensor::mul` (and `mul_assign`, `&a * &b`, `a *= &b`), an
+    /// element-wise product, have one shape.
+    TensorMul,
+    TensorMulMismatch,
+    "shape mismatch in tensor mul: expected {Expected}, found {Found}",
+    "an element-wise product needs two tensors of one shape"
+);
+
+/// `grad_output` of the backward pass of an element-wise layer `L` (an
+/// [`Elementwise`](crate::Elementwise) layer such as [`Sigmoid`](crate::Sigmoid), or one of
+/// your own) must have the input's shape. The message names the layer:
+///
+/// ```text
+/// error[E0277]: shape mismatch in Sigmoid grad_output: expected (_4, _3) (the input's shape), found (_4, _2)
+/// ```
+pub struct ElementwiseGradOutput<L: ?Sized>(core::marker::PhantomData<L>);
+
+macro_rules! elementwise_rule {
+    ($msg:literal, $label:literal) => {
+        #[doc(hidden)]
+        #[diagnostic::on_unimplemented(message = $msg, label = $label)]
+        pub trait ElementwiseGradOutputMismatch<L: ?Sized, Expected, Found> {}
+
+        impl<L: ?Sized, Expected: Show, Found: Show>
+            Verdict<ElementwiseGradOutput<L>, Expected, Found> for B0
+        where
+            ElementwiseGradOutput<L>: ElementwiseGradOutputMismatch<L, Expected::Out, Found::Out>,
+        {
+        }
+
+        impl<L: ?Sized> ElementwiseGradOutput<L> {
+            /// The message, with `{L}` where the layer's name goes.
+            const MESSAGE: &'static str = $msg;
+        }
+    };
+}
+elementwise_rule!(
+    "shape mismatch in {L} grad_output: expected {Expected} (the input's shape), found {Found}",
+    "grad_output must have the shape of the input"
+);
+
+/// Checks at run time that `grad_output`'s dims are the input's, for the element-wise layer
+/// `L`, with the rule's message naming `L`.
+#[track_caller]
+pub(crate) fn check_elementwise_grad<L: ?Sized>(expected: &[usize], found: &[usize]) {
+    if expected != found {
+        panic!(
+            "{}",
+            ElementwiseGradOutput::<L>::MESSAGE
+                .replace("{L}", &short_type_name(core::any::type_name::<L>()))
+                .replace("{Expected}", &fmt_dims(expected))
+                .replace("{Found}", &fmt_dims(found))
+        );
+    }
+}
+
+/// A type's name as the compiler prints it in an error: every path shortened to its last
+/// segment (`shaped::layers::activation::Sigmoid` -> `Sigmoid`, `my::Scale<f32>` ->
+/// `Scale<f32>`).
+fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut segment = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            segment.clear();
+        } else if c.is_alphanumeric() || c == '_' {
+            segment.push(c);
+        } else {
+            out.push_str(&segment);
+            segment.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&segment);
+    out
+}
+
 /// Whether a dim is non-zero, as a type-level bool: `B1` for a [`Dyn`] (checked at run time).
 #[doc(hidden)]
 pub trait DimPositive {
@@ -521,6 +679,17 @@ impl DimPositive for Dyn {
 /// The dim `Self` is at least 1; otherwise `Rule`'s error. A [`Dyn`] is checked at run time.
 pub trait NonZero<Rule> {}
 impl<D: DimPositive, Rule> NonZero<Rule> for D where D::Positive: Verdict<Rule, D, D> {}
+
+/// The pool padding `Self` is at most half the window `K` (`P ≤ ⌊K / 2⌋`, PyTorch's rule);
+/// otherwise [`PoolPadding`]'s error, in decimal.
+pub trait PoolPad<K> {}
+impl<P, K> PoolPad<K> for P
+where
+    K: core::ops::Div<typenum::U2>,
+    P: typenum::IsLessOrEqual<typenum::Quot<K, typenum::U2>>,
+    typenum::LeEq<P, typenum::Quot<K, typenum::U2>>: Verdict<PoolPadding, K, P>,
+{
+}
 
 /// Checks at run time that a dim is at least 1.
 #[track_caller]
@@ -558,3 +727,21 @@ impl<X: ?Sized, T> AnchorAny<T> for X {
 }
 /// `T`, known once `X` is (see [`AnchorAny`]).
 pub type Via<X, T> = <X as AnchorAny<T>>::Out;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_type_names_keep_the_last_segment_of_every_path() {
+        assert_eq!(
+            short_type_name("shaped::layers::activation::Sigmoid"),
+            "Sigmoid"
+        );
+        assert_eq!(short_type_name("my::Scale<f32>"), "Scale<f32>");
+        assert_eq!(
+            short_type_name("a::Pair<b::C, core::option::Option<d::E>>"),
+            "Pair<C, Option<E>>"
+        );
+    }
+}

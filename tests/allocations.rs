@@ -1,14 +1,17 @@
 //! A training step makes no heap allocation once its buffers exist: after the first step of a
 //! given batch size, a full step (forward, loss, backward, optimizer) of the digits CNN, of
-//! the MLP of the examples and of a small ResNet (batch normalisation, residual blocks)
-//! allocates nothing. Counted by a global allocator that counts every
+//! the MLP of the examples, of a small ResNet (batch normalisation, residual blocks) and of a
+//! CNN of the convolution options and of an MLP of every activation allocates nothing. Counted
+//! by a global allocator that counts every
 //! allocation of every thread; this file is its own test binary, so no other test shares it.
 
 use rand::{rngs::StdRng, SeedableRng};
 use shaped::data::Dataset;
 use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Conv, Dropout, Dyn};
 use shaped::{BatchNorm1d, BatchNorm2d, Projected, Residual};
+use shaped::{Conv2d, GlobalAvgPool, MaxPool2dHW, NoBias};
 use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Sgd, Tensor};
+use shaped::{LeakyReLU, SiLU, Sigmoid, Tanh, GELU};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -68,6 +71,19 @@ type Cnn = (
     Affine<U64, U10>,
 );
 
+/// A CNN of the convolution options: a grouped (4 groups), dilated convolution without bias,
+/// ResNet's stem pool, a depthwise convolution and global pooling.
+type OptionsCnn = (
+    Conv<U1, U8, U3, U3, U1, U1>,
+    ReLU,
+    Conv2d<U8, U8, U3, U3, U1, U2, U2, U4, NoBias>,
+    ReLU,
+    MaxPool2dHW<U3, U3, U2, U2, U1, U1>,
+    Conv2d<U8, U8, U3, U3, U1, U1, U1, U8>,
+    GlobalAvgPool,
+    Affine<U8, U10>,
+);
+
 /// The MLP of `examples/mlp.rs`, with a dropout layer as well.
 type Mlp = (Affine<U64, U128>, ReLU, Dropout, Affine<U128, U10>);
 
@@ -99,6 +115,21 @@ type ResNet = (
     Affine<U256, U32>,
     BatchNorm1d<U32>,
     ReLU,
+    Affine<U32, U10>,
+);
+
+/// An MLP of every activation.
+type Activations = (
+    Affine<U64, U32>,
+    GELU,
+    Affine<U32, U32>,
+    SiLU,
+    Affine<U32, U32>,
+    Tanh,
+    Affine<U32, U32>,
+    LeakyReLU,
+    Affine<U32, U32>,
+    Sigmoid,
     Affine<U32, U10>,
 );
 
@@ -188,4 +219,30 @@ fn a_resnet_step_with_batch_norm_allocates_nothing_after_the_first_of_each_batch
     // Training moved the running statistics: 3 epochs of 2 batches.
     assert_eq!(model.1.num_batches_tracked, 6);
     assert_eq!(model.4.shortcut.1.num_batches_tracked, 6);
+}
+
+#[test]
+fn a_grouped_conv_and_global_pooling_step_allocates_nothing_after_the_first_of_each_batch_size() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut model = OptionsCnn::init(&mut StdRng::seed_from_u64(0));
+    let mut opt = Adam::new(2e-3).unwrap();
+    let data = data::<(Dyn, U1, U8, U8)>(45, 64);
+    let steps = train!(model, opt, data, Tensor<(Dyn, U1, U8, U8)>, 3);
+    assert!(steps[0].0 > 0, "the first step allocates its buffers");
+    for (i, &(calls, bytes)) in steps.iter().enumerate().skip(2) {
+        assert_eq!((calls, bytes), (0, 0), "step {i} allocated: {steps:?}");
+    }
+}
+
+#[test]
+fn a_step_through_every_activation_allocates_nothing_after_the_first_of_each_batch_size() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut model = Activations::init(&mut StdRng::seed_from_u64(0));
+    let mut opt = Adam::new(1e-3).unwrap();
+    let data = data::<(Dyn, U64)>(45, 64);
+    let steps = train!(model, opt, data, Tensor<(Dyn, U64)>, 3);
+    assert!(steps[0].0 > 0, "the first step allocates its buffers");
+    for (i, &(calls, bytes)) in steps.iter().enumerate().skip(2) {
+        assert_eq!((calls, bytes), (0, 0), "step {i} allocated: {steps:?}");
+    }
 }

@@ -72,3 +72,17 @@ fn shape_constants_are_decimal() {
     );
     assert_eq!(y.dims(), [7, 2]);
 }
+
+// Dilation and groups in the type-level arithmetic: a dilated kernel spans D·(F − 1) + 1, and a
+// grouped convolution's filters see C/G channels.
+mod conv_options {
+    use shaped::{typenum::*, ConvOut, Dyn, Height, PaddedPoolOut, PerGroup, Width};
+    use static_assertions::assert_type_eq_all;
+    assert_type_eq_all!(ConvOut<U9, U3, U2, U1, Height, U2>, U4); // ⌊(9 + 2 − 5) / 2⌋ + 1
+    assert_type_eq_all!(ConvOut<U8, U3, U2, U1, Width, U2>, U3); // ⌊(8 + 2 − 5) / 2⌋ + 1
+    assert_type_eq_all!(ConvOut<U8, U3, U1, U0, Height, U1>, ConvOut<U8, U3, U1, U0>);
+    assert_type_eq_all!(ConvOut<Dyn, U3, U1, U2, Height, U2>, Dyn);
+    assert_type_eq_all!(PerGroup<U6, U9, U3>, U2);
+    assert_type_eq_all!(PerGroup<U32, U64, U1>, U32);
+    assert_type_eq_all!(PaddedPoolOut<U7, U3, U2, U1>, U4);
+}

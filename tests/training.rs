@@ -315,11 +315,8 @@ fn training_gives_the_same_parameters_whatever_the_number_of_threads() {
         Affine<U64, U10>,
     );
     let train = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        shaped::set_num_threads(threads);
+        let params = {
             let mut model = Big::init(&mut StdRng::seed_from_u64(12));
             let mut opt = Adam::new(1e-3).unwrap();
             let mut work = Default::default();
@@ -340,7 +337,9 @@ fn training_gives_the_same_parameters_whatever_the_number_of_threads() {
                 opt.step(&mut model, &grads);
             }
             model
-        })
+        };
+        shaped::set_num_threads(0);
+        params
     };
     let one = train(1);
     for threads in [2, 4] {

@@ -25,8 +25,8 @@
 mod common;
 use common::rel_err;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
-use shaped::{io, softmax_cross_entropy_into, typenum::*, Affine, AvgPool2d, BatchNorm2d, Buffer};
-use shaped::{Context, Conv, Dyn, Element, Flatten, Gradients, Module, Params, Projected, ReLU};
+use shaped::{io, softmax_cross_entropy_into, typenum::*, Affine, BatchNorm2d, Buffer, Context};
+use shaped::{Conv, Dyn, Element, GlobalAvgPool, Gradients, Module, Params, Projected, ReLU};
 use shaped::{Residual, Seeded, Sgd, Tensor, Tensors};
 
 /// The settings of make_train_golden.py (also in each file's metadata, checked below).
@@ -60,7 +60,7 @@ type SmallResNet<E> = (
         (Conv<U4, U8, U1, U1, U2, U0, E>, BatchNorm2d<U8, E>),
     >,
     ReLU,
-    (AvgPool2d<U4>, Flatten), // nn.AdaptiveAvgPool2d(1), nn.Flatten()
+    GlobalAvgPool, // nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
     Affine<U8, U5, E>,
 );
 

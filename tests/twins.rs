@@ -446,3 +446,78 @@ mod batchnorm_ranks {
         assert_eq!(y.dims(), [2, 16, 4, 4]);
     }
 }
+
+mod conv_options {
+    use shaped::{typenum::*, AvgPool2dHW, Conv2d, MaxPool2dHW, Module, Seeded, Tensor};
+
+    #[test]
+    fn conv2d_groups_do_not_divide_channels() {
+        let conv = Conv2d::<U8, U6, U3, U3, U1, U1, U1, U2>::seeded(0);
+        assert_eq!(conv.weight.dims(), [6, 4, 3, 3]);
+    }
+
+    #[test]
+    fn conv2d_groups_do_not_divide_filters() {
+        let conv = Conv2d::<U6, U9, U3, U3, U1, U1, U1, U3>::seeded(0);
+        assert_eq!(conv.weight.dims(), [9, 2, 3, 3]);
+    }
+
+    #[test]
+    fn conv2d_zero_groups() {
+        let conv = Conv2d::<U4, U4, U3, U3, U1, U1, U1, U1>::seeded(0);
+        assert_eq!(conv.weight.dims(), [4, 4, 3, 3]);
+    }
+
+    #[test]
+    fn conv2d_dilated_kernel_taller_than_padded_input() {
+        let conv = Conv2d::<U1, U4, U3, U3, U1, U0, U2>::new(Tensor::zeros(), Tensor::zeros());
+        let x = Tensor::<(U2, U1, U6, U9)>::zeros();
+        assert_eq!(conv.forward(&x).dims(), [2, 4, 2, 5]);
+    }
+
+    #[test]
+    fn conv2d_zero_dilation() {
+        let conv = Conv2d::<U1, U4, U3, U3, U1, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
+        let x = Tensor::<(U2, U1, U8, U8)>::zeros();
+        assert_eq!(conv.forward(&x).dims(), [2, 4, 8, 8]);
+    }
+
+    #[test]
+    fn pool_padding_more_than_half_window() {
+        let pool = MaxPool2dHW::<U3, U3, U2, U2, U1, U1>::new();
+        let y = pool.infer(&Tensor::<(U1, U1, U8, U8)>::zeros());
+        assert_eq!(y.dims(), [1, 1, 4, 4]);
+    }
+
+    #[test]
+    fn padded_pool_window_larger_than_padded_input() {
+        let x = Tensor::<(U1, U1, U3, U4)>::zeros();
+        let y = AvgPool2dHW::<U5, U3, U1, U1, U1, U1>::new().infer(&x);
+        assert_eq!(y.dims(), [1, 1, 1, 4]);
+    }
+}
+
+#[test]
+fn tensor_add_other_shape() {
+    let a = Tensor::<(U4, U3)>::full(1.0);
+    let b = Tensor::<(U4, U3)>::full(2.0);
+    let sum = a.add(&b);
+    assert_eq!(sum.as_slice(), &[3.0; 12]);
+}
+
+#[test]
+fn tensor_add_operator_other_shape() {
+    let a = Tensor::<(U4, U3)>::full(1.0);
+    let b = Tensor::<(U4, U3)>::full(2.0);
+    let sum = &a + &b;
+    assert_eq!(sum.as_slice(), &[3.0; 12]);
+}
+
+#[test]
+fn activation_grad_other_shape() {
+    use shaped::{Elementwise, Sigmoid};
+    let x = Tensor::<(U4, U3)>::zeros();
+    let dy = Tensor::<(U4, U3)>::full(1.0);
+    let dx = Sigmoid.backward(&x, &dy);
+    assert_eq!(dx.as_slice(), &[0.25; 12]);
+}

@@ -1,5 +1,6 @@
 //! Layers: one file each, forward and backward side by side.
 
+pub mod activation;
 pub mod affine;
 pub mod batchnorm;
 pub mod conv;

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Golden values for the gradient tests, computed by PyTorch autograd in float64; also
-tests/golden/torch_cnn.safetensors (a PyTorch model's parameters for shaped to load) and the
-logits PyTorch computes from tests/golden/shaped_cnn.safetensors (written by shaped's test
-`shaped_file_loads_into_pytorch` with SHAPED_WRITE_GOLDEN=1); likewise for a model with batch
-normalisation and a residual block, tests/golden/torch_bn.safetensors (a state_dict with
-running statistics) and tests/golden/shaped_bn.safetensors (written by shaped's test
-`shaped_bn_file_loads_into_pytorch` in tests/batchnorm.rs).
+tests/golden/torch_cnn.safetensors and tests/golden/torch_options_cnn.safetensors (PyTorch
+models' parameters for shaped to load) and the logits PyTorch computes from
+tests/golden/shaped_cnn.safetensors (written by shaped's test `shaped_file_loads_into_pytorch`
+with SHAPED_WRITE_GOLDEN=1); likewise for a model with batch normalisation and a residual
+block, tests/golden/torch_bn.safetensors (a state_dict with running statistics) and
+tests/golden/shaped_bn.safetensors (written by shaped's test `shaped_bn_file_loads_into_pytorch`
+in tests/batchnorm.rs).
 
 Run from the repository root:  python3 tests/golden/make_golden.py
 (needs `pip install torch numpy`). It rewrites tests/golden/*.txt; the tests never run Python.
@@ -223,6 +224,99 @@ def edge_cases():
     return out
 
 
+# (tag, N, C, H, W, K, HF, WF, S, P, D, G, bias): dilated, grouped, depthwise and bias-free
+# convolutions (Conv2d), each option alone and together.
+CONV_OPTION_CASES = [
+    ("dil2", 2, 2, 7, 7, 3, 3, 3, 1, 2, 2, 1, True),
+    ("dil2_s2", 2, 3, 9, 8, 4, 3, 3, 2, 1, 2, 1, True),
+    ("dil3_kernel_2x3", 1, 2, 8, 10, 2, 2, 3, 1, 0, 3, 1, True),
+    ("groups2", 2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 2, True),
+    ("depthwise", 2, 3, 6, 5, 3, 3, 3, 1, 1, 1, 3, True),
+    ("depthwise_x2", 2, 2, 5, 5, 4, 3, 3, 2, 1, 1, 2, True),
+    ("groups_dil_s2_nobias", 3, 6, 9, 9, 4, 3, 3, 2, 2, 2, 2, False),
+    ("nobias", 2, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1, False),
+    ("pointwise_groups", 2, 4, 3, 4, 6, 1, 1, 1, 0, 1, 2, True),
+]
+
+
+def conv_option(rng, tag, n, c, h, w, k, hf, wf, s, p, d, g, bias):
+    """Y = conv2d(X, W, b, stride=S, padding=P, dilation=D, groups=G); L = Σ Y ∘ dY."""
+    x = rng.standard_normal((n, c, h, w))
+    wt = rng.standard_normal((k, c // g, hf, wf)) / np.sqrt(c // g * hf * wf)
+    b = rng.standard_normal(k) if bias else None
+    ho = (h + 2 * p - d * (hf - 1) - 1) // s + 1
+    wo = (w + 2 * p - d * (wf - 1) - 1) // s + 1
+    dy = rng.standard_normal((n, k, ho, wo))
+    tx, tw = (torch.tensor(a, requires_grad=True) for a in (x, wt))
+    tb = torch.tensor(b, requires_grad=True) if bias else None
+    y = torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p, dilation=d, groups=g)
+    assert y.shape == (n, k, ho, wo)
+    (y * torch.tensor(dy)).sum().backward()
+    rows = [("x", x), ("w", wt), ("dy", dy), ("y", y), ("dx", tx.grad), ("dw", tw.grad)]
+    if bias:
+        rows += [("b", b), ("db", tb.grad)]
+    return "".join(record(f"{tag}.{name}", t) for name, t in rows)
+
+
+# (tag, kind, (N, C, H, W), (KH, KW), (SH, SW), (PH, PW)): padded and non-square pools
+# (MaxPool2dHW pads with -inf, AvgPool2dHW counts the padding: PyTorch's defaults).
+POOL_OPTION_CASES = [
+    ("maxpad_k3s2p1", "max", (2, 2, 7, 7), (3, 3), (2, 2), (1, 1)),
+    ("maxpad_2x1", "max", (1, 2, 6, 5), (2, 1), (2, 1), (0, 0)),
+    ("maxpad_3x2_s21_p10", "max", (2, 1, 7, 6), (3, 2), (2, 1), (1, 0)),
+    ("avgpad_k3s1p1", "avg", (2, 2, 5, 5), (3, 3), (1, 1), (1, 1)),
+    ("avgpad_3x2_s2_p11", "avg", (1, 3, 6, 7), (3, 2), (2, 2), (1, 1)),
+]
+
+
+def pool_options(rng):
+    """max_pool2d and avg_pool2d with padding and per-axis windows, and global average pooling
+    (adaptive_avg_pool2d to 1 x 1, flattened), forward and backward."""
+    out = ""
+    for tag, kind, shape, k, st, pad in POOL_OPTION_CASES:
+        x = torch.tensor(rng.standard_normal(shape), requires_grad=True)
+        if kind == "max":
+            y = torch.nn.functional.max_pool2d(x, k, st, pad)
+        else:
+            y = torch.nn.functional.avg_pool2d(x, k, st, pad, count_include_pad=True)
+        dy = torch.tensor(rng.standard_normal(tuple(y.shape)))
+        y.backward(dy)
+        for name, t in [("x", x), ("dy", dy), ("y", y), ("dx", x.grad)]:
+            out += record(f"{tag}.{name}", t)
+    x = torch.tensor(rng.standard_normal((3, 4, 5, 6)), requires_grad=True)
+    y = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1)
+    dy = torch.tensor(rng.standard_normal(tuple(y.shape)))
+    y.backward(dy)
+    for name, t in [("x", x), ("dy", dy), ("y", y), ("dx", x.grad)]:
+        out += record(f"gap.{name}", t)
+    return out
+
+
+def options_model(rng):
+    """A PyTorch model of the new options, saved as safetensors for shaped to load (the bias-free
+    convolution's only tensor is `0.weight`); its logits, loss and gradients on one batch."""
+    from safetensors.torch import save_file
+    torch.manual_seed(11)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3, padding=2, dilation=2, groups=2, bias=False),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(3, stride=2, padding=1),
+        torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()),
+        torch.nn.Linear(4, 3),
+    ).double()
+    save_file(net.state_dict(), os.path.join(HERE, "torch_options_cnn.safetensors"))
+    x = torch.tensor(rng.standard_normal((2, 2, 7, 7)))
+    labels = torch.tensor([1, 2])
+    logits = net(x)
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    loss.backward()
+    out = record("options_model.x", x) + record("options_model.logits", logits)
+    out += record("options_model.loss", loss.reshape(1))
+    for name, p in net.named_parameters():
+        out += record(f"options_model.grad.{name}", p.grad)
+    return out
+
+
 def batchnorm(rng):
     """BatchNorm2d and BatchNorm1d (on (N, C) and on (N, C, L)): the training pass (batch
     statistics) and its gradients, the running statistics after one and two training passes,
@@ -378,6 +472,56 @@ def bn_model(rng):
     return out
 
 
+# Inputs every activation is checked at: negative, zero (both signs), tiny, and large enough
+# that exp overflows or the function saturates.
+ACTIVATION_POINTS = [-1000.0, -40.0, -10.0, -3.0, -1.0, -0.5, -1e-8, -0.0,
+                     0.0, 1e-8, 0.5, 1.0, 3.0, 10.0, 40.0, 1000.0]
+
+ACTIVATIONS = [
+    ("leaky_relu", torch.nn.LeakyReLU()),
+    ("leaky_relu_0.2", torch.nn.LeakyReLU(0.2)),
+    ("sigmoid", torch.nn.Sigmoid()),
+    ("tanh", torch.nn.Tanh()),
+    ("gelu", torch.nn.GELU()),
+    ("silu", torch.nn.SiLU()),
+]
+
+
+def activations(rng):
+    """Each activation, forward and input gradient, on (4, 8): the points above, then 16 draws
+    of 3·N(0, 1); and on NaN and ±inf. L = Σ y ∘ dY."""
+    out = ""
+    x0 = np.concatenate([ACTIVATION_POINTS, 3 * rng.standard_normal(16)]).reshape(4, 8)
+    dy0 = rng.standard_normal((4, 8))
+    edge = [float("nan"), float("inf"), -float("inf"), 0.0]
+    for tag, f in ACTIVATIONS:
+        for suffix, xs, dys in [("", x0, dy0), ("_edge", np.array([edge]), np.ones((1, 4)))]:
+            x = torch.tensor(xs, requires_grad=True)
+            dy = torch.tensor(dys)
+            y = f(x)
+            y.backward(dy)
+            for name, t in [("x", x), ("dy", dy), ("y", y), ("dx", x.grad)]:
+                out += record(f"{tag}{suffix}.{name}", t)
+    return out
+
+
+def softmaxes(rng):
+    """softmax and log_softmax over the last dim: (3, 5) with a row of logits 1000 apart,
+    (2, 3, 4) for a rank of 3, and rows holding +inf, only -inf, NaN, and one -inf."""
+    out = ""
+    a = rng.standard_normal((3, 5)) * 3
+    a[2] = [1000.0, 0.0, -1000.0, 1.0, -1.0]
+    b = rng.standard_normal((2, 3, 4)) * 3
+    inf, nan = float("inf"), float("nan")
+    c = np.array([[1.0, inf, 2.0], [-inf, -inf, -inf], [1.0, nan, 2.0], [-inf, 0.0, 1.0]])
+    for tag, x in [("rank2", a), ("rank3", b), ("edge", c)]:
+        t = torch.tensor(x)
+        out += record(f"softmax_{tag}.x", t)
+        out += record(f"softmax_{tag}.softmax", torch.softmax(t, -1))
+        out += record(f"softmax_{tag}.log_softmax", torch.log_softmax(t, -1))
+    return out
+
+
 def main():
     rng = np.random.default_rng(20261127)
     text = header()
@@ -404,6 +548,16 @@ def main():
     rng = np.random.default_rng(6)
     with open(os.path.join(HERE, "residual.txt"), "w") as f:
         f.write(header() + residual(rng))
+    rng = np.random.default_rng(7)
+    text = header()
+    for case in CONV_OPTION_CASES:
+        text += conv_option(rng, *case)
+    text += pool_options(rng)
+    text += options_model(rng)
+    with open(os.path.join(HERE, "conv_options.txt"), "w") as f:
+        f.write(text)
+    with open(os.path.join(HERE, "activations.txt"), "w") as f:
+        f.write(header() + activations(rng) + softmaxes(rng))
 
 
 if __name__ == "__main__":

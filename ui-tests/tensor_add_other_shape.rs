@@ -1,0 +1,8 @@
+// Two tensors added element by element must have one shape: (4, 3) here, not (4, 2).
+use shaped::{typenum::*, Tensor};
+
+fn main() {
+    let a = Tensor::<(U4, U3)>::zeros();
+    let b = Tensor::<(U4, U2)>::zeros();
+    let _sum = a.add(&b);
+}

@@ -76,6 +76,10 @@ macro_rules! golden_case {
             let y_eval = bn.forward(&x1);
             close(y_eval.as_slice(), &key("y_eval"), 1e-12);
             assert_eq!(bn.infer(&x1), y_eval);
+            let (dx, grads) = bn.backward_eval(&x1, &dy);
+            close(dx.as_slice(), &key("dx_eval"), 1e-12);
+            close(grads.weight.as_slice(), &key("dw_eval"), 1e-12);
+            close(grads.bias.as_slice(), &key("db_eval"), 1e-12);
             assert_eq!(
                 bn, before,
                 "evaluation leaves the running statistics as they are"
@@ -160,6 +164,71 @@ fn batchnorm1d_training_backward_matches_finite_differences() {
     let x = Tensor::<(U7, U5), f64>::from_fn(|i| ((i[0] * 5 + i[1]) as f64 * 0.83).cos() * 3.0);
     let g: Vec<f64> = (0..35).map(|i| (i as f64 * 0.53).sin()).collect();
     fd_check(&bn, &x, &g);
+}
+
+#[test]
+fn batchnorm_evaluation_backward_matches_finite_differences() {
+    let mut bn = BatchNorm2d::<U3, f64>::new();
+    bn.weight = Tensor::from_vec(vec![0.7, -1.3, 2.0]).unwrap();
+    bn.bias = Tensor::from_vec(vec![0.1, 0.0, -0.4]).unwrap();
+    bn.running_mean = Tensor::from_vec(vec![0.2, -0.5, 1.0]).unwrap();
+    bn.running_var = Tensor::from_vec(vec![1.5, 0.3, 2.2]).unwrap();
+    let x = Tensor::<(U2, U3, U3, U4), f64>::from_fn(|i| {
+        ((i[0] * 37 + i[1] * 11 + i[2] * 5 + i[3] * 3) as f64 * 0.61).sin() * 2.0 + 0.3
+    });
+    let g: Vec<f64> = (0..72).map(|i| (i as f64 * 0.37).cos()).collect();
+    let dy = Tensor::<(U2, U3, U3, U4), f64>::from_vec(g.clone()).unwrap();
+    let (dx, grads) = bn.backward_eval(&x, &dy);
+    // L = Σ g·y(x, γ, β), central differences in f64.
+    let loss = |bn: &BatchNorm2d<U3, f64>, x: &Tensor<(U2, U3, U3, U4), f64>| -> f64 {
+        bn.forward(x)
+            .as_slice()
+            .iter()
+            .zip(&g)
+            .map(|(y, g)| y * g)
+            .sum()
+    };
+    let h = 1e-6;
+    let mut xp = x.clone();
+    for i in 0..72 {
+        let v = x.as_slice()[i];
+        xp.as_mut_slice()[i] = v + h;
+        let up = loss(&bn, &xp);
+        xp.as_mut_slice()[i] = v - h;
+        let down = loss(&bn, &xp);
+        xp.as_mut_slice()[i] = v;
+        let fd = (up - down) / (2.0 * h);
+        assert!(
+            (fd - dx.as_slice()[i]).abs() < 1e-7,
+            "dx[{i}]: {fd} vs {}",
+            dx.as_slice()[i]
+        );
+    }
+    for ch in 0..3 {
+        for (which, analytic) in [
+            (0, grads.weight.as_slice()[ch]),
+            (1, grads.bias.as_slice()[ch]),
+        ] {
+            let mut p = bn.clone();
+            let at = |p: &mut BatchNorm2d<U3, f64>, d: f64| {
+                let t = if which == 0 {
+                    &mut p.weight
+                } else {
+                    &mut p.bias
+                };
+                t.as_mut_slice()[ch] += d;
+            };
+            at(&mut p, h);
+            let up = loss(&p, &x);
+            at(&mut p, -2.0 * h);
+            let down = loss(&p, &x);
+            let fd = (up - down) / (2.0 * h);
+            assert!(
+                (fd - analytic).abs() < 1e-7,
+                "param {which} ch {ch}: {fd} vs {analytic}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -310,6 +310,44 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     }
 }
 
+impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
+    /// The gradient of the evaluation pass (running statistics frozen): `dx = dy·γ/√(var + ε)`,
+    /// `dγ += Σ dy·x̂`, `dβ += Σ dy`, with `x̂ = (x − mean)/√(var + ε)` from the running mean
+    /// and variance.
+    #[track_caller]
+    fn eval_backward_slices<S: Shape, G: Shape>(
+        &self,
+        x: &Tensor<S, E>,
+        dy: &Tensor<G, E>,
+        dx: &mut Tensor<S, E>,
+        grads: &mut BatchNormGrads<C, E>,
+    ) {
+        let (c, inner) = self.geometry(x);
+        check_dims::<BatchNormGradOutput>(x.dims().as_ref(), dy.dims().as_ref());
+        let eps = Self::setting(self.eps);
+        let dx = dx.reset(x.shape()).as_mut_slice();
+        let (x, dy) = (x.as_slice(), dy.as_slice());
+        for ch in 0..c {
+            let inv = E::one() / (self.running_var.as_slice()[ch] + eps).sqrt();
+            let (mean, k) = (
+                self.running_mean.as_slice()[ch],
+                self.weight.as_slice()[ch] * inv,
+            );
+            let (mut sum_dy, mut sum_dy_xhat) = (E::zero(), E::zero());
+            let rows = planes_mut(dx, c, inner, ch).zip(planes(x, c, inner, ch));
+            for ((ds, xs), gs) in rows.zip(planes(dy, c, inner, ch)) {
+                for ((d, &v), &g) in ds.iter_mut().zip(xs).zip(gs) {
+                    *d = g * k;
+                    sum_dy += g;
+                    sum_dy_xhat += g * (v - mean) * inv;
+                }
+            }
+            grads.bias.as_mut_slice()[ch] += sum_dy;
+            grads.weight.as_mut_slice()[ch] += sum_dy_xhat;
+        }
+    }
+}
+
 /// `n` as an element.
 fn count<E: Element>(n: usize) -> E {
     E::from_usize(n).unwrap_or_else(E::max_value)
@@ -492,6 +530,60 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
         let mut grads = self.zero_grads();
         self.backward_slices(x, dy, Some(&mut dx), &mut grads);
         (dx, grads)
+    }
+
+    /// The gradients of a loss through the evaluation pass [`Self::forward`] (the running
+    /// statistics, frozen: fine-tuning with BatchNorm in evaluation mode, as PyTorch's
+    /// `bn.eval()` differentiates): given `dy` of `x`'s shape, returns `dx = dy·γ/√(var + ε)`
+    /// of `x`'s shape and `dγ = Σ dy·x̂`, `dβ = Σ dy` of shape `(C,)`, `x̂` normalised with the
+    /// running mean and variance.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, Tensor};
+    /// let bn = BatchNorm1d::<U2>::new(); // running mean 0, variance 1, γ = 1
+    /// let x = Tensor::<(U3, U2)>::full(2.0);
+    /// let (dx, grads) = bn.backward_eval(&x, &Tensor::<(U3, U2)>::full(1.0));
+    /// assert!((dx.as_slice()[0] - 1.0 / (1.0f32 + 1e-5).sqrt()).abs() < 1e-6);
+    /// assert_eq!(grads.bias.as_slice(), &[3.0, 3.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Self::backward`] for the shapes (any number of values per channel is fine here).
+    #[track_caller]
+    pub fn backward_eval<S, G>(
+        &self,
+        x: &Tensor<S, E>,
+        dy: &Tensor<G, E>,
+    ) -> (Tensor<S, E>, BatchNormGrads<C, E>)
+    where
+        S: BatchNormInput<C, L>,
+        G: Shape + ShapeEq<S, BatchNormGradOutput>,
+    {
+        let mut dx = Tensor::default();
+        let mut grads = self.zero_grads();
+        self.eval_backward_slices(x, dy, &mut dx, &mut grads);
+        (dx, grads)
+    }
+
+    /// [`Self::backward_eval`] into buffers the caller keeps: `dx` is overwritten, `dγ` and
+    /// `dβ` are added into `grads`.
+    ///
+    /// # Panics
+    ///
+    /// As [`Self::backward_eval`].
+    #[track_caller]
+    pub fn backward_eval_into<S, G>(
+        &self,
+        x: &Tensor<S, E>,
+        dy: &Tensor<G, E>,
+        dx: &mut Tensor<S, E>,
+        grads: &mut BatchNormGrads<C, E>,
+    ) where
+        S: BatchNormInput<C, L>,
+        G: Shape + ShapeEq<S, BatchNormGradOutput>,
+    {
+        self.eval_backward_slices(x, dy, dx, grads);
     }
 
     /// [`Self::backward`] into buffers the caller keeps: `dx` takes `x`'s shape and is

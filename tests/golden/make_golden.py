@@ -351,6 +351,13 @@ def batchnorm(rng):
         out += record(f"{tag}.running_var2", bn.running_var)
         bn.eval()
         out += record(f"{tag}.y_eval", bn(torch.tensor(x1)))
+        # The gradient of the evaluation pass (running statistics frozen).
+        bn.weight.grad, bn.bias.grad = None, None
+        tx = torch.tensor(x1, requires_grad=True)
+        (bn(tx) * torch.tensor(dy)).sum().backward()
+        for name, t in [("dx_eval", tx.grad), ("dw_eval", bn.weight.grad),
+                        ("db_eval", bn.bias.grad)]:
+            out += record(f"{tag}.{name}", t)
     # PyTorch refuses a batch of one vector in training; shaped panics with the same words.
     try:
         nn.BatchNorm1d(4).double().train()(torch.zeros(1, 4))

@@ -46,10 +46,12 @@ WORKLOADS = {
     "relu_256x4096_stateless": ("relu", (256, 4096)),
     "affine_256x1024_1024_stateless": ("affine", (256, 1024, 1024)),
     "conv_stride2_stateless": ("conv", (32, 16, 32, 32, 32, 3, 3, 2, 1)),
-    # Whole training steps: "forward" is the model's forward pass, "forward+backward" a step
-    # (forward, cross-entropy, backward, Adam). (model, batch)
+    # Whole training steps: "forward" is the model's forward pass (PyTorch's in train mode
+    # under no_grad, as shaped's forward_train), "forward+backward" a step (forward,
+    # cross-entropy, backward, Adam). (model, batch)
     "step_lenet5_b64": ("step", ("lenet5", 64)),
     "step_digits_cnn_b32": ("step", ("digits_cnn", 32)),
+    "step_resnet_b32": ("step", ("resnet", 32)),
 }
 PASSES = ("forward", "forward_backward")
 # As `MIN_SAMPLE_SECONDS` in benches/vs_pytorch.rs.
@@ -105,6 +107,9 @@ def step_model(name):
             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
             nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
         ), (1, 28, 28)
+    if name == "resnet":
+        from resnet_vs_pytorch import resnet  # the twin of examples/resnet.rs
+        return resnet(), (1, 8, 8)
     assert name == "digits_cnn"
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),

@@ -16,7 +16,8 @@
 
 use shaped::{rand::rngs::StdRng, rand::SeedableRng, softmax_cross_entropy_into};
 use shaped::{typenum::*, Adam, Affine, Context, Conv, ConvOut, Flatten, Gradients, Init};
-use shaped::{MaxPool2d, Module, ReLU, Tensor, Width};
+use shaped::{BatchNorm2d, GlobalAvgPool, MaxPool2d, Module, Projected, ReLU, Residual};
+use shaped::{Tensor, Width};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -288,6 +289,43 @@ fn main() {
                 Affine<U64, U10>,
             );
             let model = Cnn::init(&mut StdRng::seed_from_u64(1));
+            train_step(
+                model,
+                Tensor::<(U32, U1, U8, U8)>::from_fn(noise(3)),
+                labels(32),
+            )
+        }),
+        ("step_resnet_b32", {
+            // The model of examples/resnet.rs (stem, an identity block, a projected stride-2
+            // block, global average pooling), trained here with Adam like the other steps.
+            type Conv3<C, K> = Conv<C, K, U3, U3, U1, U1>;
+            type ResNet = (
+                Conv3<U1, U16>,
+                BatchNorm2d<U16>,
+                ReLU,
+                Residual<(
+                    Conv3<U16, U16>,
+                    BatchNorm2d<U16>,
+                    ReLU,
+                    Conv3<U16, U16>,
+                    BatchNorm2d<U16>,
+                )>,
+                ReLU,
+                Projected<
+                    (
+                        Conv<U16, U32, U3, U3, U2, U1>,
+                        BatchNorm2d<U32>,
+                        ReLU,
+                        Conv3<U32, U32>,
+                        BatchNorm2d<U32>,
+                    ),
+                    (Conv<U16, U32, U1, U1, U2, U0>, BatchNorm2d<U32>),
+                >,
+                ReLU,
+                GlobalAvgPool,
+                Affine<U32, U10>,
+            );
+            let model = ResNet::init(&mut StdRng::seed_from_u64(1));
             train_step(
                 model,
                 Tensor::<(U32, U1, U8, U8)>::from_fn(noise(3)),

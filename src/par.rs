@@ -300,23 +300,17 @@ pub(crate) fn for_task_chunks<E: Send, const M: usize>(
     bufs: [(&mut [E], usize); M],
     f: impl Fn(usize, [&mut [E]; M]) + Sync,
 ) {
-    let parts = bufs.map(|(buf, len)| (buf.len(), len, Out(buf.as_mut_ptr())));
-    let task = |t: usize| {
-        let chunks = parts.each_ref().map(|(total, len, out)| {
-            let start = (t * len).min(*total);
-            let end = (start + len).min(*total);
-            // SAFETY: task `t` alone takes `t * len..(t + 1) * len` of each buffer (clamped to
-            // it): `for_tasks` and the loop below run each task once, and the buffers are
-            // borrowed mutably for the whole call.
-            unsafe { out.slice(start..end) }
-        });
-        f(t, chunks)
-    };
-    if parallel {
-        for_tasks(tasks, task);
-    } else {
-        (0..tasks).for_each(task);
-    }
+    let parts = bufs.map(|(buf, len)| (Out::new(buf), len));
+    // SAFETY: `tasks_once` runs each task once, and the buffers are borrowed mutably for the
+    // whole call.
+    tasks_once(parallel, tasks, |t| {
+        f(
+            t,
+            parts
+                .each_ref()
+                .map(|(out, len)| unsafe { out.chunk(t, *len) }),
+        )
+    });
 }
 
 /// [`for_task_chunks`] over two buffers of different element types.
@@ -327,23 +321,16 @@ pub(crate) fn for_task_chunks2<A: Send, B: Send>(
     (b, b_len): (&mut [B], usize),
     f: impl Fn(usize, &mut [A], &mut [B]) + Sync,
 ) {
-    let (a_total, a_out) = (a.len(), Out(a.as_mut_ptr()));
-    let (b_total, b_out) = (b.len(), Out(b.as_mut_ptr()));
-    let clamp = |t: usize, len: usize, total: usize| {
-        let start = (t * len).min(total);
-        start..(start + len).min(total)
-    };
-    let task = |t: usize| {
-        // SAFETY: as in `for_task_chunks`: task `t` alone takes these ranges, and both
-        // buffers are borrowed mutably for the whole call.
-        let (a, b) = unsafe {
-            (
-                a_out.slice(clamp(t, a_len, a_total)),
-                b_out.slice(clamp(t, b_len, b_total)),
-            )
-        };
-        f(t, a, b)
-    };
+    let (a, b) = (Out::new(a), Out::new(b));
+    // SAFETY: as in `for_task_chunks`.
+    tasks_once(parallel, tasks, |t| unsafe {
+        f(t, a.chunk(t, a_len), b.chunk(t, b_len))
+    });
+}
+
+/// Runs `task(t)` once for every `t` in `0..tasks`: through [`for_tasks`] when `parallel`, else
+/// in order on this thread.
+fn tasks_once(parallel: bool, tasks: usize, task: impl Fn(usize) + Sync) {
     if parallel {
         for_tasks(tasks, task);
     } else {
@@ -351,13 +338,24 @@ pub(crate) fn for_task_chunks2<A: Send, B: Send>(
     }
 }
 
-/// A pointer to a caller's buffer that chunks write disjoint parts of.
-struct Out<E>(*mut E);
-// SAFETY: only used by `for_chunks_mut`, whose chunks are disjoint ranges of one `&mut [E]`.
+/// A pointer to a caller's buffer (and its length) that tasks write disjoint parts of.
+struct Out<E> {
+    ptr: *mut E,
+    len: usize,
+}
+// SAFETY: each task reaches only its own disjoint range of the buffer (the contracts of
+// `slice` and `chunk`), which is a `&mut [E]` borrowed for the whole parallel call.
 unsafe impl<E: Send> Sync for Out<E> {}
 unsafe impl<E: Send> Send for Out<E> {}
 
 impl<E> Out<E> {
+    fn new(buf: &mut [E]) -> Self {
+        Self {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+        }
+    }
+
     /// The elements `r` of the buffer.
     ///
     /// # Safety
@@ -365,7 +363,19 @@ impl<E> Out<E> {
     /// `r` lies in the buffer, and no other live reference covers it.
     unsafe fn slice<'a>(&self, r: Range<usize>) -> &'a mut [E] {
         // SAFETY: the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(r.start), r.len()) }
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.len()) }
+    }
+
+    /// Chunk `t` of the buffer cut in pieces of `len` (clamped to the buffer: empty past it).
+    ///
+    /// # Safety
+    ///
+    /// No other live reference covers that chunk (each `t` is taken once).
+    unsafe fn chunk<'a>(&self, t: usize, len: usize) -> &'a mut [E] {
+        let start = t.saturating_mul(len).min(self.len);
+        let end = start.saturating_add(len).min(self.len);
+        // SAFETY: `start..end` lies in the buffer; the caller's contract for the rest.
+        unsafe { self.slice(start..end) }
     }
 }
 
@@ -373,7 +383,7 @@ impl<E> Out<E> {
 /// long.
 pub(crate) fn for_chunks_mut<E: Send>(y: &mut [E], f: impl Fn(Range<usize>, &mut [E]) + Sync) {
     let len = y.len();
-    let out = Out(y.as_mut_ptr());
+    let out = Out::new(y);
     for_ranges(len, |r| {
         // SAFETY: `for_ranges` hands out each range of `0..len` once, and `y` is borrowed
         // mutably for the whole call, so the chunks are disjoint parts of a live buffer.

@@ -147,14 +147,12 @@ fn max_pool<E: Element>(w: &Window, x: &[E], y: &mut [E], argmax: Option<&mut Ve
     let x_of = |t: usize| &x[(t * per * plane_in).min(x.len())..];
     match argmax {
         Some(a) => {
-            a.clear();
+            // Every entry is written below: resizing keeps the memory and fills nothing then.
             a.resize(y.len(), 0);
             let bufs = ((y, per * plane_out), (&mut a[..], per * plane_out));
             par::for_task_chunks2(parallel, tasks, bufs.0, bufs.1, |t, y, a| {
                 let block = block.planes(y.len() / plane_out.max(1));
-                max_pool_block(&block, x_of(t), y, Some(a));
-                let offset = t * per * plane_in;
-                a.iter_mut().for_each(|at| *at += offset);
+                max_pool_block(&block, x_of(t), y, Some((a, t * per * plane_in)));
             });
         }
         None => par::for_task_chunks(parallel, tasks, [(y, per * plane_out)], |t, [y]| {
@@ -164,8 +162,14 @@ fn max_pool<E: Element>(w: &Window, x: &[E], y: &mut [E], argmax: Option<&mut Ve
     }
 }
 
-/// [`max_pool`] on one block of planes, on this thread; `argmax` indices into `x`.
-fn max_pool_block<E: Element>(w: &Window, x: &[E], y: &mut [E], argmax: Option<&mut [usize]>) {
+/// [`max_pool`] on one block of planes, on this thread; `argmax` gets each maximum's index into
+/// `x` plus the offset given with it (where `x` starts in the whole input).
+fn max_pool_block<E: Element>(
+    w: &Window,
+    x: &[E],
+    y: &mut [E],
+    argmax: Option<(&mut [usize], usize)>,
+) {
     let mut at_of = |out: usize, cells: Cells| {
         // A window holds at least one input element (a window of 0 does not compile, and
         // the padding is at most half a window).
@@ -185,7 +189,7 @@ fn max_pool_block<E: Element>(w: &Window, x: &[E], y: &mut [E], argmax: Option<&
         at
     };
     match argmax {
-        Some(a) => w.each(|out, cells| a[out] = at_of(out, cells)),
+        Some((a, offset)) => w.each(|out, cells| a[out] = offset + at_of(out, cells)),
         None => w.each(|out, cells| {
             at_of(out, cells);
         }),

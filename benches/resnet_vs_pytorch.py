@@ -38,6 +38,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import time
 
 import torch
@@ -45,6 +46,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "golden"))
+from twins import resnet as resnet_of  # noqa: E402 (found through the path above)
 DATA = os.path.join(ROOT, "examples", "data", "digits.csv.gz")
 MODEL = os.path.join(ROOT, "target", "resnet.safetensors")
 SPLIT = os.path.join(ROOT, "target", "resnet-split.txt")
@@ -57,40 +60,10 @@ MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
 
 
-class Residual(nn.Module):
-    """x + block(x), or shortcut(x) + block(x): shaped's `Residual` and `Projected` (their
-    parameters are named block.* and shortcut.*)."""
-
-    def __init__(self, block, shortcut=None):
-        super().__init__()
-        self.block = block
-        if shortcut is not None:
-            self.shortcut = shortcut
-
-    def forward(self, x):
-        s = self.shortcut(x) if hasattr(self, "shortcut") else x
-        return s + self.block(x)
-
-
 def resnet():
-    """The `ResNet` type of examples/resnet.rs, entry for entry (so the names agree)."""
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        Residual(nn.Sequential(
-            nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-            nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16))),
-        nn.ReLU(),
-        Residual(
-            nn.Sequential(
-                nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-                nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32)),
-            nn.Sequential(nn.Conv2d(16, 32, 1, stride=2), nn.BatchNorm2d(32))),
-        nn.ReLU(),
-        nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
-        nn.Linear(32, 10),
-    )
+    """The `ResNet` type of examples/resnet.rs, entry for entry (so the names agree); the
+    builder is shared with the golden scripts."""
+    return resnet_of(16, 10)
 
 
 def load_digits():

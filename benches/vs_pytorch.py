@@ -2,7 +2,7 @@
 """Speed of shaped against PyTorch CPU (f32) on every benchmark workload, in one run.
 
     pip install torch numpy
-    python3 benches/vs_pytorch.py [--rounds 7] [--reps 50] [--threads 2]
+    python3 benches/vs_pytorch.py [--rounds 7] [--reps 50] [--threads 2] [--only a,b]
 
 The shaped side is `benches/vs_pytorch.rs`, built once (`cargo bench --bench vs_pytorch
 --no-run`) and run directly with `--timings REPS`. Each round runs that binary, then PyTorch on
@@ -14,7 +14,8 @@ about 20 µs, by the same rule on both sides.
 Both sides train as a user's loop does: shaped keeps its step buffers and gradients across
 calls; PyTorch runs forward under `torch.no_grad()`, and forward+backward with `x` and the
 parameters requiring grad, their `.grad` set to None before each call, then `y.backward(dy)`.
-`--threads` sets PyTorch's thread count and SHAPED_NUM_THREADS for the shaped binary.
+`--threads` sets PyTorch's thread count and SHAPED_NUM_THREADS for the shaped binary; `--only`
+keeps the workloads named (comma-separated), for a quick look at one of them.
 
 The output is a markdown table: per workload and pass the medians over rounds, and the median
 over rounds of each round's ratio shaped / PyTorch with its range (below 1.0: shaped is faster).
@@ -139,9 +140,10 @@ def step_timings(model_name, batch, reps, g):
             "forward_backward": median_seconds(step, reps)}
 
 
-def torch_timings(reps):
+def torch_timings(reps, names):
     out = {}
-    for name, (kind, dims) in WORKLOADS.items():
+    for name in names:
+        kind, dims = WORKLOADS[name]
         if kind == "step":
             out[name] = step_timings(*dims, reps, torch.Generator().manual_seed(0))
             continue
@@ -224,19 +226,26 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", default=",".join(WORKLOADS),
+                    help="comma-separated workloads to measure (default: all)")
     args = ap.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        raise SystemExit(f"unknown workload(s) {unknown}; known: {', '.join(WORKLOADS)}")
     torch.set_num_threads(args.threads)
     env = dict(os.environ, SHAPED_NUM_THREADS=str(args.threads))
     binary = build()
 
-    shaped = {name: {p: [] for p in PASSES} for name in WORKLOADS}
-    ref = {name: {p: [] for p in PASSES} for name in WORKLOADS}
+    shaped = {name: {p: [] for p in PASSES} for name in names}
+    ref = {name: {p: [] for p in PASSES} for name in names}
     gemm = []
     for r in range(args.rounds):
-        line = subprocess.run([binary, "--timings", str(args.reps)], env=env, check=True,
-                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        s, t = json.loads(line), torch_timings(args.reps)
-        for name in WORKLOADS:
+        line = subprocess.run([binary, "--timings", str(args.reps), "--only", ",".join(names)],
+                              env=env, check=True, capture_output=True,
+                              text=True).stdout.strip().splitlines()[-1]
+        s, t = json.loads(line), torch_timings(args.reps, names)
+        for name in names:
             for p in PASSES:
                 shaped[name][p].append(s[name][p])
                 ref[name][p].append(t[name][p])
@@ -251,7 +260,7 @@ def main():
           f"medians over {args.rounds} rounds of {args.reps} samples\n")
     print("| workload | pass | shaped | PyTorch | shaped / PyTorch | range over rounds |")
     print("|---|---|---:|---:|---:|---|")
-    for name in WORKLOADS:
+    for name in names:
         for p in PASSES:
             a, b = shaped[name][p], ref[name][p]
             ratios = [x / y for x, y in zip(a, b)]
@@ -265,7 +274,7 @@ def main():
           f"{peak:.0f} GFLOP/s (range over rounds {min(peaks):.0f}–{max(peaks):.0f})\n")
     print("| workload | pass | shaped GFLOP/s | % of peak |")
     print("|---|---|---:|---:|")
-    for name in WORKLOADS:
+    for name in names:
         f = flops(name)
         if f is None:
             continue

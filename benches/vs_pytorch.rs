@@ -342,6 +342,15 @@ fn main() {
         },
         None => 5,
     };
+    // `--only a,b`: just the workloads named (all by default).
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        let only: Vec<&str> = args
+            .get(i + 1)
+            .map_or("", |s| s.as_str())
+            .split(',')
+            .collect();
+        cases.retain(|(name, _)| only.contains(name));
+    }
     let fields: Vec<String> = cases
         .iter_mut()
         .map(|(name, timings)| {

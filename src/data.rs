@@ -18,15 +18,25 @@
 //! ```
 
 use rand::seq::SliceRandom;
-use rand::Rng;
 
 use crate::dims::{Dim, Dyn};
+use crate::init::Generator;
 use crate::loss::LabelError;
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
 /// Samples (the rows of a tensor whose outermost dim is a [`Dyn`] batch, such as
 /// `(Dyn, U1, U8, U8)`) and one class label each.
+///
+/// ```
+/// use shaped::{data::Dataset, loss::LabelError, Dyn, Tensor, U2};
+/// let x = Tensor::<(Dyn, U2)>::from_vec(vec![0.0, 0.0, 1.0, 1.0, 2.0, 2.0])?; // 3 samples
+/// let data: Dataset<(Dyn, U2)> = Dataset::new(x.clone(), vec![0, 1, 1])?;
+/// assert_eq!(data.len(), 3);
+/// let err = Dataset::new(x, vec![0, 1]).unwrap_err(); // a label short
+/// assert_eq!(err, LabelError::Count { expected: 3, found: 2 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset<S: Shape, E = f32> {
     inputs: Tensor<S, E>,
@@ -37,6 +47,16 @@ impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
     /// Pairs each row of `inputs` with its label; another number of labels than rows is an
     /// error naming both. (A tensor with a static batch converts with
     /// [`Tensor::into_dyn_batch`].)
+    ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U2, U4};
+    /// let images = Tensor::<(U4, U2)>::zeros().into_dyn_batch(); // 4 samples
+    /// let data = Dataset::new(images, vec![3, 1, 4, 1])?;
+    /// assert_eq!(data.labels(), &[3, 1, 4, 1]);
+    /// let four = Tensor::<(Dyn, U2)>::zeros_with((Dyn(4), U2::default()));
+    /// assert!(Dataset::new(four, vec![0; 5]).is_err()); // 5 labels for 4 samples
+    /// # Ok::<(), shaped::LabelError>(())
+    /// ```
     pub fn new(inputs: Tensor<S, E>, labels: Vec<usize>) -> Result<Self, LabelError> {
         let rows = inputs.shape().batch().size();
         if labels.len() != rows {
@@ -49,27 +69,76 @@ impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
     }
 
     /// The number of samples.
+    ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U3};
+    /// let data = Dataset::new(Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 15])?, vec![0; 5])?;
+    /// assert_eq!(data.len(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
     /// Whether there are no samples.
+    ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U3};
+    /// let mut data = Dataset::new(Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 6])?, vec![0, 1])?;
+    /// assert!(!data.is_empty());
+    /// let all = data.split_off(2);
+    /// assert!(data.is_empty() && all.len() == 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
 
     /// All inputs, one row per sample.
+    ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U2};
+    /// let x = Tensor::<(Dyn, U2)>::from_vec(vec![1.0, 2.0, 3.0, 4.0])?;
+    /// let data = Dataset::new(x.clone(), vec![0, 1])?;
+    /// let inputs: &Tensor<(Dyn, U2)> = data.inputs();
+    /// assert_eq!(inputs, &x);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn inputs(&self) -> &Tensor<S, E> {
         &self.inputs
     }
 
     /// All labels, one per sample.
+    ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U2};
+    /// let data = Dataset::new(Tensor::<(Dyn, U2)>::from_vec(vec![0.0; 6])?, vec![2, 0, 1])?;
+    /// assert_eq!(data.labels(), &[2, 0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn labels(&self) -> &[usize] {
         &self.labels
     }
 
-    /// Puts the samples in a random order drawn from `rng` (each row keeps its label).
-    pub fn shuffle<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+    /// Puts the samples in a random order drawn from `rng` (each row keeps its label), a
+    /// generator of the crate's `rand` ([`Generator`]).
+    ///
+    /// ```
+    /// use shaped::rand::{rngs::StdRng, SeedableRng};
+    /// use shaped::{data::Dataset, Dyn, Tensor, U2};
+    /// // Sample i is (i, i) with label i, so a shuffled row still names its label.
+    /// let x = Tensor::<(Dyn, U2)>::from_vec((0..8).map(|v| (v / 2) as f32).collect())?;
+    /// let mut data = Dataset::new(x, vec![0, 1, 2, 3])?;
+    /// data.shuffle(&mut StdRng::seed_from_u64(3));
+    /// for (row, &label) in data.inputs().as_slice().chunks(2).zip(data.labels()) {
+    ///     assert_eq!(row, &[label as f32; 2]);
+    /// }
+    /// let mut labels = data.labels().to_vec();
+    /// labels.sort();
+    /// assert_eq!(labels, [0, 1, 2, 3]); // the same samples, in another order
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shuffle<R: Generator + ?Sized>(&mut self, rng: &mut R) {
         let n = self.len();
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(rng);
@@ -109,6 +178,17 @@ impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
     /// The samples in order, `size` at a time, the last batch partial: each batch's inputs
     /// (copied) and its labels, as many as the batch's rows.
     ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U2};
+    /// let x = Tensor::<(Dyn, U2)>::from_vec((0..10).map(|v| v as f32).collect())?;
+    /// let data = Dataset::new(x, vec![0, 1, 0, 1, 1])?;
+    /// let batches: Vec<(Tensor<(Dyn, U2)>, &[usize])> = data.batches(2).collect();
+    /// assert_eq!(batches.len(), 3);
+    /// assert_eq!(batches[2].0.as_slice(), &[8.0, 9.0]); // the last, partial batch
+    /// assert_eq!(batches[2].1, &[1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `size` is 0.
@@ -120,6 +200,14 @@ impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
     }
 
     /// The number of batches of `size` samples (the last one partial).
+    ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U2};
+    /// let data = Dataset::new(Tensor::<(Dyn, U2)>::from_vec(vec![0.0; 14])?, vec![0; 7])?;
+    /// assert_eq!(data.num_batches(3), 3); // 3 + 3 + 1
+    /// assert_eq!(data.num_batches(7), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -161,6 +249,17 @@ impl<S: Shape<Batch = Dyn>, E: Element> Dataset<S, E> {
 
     /// Splits off the last `count` samples (for example a held-out test set): returns them,
     /// and `self` keeps the rest.
+    ///
+    /// ```
+    /// use shaped::{data::Dataset, Dyn, Tensor, U2};
+    /// let x = Tensor::<(Dyn, U2)>::from_vec((0..10).map(|v| v as f32).collect())?;
+    /// let mut train = Dataset::new(x, vec![0, 1, 2, 3, 4])?;
+    /// let test = train.split_off(2);
+    /// assert_eq!((train.len(), test.len()), (3, 2));
+    /// assert_eq!(test.labels(), &[3, 4]);
+    /// assert_eq!(test.inputs().as_slice(), &[6.0, 7.0, 8.0, 9.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Panics
     ///

@@ -52,6 +52,17 @@ pub trait Dim: Copy + Eq + fmt::Debug + Send + Sync + 'static + DimCmp<Self, Sam
 ///
 /// Needed where a size has no tensor to be read from (a stride, a padding) or where a tensor is
 /// built from nothing ([`Tensor::zeros`](crate::Tensor::zeros)).
+///
+/// ```
+/// use shaped::{ConstDim, Tensor, U3, U5};
+/// assert_eq!(<U5 as ConstDim>::SIZE, 5);
+///
+/// /// A 1-D tensor of `D` elements, `0, 1, …`, built from its type alone.
+/// fn range<D: ConstDim>() -> Tensor<(D,)> {
+///     Tensor::from_fn(|i| i[0] as f32)
+/// }
+/// assert_eq!(range::<U3>().as_slice(), &[0.0, 1.0, 2.0]);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a compile-time dimension",
     label = "a typenum number (`U1`, `U784`, …) is needed here",
@@ -118,6 +129,14 @@ impl Dim for Dyn {
 
 /// The product of two dims, as a dim: the static product of two typenum numbers, [`Dyn`] as
 /// soon as one of them is (used by [`Flat`] and [`Count`](crate::Count)).
+///
+/// ```
+/// use shaped::{DimMul, Dyn, U3, U4, U12};
+/// let n: U12 = U3::default().mul(U4::default()); // static: the product is a type
+/// assert_eq!(n, U12::default());
+/// assert_eq!(Dyn(5).mul(U3::default()), Dyn(15)); // known at run time
+/// assert_eq!(U3::default().mul(Dyn(2)), Dyn(6));
+/// ```
 pub trait DimMul<Rhs> {
     /// The product.
     type Out: Dim;
@@ -178,23 +197,79 @@ impl<A: ConstDim + Unsigned> DimMul<Dyn> for A {
 pub type ConvOut<X, F, S, P, A = Height, D = typenum::U1> = <X as ConvOutput<F, S, P, A, D>>::Out;
 
 /// The padded size `X + 2P`.
+///
+/// ```
+/// use shaped::{Padded, U1, U2, U28, U30, U32};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(Padded<U28, U1>, U30);
+/// assert_type_eq_all!(Padded<U28, U2>, U32);
+/// ```
 pub type Padded<X, P> = Sum<X, Prod<P, U2>>;
 
 /// The height axis of a convolution (errors say "height").
+///
+/// ```
+/// use shaped::{rules::Rule, ConvAxis, ConvOut, Height, U1, U3, U8};
+/// use static_assertions::assert_type_eq_all;
+/// // The default axis:
+/// assert_type_eq_all!(ConvOut<U8, U3, U1, U1, Height>, ConvOut<U8, U3, U1, U1>, U8);
+/// let message = <<Height as ConvAxis>::KernelRule as Rule>::MESSAGE;
+/// assert!(message.starts_with("kernel height {Found} is larger than the padded input height"));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Height;
 /// The width axis of a convolution (errors say "width").
+///
+/// ```
+/// use shaped::{rules::Rule, ConvAxis, ConvOut, Width, U1, U2, U3, U4, U8};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(ConvOut<U8, U3, U2, U1, Width>, U4); // ⌊(8 + 2 − 3) / 2⌋ + 1
+/// let message = <<Width as ConvAxis>::KernelRule as Rule>::MESSAGE;
+/// assert!(message.starts_with("kernel width {Found} is larger than the padded input width"));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Width;
 
 /// The height axis of a pooling window (errors say "pool window height").
+///
+/// ```
+/// use shaped::{rules::Rule, ConvAxis, PoolHeight, PoolOut, U2, U3, U6};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(PoolOut<U6, U2, U2, PoolHeight>, U3);
+/// let message = <<PoolHeight as ConvAxis>::KernelRule as Rule>::MESSAGE;
+/// assert_eq!(message, "pool window height {Found} is larger than the input height {Expected}");
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PoolHeight;
 /// The width axis of a pooling window (errors say "pool window width").
+///
+/// ```
+/// use shaped::{rules::Rule, ConvAxis, PoolOut, PoolWidth, U2, U3, U7};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(PoolOut<U7, U2, U2, PoolWidth>, U3); // the last column is left out
+/// let message = <<PoolWidth as ConvAxis>::KernelRule as Rule>::MESSAGE;
+/// assert_eq!(message, "pool window width {Found} is larger than the input width {Expected}");
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PoolWidth;
 
 /// An axis of a sliding window (convolution or pooling), and the rules that name it.
+///
+/// The `A` of [`ConvOut`] and the pools' output sizes; its rules are the errors a window that
+/// does not fit, or a zero stride, reports:
+///
+/// ```
+/// use shaped::{rules::Rule, ConvAxis, Height, PoolWidth, Width};
+///
+/// fn kernel_rule<A: ConvAxis>() -> &'static str {
+///     <A::KernelRule as Rule>::MESSAGE
+/// }
+/// assert!(kernel_rule::<Height>().starts_with("kernel height"));
+/// assert!(kernel_rule::<Width>().starts_with("kernel width"));
+/// assert!(kernel_rule::<PoolWidth>().starts_with("pool window width"));
+/// let stride = <<Width as ConvAxis>::StrideRule as Rule>::MESSAGE;
+/// assert_eq!(stride, "stride must be non-zero in Conv: found S = {Found}");
+/// ```
 pub trait ConvAxis {
     /// The rule "the window fits the padded input" on this axis.
     type KernelRule: Rule;
@@ -221,12 +296,37 @@ impl ConvAxis for PoolWidth {
 /// The output size of a pooling window `K` with stride `S` (no padding) along one axis:
 /// `⌊(X − K) / S⌋ + 1`, that is [`ConvOut`]`<X, K, S, U0, A>`, with errors that speak of the
 /// pool window. `A` is [`PoolHeight`] (the default) or [`PoolWidth`].
+///
+/// ```
+/// use shaped::{PoolOut, PoolWidth, U2, U3, U7, U8, U14, U28};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(PoolOut<U28, U2, U2>, U14); // LeNet's 2 × 2 pool
+/// assert_type_eq_all!(PoolOut<U8, U3, U2, PoolWidth>, U3); // ⌊(8 − 3) / 2⌋ + 1
+/// assert_type_eq_all!(PoolOut<U7, U2, U2>, U3); // the last row is left out
+/// ```
 pub type PoolOut<X, K, S, A = PoolHeight> = ConvOut<X, K, S, typenum::U0, A>;
 
 /// The height axis of a padded pooling window (errors say "padded input height").
+///
+/// ```
+/// use shaped::{rules::Rule, ConvAxis, PaddedPoolHeight};
+/// let message = <<PaddedPoolHeight as ConvAxis>::KernelRule as Rule>::MESSAGE;
+/// assert_eq!(
+///     message,
+///     "pool window height {Found} is larger than the padded input height {Expected} (H + 2P)"
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PaddedPoolHeight;
 /// The width axis of a padded pooling window (errors say "padded input width").
+///
+/// ```
+/// use shaped::{rules::Rule, ConvAxis, PaddedPoolOut, PaddedPoolWidth, U1, U2, U3, U4, U8};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(PaddedPoolOut<U8, U3, U2, U1, PaddedPoolWidth>, U4);
+/// let message = <<PaddedPoolWidth as ConvAxis>::KernelRule as Rule>::MESSAGE;
+/// assert!(message.ends_with("is larger than the padded input width {Expected} (W + 2P)"));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PaddedPoolWidth;
 impl ConvAxis for PaddedPoolHeight {
@@ -251,6 +351,15 @@ impl ConvAxis for PaddedPoolWidth {
 pub type PaddedPoolOut<X, K, S, P, A = PaddedPoolHeight> = ConvOut<X, K, S, P, A>;
 
 /// An axis of a dilated convolution kernel (`D > 1`): its errors say "dilated kernel".
+///
+/// ```
+/// use shaped::{rules::Rule, ConvAxis, ConvOut, Dilated, Height, Width, U1, U2, U3, U6, U8};
+/// use static_assertions::assert_type_eq_all;
+/// // Dilation 2 gives a 3-tap kernel a span of 5: ⌊(8 + 2 − 5) / 1⌋ + 1 = 6.
+/// assert_type_eq_all!(ConvOut<U8, U3, U1, U1, Height, U2>, U6);
+/// let message = <<Dilated<Width> as ConvAxis>::KernelRule as Rule>::MESSAGE;
+/// assert!(message.starts_with("dilated kernel width {Found} (D·(WF − 1) + 1) is larger"));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Dilated<A>(PhantomData<A>);
 impl ConvAxis for Dilated<Height> {
@@ -345,6 +454,25 @@ where
 pub type PerGroup<C, K, G> = <C as ConvGroups<K, G>>::PerGroup;
 
 /// Computes [`PerGroup`]: implemented for every typenum `C`, checked on use.
+///
+/// Code generic over a grouped convolution's sizes states it as a bound, as [`Conv2d`]
+/// does, to name the weight's shape:
+///
+/// ```
+/// use shaped::{ConstDim, ConvGroups, PerGroup, Tensor, U1, U3, U6};
+///
+/// /// The weight of a grouped 1 × 1 convolution, `(K, C/G, 1, 1)`.
+/// fn pointwise_weight<C, K, G>() -> Tensor<(K, PerGroup<C, K, G>, U1, U1)>
+/// where
+///     C: ConvGroups<K, G>,
+///     K: ConstDim,
+/// {
+///     Tensor::zeros()
+/// }
+/// assert_eq!(pointwise_weight::<U6, U6, U3>().dims(), [6, 2, 1, 1]);
+/// ```
+///
+/// [`Conv2d`]: crate::Conv2d
 pub trait ConvGroups<K, G> {
     /// `C / G`, or a placeholder beside the rule's error.
     type PerGroup: ConstDim;
@@ -410,9 +538,32 @@ where
 }
 
 /// The flattened size `C·H·W` of one `(C, H, W)` sample ([`Dyn`] if one of them is).
+///
+/// ```
+/// use shaped::{Dyn, Flat, U4, U16, U256};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(Flat<U16, U4, U4>, U256);
+/// assert_type_eq_all!(Flat<U16, Dyn, U4>, Dyn);
+/// ```
 pub type Flat<C, H, W> = <<C as DimMul<H>>::Out as DimMul<W>>::Out;
 
 /// Computes [`ConvOut`]; implemented for every input size, checked on use.
+///
+/// Code generic over an input size states it as a bound (as the convolutions' `forward`
+/// does) and gets the output size, a type for a static input and a value for a [`Dyn`] one:
+///
+/// ```
+/// use shaped::{ConvOutput, Dyn, Height, U1, U2, U3, U16, U32};
+///
+/// /// The output height of a 3 × 3 convolution with stride 2 and padding 1.
+/// fn out_height<H: ConvOutput<U3, U2, U1, Height>>(h: H) -> H::Out {
+///     h.conv_out()
+/// }
+/// let ho: U16 = out_height(U32::default());
+/// assert_eq!(ho, U16::default());
+/// assert_eq!(out_height(Dyn(32)), Dyn(16));
+/// assert_eq!(out_height(Dyn(7)), Dyn(4)); // ⌊(7 + 2 − 3) / 2⌋ + 1
+/// ```
 pub trait ConvOutput<F, S, P, A, D = typenum::U1> {
     /// The output size.
     type Out: Dim;

@@ -8,12 +8,17 @@ use core::any::TypeId;
 
 use crate::tensor::Element;
 
-/// A read-only strided matrix view: element `(r, c)` is `data[r * rs + c * cs]`.
+/// A read-only strided matrix view: element `(r, c)` is `data[r * rs + c * cs]`, or with a
+/// row table, `data[rows[r] + c]`.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a, E> {
     pub data: &'a [E],
     pub rs: usize,
     pub cs: usize,
+    /// Where each row starts, for a matrix whose rows lie anywhere in `data` (contiguous
+    /// columns, `rs` unused): a strided convolution's lowered input read in place from its
+    /// phase planes, never copied. Only the kernel of [`small`] reads such a view.
+    pub rows: Option<&'a [usize]>,
 }
 
 impl<'a, E> View<'a, E> {
@@ -23,6 +28,7 @@ impl<'a, E> View<'a, E> {
             data,
             rs: cols,
             cs: 1,
+            rows: None,
         }
     }
     /// The transpose of a row-major matrix with `cols` columns.
@@ -31,6 +37,34 @@ impl<'a, E> View<'a, E> {
             data,
             rs: 1,
             cs: cols,
+            rows: None,
+        }
+    }
+    /// A matrix whose row `r` is `data[rows[r]..]`.
+    pub fn table(data: &'a [E], rows: &'a [usize]) -> Self {
+        Self {
+            data,
+            rs: 0,
+            cs: 1,
+            rows: Some(rows),
+        }
+    }
+    /// Where row `r` starts in `data`.
+    #[inline(always)]
+    fn row_start(&self, r: usize) -> usize {
+        match self.rows {
+            Some(rows) => rows[r],
+            None => r * self.rs,
+        }
+    }
+    /// Whether `rows x cols` of the view lie in its slice.
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        match self.rows {
+            _ if rows == 0 || cols == 0 => true,
+            Some(table) => {
+                table.len() >= rows && table[..rows].iter().all(|&r| r + cols <= self.data.len())
+            }
+            None => fits(rows, cols, self.rs, self.cs, self.data.len()),
         }
     }
 }
@@ -108,15 +142,15 @@ pub(crate) fn matmul<E: Element>(
     b: View<'_, E>,
 ) {
     assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
-    assert!(
-        fits(m, k, a.rs, a.cs, a.data.len()),
-        "gemm: lhs out of bounds"
-    );
-    assert!(
-        fits(k, n, b.rs, b.cs, b.data.len()),
-        "gemm: rhs out of bounds"
-    );
+    assert!(a.fits(m, k), "gemm: lhs out of bounds");
+    assert!(b.fits(k, n), "gemm: rhs out of bounds");
     if m == 0 || n == 0 {
+        return;
+    }
+    if a.rows.is_some() || b.rows.is_some() {
+        // Only the small kernel reads row tables; such products run inside a batch-parallel
+        // pass, on one thread each.
+        small::matmul([m, n, k], dst, dst_rs, accumulate, a, b);
         return;
     }
     let flops = 2 * m * n * k;
@@ -326,11 +360,13 @@ mod tests {
                     data: &a64,
                     rs: av.rs,
                     cs: av.cs,
+                    rows: None,
                 },
                 View {
                     data: &b64,
                     rs: bv.rs,
                     cs: bv.cs,
+                    rows: None,
                 },
             );
             for accumulate in [false, true] {
@@ -358,6 +394,66 @@ mod tests {
     }
 
     const ALL: [(bool, bool); 4] = [(false, false), (false, true), (true, false), (true, true)];
+
+    #[test]
+    fn row_table_products_match_the_definition() {
+        // Rows scattered through one buffer, out of order and overlapping (as a strided
+        // convolution's lowering reads its phase planes), as A, as B, and as both; sizes with
+        // narrow last panels, short tiles and several depth blocks.
+        fn run<E: Element>([m, n, k]: [usize; 3]) {
+            let data: Vec<E> = (0..3 * (m + k) * (n + k) + 64)
+                .map(|i| E::from_usize(i % 11).unwrap() - E::from_f64(5.0).unwrap())
+                .collect();
+            let data64: Vec<f64> = data.iter().map(|x| x.to_f64().unwrap()).collect();
+            let starts = |rows: usize, len: usize| -> Vec<usize> {
+                (0..rows).map(|r| (r * 7919) % (data.len() - len)).collect()
+            };
+            let (ta, tb) = (starts(m, k), starts(k, n));
+            let plain_a: Vec<E> = (0..m * k).map(|i| E::from_usize(i % 5).unwrap()).collect();
+            let plain_b: Vec<E> = (0..k * n).map(|i| E::from_usize(i % 3).unwrap()).collect();
+            let to64 = |v: &[E]| -> Vec<f64> { v.iter().map(|x| x.to_f64().unwrap()).collect() };
+            let (pa64, pb64) = (to64(&plain_a), to64(&plain_b));
+            let at = |t: &[usize], d: &[f64], cols: usize| -> Vec<f64> {
+                t.iter().flat_map(|&s| d[s..s + cols].to_vec()).collect()
+            };
+            let cases = [
+                (
+                    View::table(&data, &ta),
+                    View::rows(&plain_b, n),
+                    at(&ta, &data64, k),
+                    pb64.clone(),
+                ),
+                (
+                    View::rows(&plain_a, k),
+                    View::table(&data, &tb),
+                    pa64.clone(),
+                    at(&tb, &data64, n),
+                ),
+                (
+                    View::table(&data, &ta),
+                    View::table(&data, &tb),
+                    at(&ta, &data64, k),
+                    at(&tb, &data64, n),
+                ),
+            ];
+            for (a, b, a64, b64) in cases {
+                let want = naive(m, n, k, View::rows(&a64, k), View::rows(&b64, n));
+                let mut dst = vec![E::one(); m * n];
+                matmul([m, n, k], &mut dst, n, true, a, b);
+                for (i, (d, w)) in dst.iter().zip(&want).enumerate() {
+                    let d = d.to_f64().unwrap();
+                    assert!(
+                        (d - 1.0 - w).abs() < 1e-9 * (1.0 + w.abs()),
+                        "{m}x{n}x{k} [{i}]: {d} vs 1 + {w}"
+                    );
+                }
+            }
+        }
+        for mnk in [[3, 5, 2], [32, 272, 144], [9, 48, 300], [17, 33, 129]] {
+            run::<f32>(mnk);
+            run::<f64>(mnk);
+        }
+    }
 
     #[test]
     fn small_products_match_the_definition_in_every_orientation() {

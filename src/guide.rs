@@ -208,15 +208,17 @@
 //!
 //! `examples/custom_layer.rs` trains a model with both kinds in it (the layer with parameters
 //! there has a gradients type of its own, as the crate's `Affine` has `AffineGrads`), saves it
-//! and checks its gradients against finite differences. A layer without parameters that is not element-wise
-//! takes [`no_params!`](crate::no_params) and its own `Module` impl. A layer of your own needs
-//! an `impl Init` (its initial parameters) for `seeded`; `elementwise!` writes it from
-//! `Default`.
+//! and checks its gradients against finite differences. A layer without parameters that is
+//! not element-wise takes [`no_params!`](crate::no_params) and its own `Module` impl. A layer
+//! of your own needs an `impl Init` (its initial parameters) for `seeded`; `elementwise!`
+//! writes it from `Default`.
 //!
 //! # Read a shape error
 //!
 //! A mis-wired model does not compile; the first line of the error names the rule and both
-//! sizes, in decimal (`_1<_024>` is 1024: groups of three digits):
+//! sizes, in decimal (`_1<_024>` is 1024: groups of three digits), and among the notes under
+//! it one names the layer that does not fit by its index in the tuple, counted from 0 as
+//! PyTorch's `nn.Sequential` counts (`model.4`, saved as `4.weight`):
 //!
 //! ```compile_fail
 //! use shaped::prelude::*;
@@ -224,6 +226,23 @@
 //! let model = Cnn::seeded(0);
 //! let _ = model.infer(&Tensor::<(U2, U1, U8, U8)>::zeros());
 //! // error[E0277]: shape mismatch in Affine input: expected _256 features (DI), found _128
+//! //   …
+//! //   = note: required for `Affine<…>` to implement `Layer4<f32, Tensor<…>>`
+//! ```
+//!
+//! `Layer4` reads: the layer at index 4 (`model.4`, the `Affine`) does not accept the output
+//! of layer 3 (the `Flatten`). In a nested model the tuple that holds the layer follows with
+//! its own index: `Layer2`, then `Layer1`, is `model.1.2`. The type names in the notes print
+//! typenum's binary numbers; the first line and the index are what to read.
+//!
+//! A parameter of the wrong shape given to a layer's constructor is named by its rule too, as
+//! a weight written (in, out) where PyTorch's layout, and the crate's, is (out, in):
+//!
+//! ```compile_fail
+//! use shaped::prelude::*;
+//! let w = Tensor::<(U3, U4)>::zeros();
+//! let layer = Affine::<U3, U4>::new(w, Tensor::zeros());
+//! // error[E0277]: shape mismatch in Affine weight: expected (_4, _3) (DO, DI), found (_3, _4): the weight is (out, in), as PyTorch's Linear.weight
 //! ```
 //!
 //! The rules and their messages are listed in [`crate::rules`]; each has a compile-fail test

@@ -11,7 +11,7 @@
 //! assert!(model.0.weight.as_slice().iter().all(|w| w.abs() <= 0.5)); // 1/√4
 //! ```
 
-use rand::Rng;
+use rand::{Rng, RngCore};
 
 use crate::dims::ConstDim;
 use crate::layers::{
@@ -21,18 +21,69 @@ use crate::rules::{AffineNonZero, ConvNonZero, NonZero, PoolNonZero, Via};
 use crate::shape::ConstShape;
 use crate::tensor::{Element, Tensor};
 
+/// A random generator of the `rand` the crate uses (0.9, re-exported as [`shaped::rand`](crate::rand)):
+/// every `rand::RngCore` of that version is one, and only those are.
+///
+/// A project that adds `rand` itself may get another version (`cargo add rand` gives the newest),
+/// and a generator of another version is another type to the compiler, even with the same
+/// name. [`Init::init`] and [`Dataset::shuffle`](crate::data::Dataset::shuffle) take a
+/// `Generator` rather than `rand::Rng` so that the error then says so in its first line,
+/// instead of "the trait bound `StdRng: shaped::rand::Rng` is not satisfied":
+///
+/// ```text
+/// error[E0277]: `rand::prelude::StdRng` is a generator of another `rand` than shaped's (0.9, re-exported as `shaped::rand`): use `shaped::rand::rngs::StdRng`, or `Model::seeded(seed)`, which needs no `rand`
+/// ```
+///
+/// ```
+/// use shaped::rand::{rngs::StdRng, SeedableRng}; // the crate's `rand`: no dependency of your own
+/// use shaped::{typenum::*, Affine, Init, Seeded};
+/// let a = Affine::<U4, U2>::init(&mut StdRng::seed_from_u64(3));
+/// let b = Affine::<U4, U2>::seeded(3); // the same draws, without naming a generator
+/// assert_eq!(a, b);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is a generator of another `rand` than shaped's (0.9, re-exported as `shaped::rand`): use `shaped::rand::rngs::StdRng`, or `Model::seeded(seed)`, which needs no `rand`",
+    label = "a generator of another `rand` version, or not a `rand` generator",
+    note = "a project's own `rand` dependency of another version (`cargo add rand` gives the newest) is a second crate, whose generators are other types than shaped's, even with the same names",
+    note = "`shaped::rand` is the `rand` shaped uses: seed `shaped::rand::rngs::StdRng` (with `shaped::rand::SeedableRng`), or pin your own `rand` to 0.9; `Seeded::seeded(seed)` draws the same numbers as `Init::init(&mut StdRng::seed_from_u64(seed))`"
+)]
+pub trait Generator: RngCore {}
+impl<R: RngCore + ?Sized> Generator for R {}
+
 /// A layer or model that can be built with PyTorch's default initialisation, drawing from a
-/// random generator of type `R` (`StdRng` unless said otherwise; any `rand::Rng` works).
+/// random generator of type `R` (`StdRng` unless said otherwise; any [`Generator`], that is any
+/// generator of `shaped::rand`, works).
 ///
 /// The generator is a parameter of the trait rather than of the method so that a layer's rules
 /// (no zero-sized layer) are checked once the call's generator is known, and a broken one is
 /// reported in its own words (`zero-sized Affine layer: …`) rather than as a missing `init`.
+///
+/// ```
+/// use shaped::rand::{rngs::StdRng, Rng, SeedableRng};
+/// use shaped::{typenum::*, Affine, Init, ReLU};
+///
+/// let layer = Affine::<U4, U2>::init(&mut StdRng::seed_from_u64(0));
+/// assert!(layer.weight.as_slice().iter().all(|w| w.abs() <= 0.5)); // U(−1/√4, 1/√4)
+///
+/// // A layer of your own draws its parameters from the generator it is given; then models
+/// // holding it are built by `init` (and `seeded`) too.
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct Gain(f32);
+/// impl<R: Rng + ?Sized> Init<R> for Gain {
+///     fn init(rng: &mut R) -> Self {
+///         Gain(rng.random_range(0.5..1.5))
+///     }
+/// }
+/// let (gain, _relu) = <(Gain, ReLU)>::init(&mut StdRng::seed_from_u64(1));
+/// assert!((0.5..1.5).contains(&gain.0));
+/// assert_eq!(gain, Gain::init(&mut StdRng::seed_from_u64(1))); // the first draw of seed 1
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be initialised from a `{R}`",
     note = "`Init` draws from the `rand` the crate uses (`shaped::rand`, 0.9): a generator of another `rand` version is another type to the compiler; use `Model::seeded(seed)` (trait `Seeded`) or `shaped::rand::rngs::StdRng`",
     note = "every layer of a model must be one `Init` knows: a layer of your own needs an `impl Init<R>`"
 )]
-pub trait Init<R: Rng + ?Sized = rand::rngs::StdRng>: Sized {
+pub trait Init<R: Generator + ?Sized = rand::rngs::StdRng>: Sized {
     /// Draws the parameters from `rng`.
     fn init(rng: &mut R) -> Self;
 }

@@ -21,6 +21,22 @@ use crate::optim::OptimizerState;
 use crate::tensor::{fmt_dims, Element};
 
 /// Why parameters could not be loaded (or saved). Each names the file or the tensor.
+///
+/// ```
+/// use shaped::io::{self, LoadError};
+/// use shaped::{typenum::*, Affine, Seeded};
+/// let bytes = io::to_bytes(&Affine::<U2, U1>::seeded(0))?;
+/// let mut wider = Affine::<U3, U1>::seeded(0);
+/// match io::from_bytes(&mut wider, &bytes) {
+///     Err(LoadError::Shape { name, expected, found }) => {
+///         assert_eq!((name.as_str(), expected, found), ("weight", vec![1, 3], vec![1, 2]));
+///     }
+///     other => panic!("expected a shape error, got {other:?}"),
+/// }
+/// let err = io::from_bytes(&mut wider, b"not safetensors").unwrap_err();
+/// assert!(matches!(err, LoadError::Corrupt(_)));
+/// # Ok::<(), LoadError>(())
+/// ```
 #[derive(Debug)]
 pub enum LoadError {
     /// Reading or writing the file failed.
@@ -213,6 +229,20 @@ fn decode<E: Element>(chunk: &[u8]) -> Option<E> {
 
 /// The model's parameters and buffers as safetensors bytes.
 ///
+/// ```
+/// use shaped::{io, typenum::*, Affine, Seeded};
+/// let layer = Affine::<U2, U1>::seeded(0);
+/// let bytes: Vec<u8> = io::to_bytes(&layer)?;
+/// // A safetensors file: an 8-byte header length, a JSON header, then the data.
+/// let header_len = u64::from_le_bytes(bytes[..8].try_into()?) as usize;
+/// let header = std::str::from_utf8(&bytes[8..8 + header_len])?;
+/// assert!(header.contains(r#""weight":{"dtype":"F32","shape":[1,2]"#));
+/// let mut copy = Affine::<U2, U1>::seeded(1);
+/// io::from_bytes(&mut copy, &bytes)?;
+/// assert_eq!(copy, layer);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 ///
 /// [`LoadError::Params`] if the model's [`Tensors`] implementation reports a name twice, the
@@ -283,6 +313,23 @@ fn to_bytes_with<E: Element, M: Tensors<E>>(
 /// another dtype is an error naming the tensor, and `model` is left unchanged. So is a
 /// parameter that the model's own [`Tensors`] implementation reports wrongly, as [`to_bytes`]
 /// refuses it ([`LoadError::Params`]).
+///
+/// ```
+/// use shaped::{io, typenum::*, Affine, BatchNorm1d, Seeded};
+/// type Model = (Affine<U2, U3>, BatchNorm1d<U3>);
+/// let mut trained = Model::seeded(0);
+/// trained.1.running_mean.as_mut_slice().fill(0.5); // a buffer, saved with the parameters
+/// let bytes = io::to_bytes(&trained)?;
+/// let mut model = Model::seeded(1);
+/// io::from_bytes(&mut model, &bytes)?;
+/// assert_eq!(model, trained);
+/// // A file of another model is an error naming the tensor, and the model is left as it was.
+/// let other = io::to_bytes(&Affine::<U2, U2>::seeded(0))?;
+/// let err = io::from_bytes(&mut model, &other).unwrap_err();
+/// assert_eq!(err.to_string(), r#"tensor "0.weight" is missing from the file"#);
+/// assert_eq!(model, trained);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn from_bytes<E: Element, M: Tensors<E> + Clone>(
     model: &mut M,
     bytes: &[u8],
@@ -366,6 +413,18 @@ fn decode_into<E: Element>(name: &str, data: &[u8], values: &mut [E]) -> Result<
 /// it points to is replaced and the link kept. On Unix the new file gets the old one's
 /// permissions, or those a newly created file gets (`0o666` less the umask).
 ///
+/// ```
+/// use shaped::{io, typenum::*, Affine, ReLU, Seeded};
+/// let model = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::seeded(0);
+/// let path = std::env::temp_dir().join("shaped-doc-save.safetensors");
+/// io::save(&model, &path)?; // PyTorch loads it: "0.weight", "0.bias", "2.weight", "2.bias"
+/// let mut loaded = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::seeded(1);
+/// io::load(&mut loaded, &path)?;
+/// assert_eq!(loaded, model);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 ///
 /// Those of [`to_bytes`], before any file is touched; [`LoadError::Io`], naming `path`, if
@@ -433,6 +492,21 @@ const MAX_HEADER: u64 = 100_000_000;
 /// loading it must not depend on their absence. They share the 100 MB allowance with the
 /// header, so a file far larger than the model is refused unread, while a file a few extra
 /// tensors larger loads.
+///
+/// ```
+/// use shaped::io::{self, LoadError};
+/// use shaped::{typenum::*, Affine, Seeded};
+/// let path = std::env::temp_dir().join("shaped-doc-load.safetensors");
+/// io::save(&Affine::<U3, U2>::seeded(0), &path)?;
+/// let mut model = Affine::<U3, U2>::seeded(1);
+/// io::load(&mut model, &path)?;
+/// assert_eq!(model, Affine::<U3, U2>::seeded(0));
+/// // A directory is refused without being read.
+/// let err = io::load(&mut model, std::env::temp_dir()).unwrap_err();
+/// assert!(matches!(err, LoadError::NotAFile { ref kind, .. } if kind == "a directory"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 ///
@@ -624,6 +698,24 @@ pub fn save_optimizer<E: Element, O: OptimizerState<E>>(
 
 /// Loads an optimizer's state saved by [`save_optimizer`], for `model` (which sizes it). On
 /// any error the optimizer is left unchanged.
+///
+/// ```
+/// use shaped::{io, typenum::*, Affine, Seeded, Sgd, Tensor, Tensors};
+/// let mut model = Affine::<U2, U1>::seeded(0);
+/// let mut opt = Sgd::new(0.1)?.with_momentum(0.9)?;
+/// let (x, dy) = (Tensor::<(U1, U2)>::full(1.0), Tensor::<(U1, U1)>::full(1.0));
+/// let (_, grads) = model.backward(&x, &dy);
+/// opt.step(&mut model, &grads);
+/// let path = std::env::temp_dir().join("shaped-doc-sgd.safetensors");
+/// io::save_optimizer(&opt, &path)?; // "momentum_buffer.weight", "momentum_buffer.bias"
+/// let mut resumed = Sgd::new(0.1)?.with_momentum(0.9)?;
+/// assert!(resumed.velocity().is_none());
+/// io::load_optimizer(&mut resumed, &model, &path)?; // `model` sizes the state
+/// assert_eq!(resumed.velocity(), opt.velocity());
+/// assert_eq!(resumed.count(), 2);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 ///

@@ -15,7 +15,9 @@
 //! - **tensors** ([`Tensor`]): heap storage whose length is fixed at construction; static
 //!   shapes store no sizes.
 //! - **rules** ([`rules`]): every shape rule a user can break has a name and a readable error,
-//!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`.
+//!   for example `shape mismatch in Affine input: expected _784 features (DI), found _100`, and
+//!   so has a parameter of the wrong shape given to a layer's constructor ([`rules::ParamIs`]):
+//!   `shape mismatch in Affine weight: expected (_4, _3) (DO, DI), found (_3, _4): …`.
 //! - **tensor arithmetic**: [`Tensor::add`], [`Tensor::sub`], [`Tensor::mul`] (and `&a + &b`,
 //!   `a += &b`, …) between tensors of one shape, [`Tensor::scale`], [`Tensor::sum`],
 //!   [`Tensor::mean`], [`Tensor::argmax`] over the last dim, [`Tensor::row`].
@@ -121,7 +123,7 @@ mod shape;
 mod tensor;
 
 pub use dims::*;
-pub use init::{Init, Seeded};
+pub use init::{Generator, Init, Seeded};
 pub use layers::activation::{
     log_softmax, log_softmax_into, softmax, softmax_into, Elementwise, LeakyReLU, SiLU, Sigmoid,
     Tanh, GELU,

@@ -8,6 +8,16 @@ use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
 /// Labels that do not fit the logits: another count than the batch, or a class out of range.
+///
+/// ```
+/// use shaped::{softmax_cross_entropy, LabelError, Tensor, typenum::*};
+/// let logits = Tensor::<(U2, U3)>::zeros();
+/// let err = softmax_cross_entropy(&logits, &[0]).unwrap_err();
+/// assert_eq!(err, LabelError::Count { expected: 2, found: 1 });
+/// let err = softmax_cross_entropy(&logits, &[0, 3]).unwrap_err();
+/// assert_eq!(err, LabelError::OutOfRange { index: 1, label: 3, classes: 3 });
+/// assert_eq!(err.to_string(), "label 3 at position 1 is out of range: expected a class in 0..3");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LabelError {
     /// `labels.len()` is not the batch size.
@@ -99,7 +109,7 @@ pub fn softmax_cross_entropy_into<N: Dim, C: Dim, E: Element>(
             found: labels.len(),
         });
     }
-    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+    if let Some((index, &label)) = labels.iter().enumerate().find(|&(_, &l)| l >= classes) {
         return Err(LabelError::OutOfRange {
             index,
             label,
@@ -134,11 +144,6 @@ pub fn softmax_cross_entropy_into<N: Dim, C: Dim, E: Element>(
 ///
 /// A target of another shape does not compile.
 ///
-/// # Panics
-///
-/// If a [`Dyn`](crate::Dyn) dim hides a shape mismatch from the compiler, with the same
-/// message in plain decimal.
-///
 /// ```
 /// use shaped::{mse, Tensor, typenum::*};
 /// let p = Tensor::<(U2,)>::from_vec(vec![1.0, 3.0])?;
@@ -148,6 +153,11 @@ pub fn softmax_cross_entropy_into<N: Dim, C: Dim, E: Element>(
 /// assert_eq!(grad.as_slice(), &[1.0, 2.0]);
 /// # Ok::<(), shaped::ShapeError>(())
 /// ```
+///
+/// # Panics
+///
+/// If a [`Dyn`](crate::Dyn) dim hides a shape mismatch from the compiler, with the same
+/// message in plain decimal.
 #[track_caller]
 pub fn mse<S, G, E>(pred: &Tensor<S, E>, target: &Tensor<G, E>) -> (E, Tensor<S, E>)
 where
@@ -162,6 +172,19 @@ where
 
 /// [`mse`] with the gradient written into `grad`, which takes the prediction's shape and keeps
 /// its memory when it already has room.
+///
+/// ```
+/// use shaped::{mse_into, Dyn, Tensor, U2};
+/// let mut grad = Tensor::default();
+/// for rows in [2, 1, 2] {
+///     let pred = Tensor::<(Dyn, U2)>::from_vec(vec![1.0; 2 * rows])?;
+///     let target = Tensor::<(Dyn, U2)>::from_vec(vec![0.0; 2 * rows])?;
+///     let loss = mse_into(&pred, &target, &mut grad);
+///     assert_eq!(loss, 1.0);
+///     assert_eq!(grad.as_slice(), vec![1.0 / rows as f32; 2 * rows]); // 2 (p − t) / |S|
+/// }
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
 ///
 /// # Panics
 ///

@@ -17,6 +17,14 @@ use crate::module::{Params, Tensors};
 use crate::tensor::Element;
 
 /// An optimizer setting outside its range.
+///
+/// ```
+/// use shaped::{typenum::*, Affine, Sgd, SettingError};
+/// let err: SettingError = Sgd::<Affine<U2, U1>>::new(f32::NAN).unwrap_err();
+/// assert_eq!((err.name, err.allowed), ("lr", "a finite number ≥ 0"));
+/// assert!(err.value.is_nan());
+/// assert_eq!(err.to_string(), "invalid optimizer setting lr = NaN: expected a finite number ≥ 0");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettingError {
     /// The setting, e.g. `"lr"` or `"beta2"`.
@@ -100,6 +108,18 @@ impl<M: Params<E>, E: Element> Clone for Sgd<M, E> {
 
 impl<M: Params<E>, E: Element> Sgd<M, E> {
     /// Plain SGD with learning rate `lr` (a finite number `≥ 0`).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, Params, Sgd, Tensor};
+    /// let mut layer = Affine::<U1, U1>::new(Tensor::full(1.0), Tensor::zeros());
+    /// let mut grads = layer.zero_grads();
+    /// grads.weight.as_mut_slice()[0] = 2.0;
+    /// let mut opt = Sgd::new(0.1)?;
+    /// opt.step(&mut layer, &grads);
+    /// assert!((layer.weight.as_slice()[0] - 0.8).abs() < 1e-6); // 1 − 0.1 · 2
+    /// assert!(Sgd::<Affine<U1, U1>>::new(f32::INFINITY).is_err());
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn new(lr: E) -> Result<Self, SettingError> {
         Ok(Self {
             lr: non_negative("lr", lr)?,
@@ -111,23 +131,65 @@ impl<M: Params<E>, E: Element> Sgd<M, E> {
     }
 
     /// With momentum `momentum` (`≥ 0`).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, Params, Sgd, Tensor};
+    /// let mut layer = Affine::<U1, U1>::new(Tensor::full(1.0), Tensor::zeros());
+    /// let mut grads = layer.zero_grads();
+    /// grads.weight.as_mut_slice()[0] = 1.0;
+    /// let mut opt = Sgd::new(0.1)?.with_momentum(0.5)?;
+    /// opt.step(&mut layer, &grads); // v = g = 1, w = 1 − 0.1
+    /// opt.step(&mut layer, &grads); // v = 0.5 · 1 + 1 = 1.5, w = 0.9 − 0.15
+    /// assert!((layer.weight.as_slice()[0] - 0.75).abs() < 1e-6);
+    /// assert!(Sgd::<Affine<U1, U1>>::new(0.1)?.with_momentum(-0.9).is_err());
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn with_momentum(mut self, momentum: E) -> Result<Self, SettingError> {
         self.momentum = non_negative("momentum", momentum)?;
         Ok(self)
     }
 
     /// With L2 weight decay `weight_decay` (`≥ 0`).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, Params, Sgd, Tensor};
+    /// let mut layer = Affine::<U1, U1>::new(Tensor::full(1.0), Tensor::zeros());
+    /// let grads = layer.zero_grads(); // no gradient: only the decay moves the weight
+    /// let mut opt = Sgd::new(0.1)?.with_weight_decay(0.5)?;
+    /// opt.step(&mut layer, &grads);
+    /// assert!((layer.weight.as_slice()[0] - 0.95).abs() < 1e-6); // 1 − 0.1 · 0.5 · 1
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn with_weight_decay(mut self, weight_decay: E) -> Result<Self, SettingError> {
         self.weight_decay = non_negative("weight_decay", weight_decay)?;
         Ok(self)
     }
 
     /// The learning rate.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, Sgd};
+    /// let opt = Sgd::<Affine<U2, U1>>::new(0.25)?;
+    /// assert_eq!(opt.lr(), 0.25);
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn lr(&self) -> E {
         self.lr
     }
 
     /// Sets the learning rate (a schedule), checked as in [`Sgd::new`].
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, Sgd};
+    /// let mut opt = Sgd::<Affine<U2, U1>>::new(0.1)?;
+    /// for epoch in 1..=3 {
+    ///     opt.set_lr(0.1 / epoch as f32)?; // a 1/t schedule
+    /// }
+    /// assert!((opt.lr() - 0.1 / 3.0).abs() < 1e-9);
+    /// assert!(opt.set_lr(-1.0).is_err());
+    /// assert!((opt.lr() - 0.1 / 3.0).abs() < 1e-9); // unchanged by the refused setting
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn set_lr(&mut self, lr: E) -> Result<(), SettingError> {
         self.lr = non_negative("lr", lr)?;
         Ok(())
@@ -135,11 +197,43 @@ impl<M: Params<E>, E: Element> Sgd<M, E> {
 
     /// The momentum buffer, shaped like the gradients (none before the first step with
     /// momentum).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, AffineGrads, Params, Seeded, Sgd};
+    /// let mut layer = Affine::<U2, U1>::seeded(0);
+    /// let mut grads = layer.zero_grads();
+    /// grads.bias.as_mut_slice()[0] = 1.0;
+    /// let mut opt = Sgd::new(0.1)?.with_momentum(0.9)?;
+    /// assert!(opt.velocity().is_none());
+    /// opt.step(&mut layer, &grads);
+    /// let v: &AffineGrads<U2, U1> = opt.velocity().unwrap();
+    /// assert_eq!(v, &grads); // the first step's velocity is the gradient
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn velocity(&self) -> Option<&M::Grads> {
         self.velocity.as_ref()
     }
 
     /// One update of every parameter of `model` with its gradients.
+    ///
+    /// `grads` is the gradient type of that model: the gradients of another model do not
+    /// compile.
+    ///
+    /// ```
+    /// use shaped::{softmax_cross_entropy, typenum::*, Affine, Seeded, Sgd, Tensor};
+    /// let mut layer = Affine::<U2, U3>::seeded(0);
+    /// let x = Tensor::<(U2, U2)>::from_vec(vec![1.0, 0.0, 0.0, 1.0])?;
+    /// let mut opt = Sgd::new(0.5)?;
+    /// let loss = |layer: &Affine<U2, U3>| softmax_cross_entropy(&layer.forward(&x), &[0, 2]);
+    /// let before = loss(&layer)?.0;
+    /// for _ in 0..10 {
+    ///     let (_, dlogits) = loss(&layer)?;
+    ///     let (_, grads) = layer.backward(&x, &dlogits);
+    ///     opt.step(&mut layer, &grads);
+    /// }
+    /// assert!(loss(&layer)?.0 < before);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn step(&mut self, model: &mut M, grads: &M::Grads) {
         let (lr, mu, wd) = (self.lr, self.momentum, self.weight_decay);
         let first = self.velocity.is_none();
@@ -208,6 +302,19 @@ impl<M: Params<E>, E: Element> Clone for Adam<M, E> {
 impl<M: Params<E>, E: Element> Adam<M, E> {
     /// Adam with learning rate `lr` and PyTorch's defaults for the rest (β₁ 0.9, β₂ 0.999,
     /// ε 1e-8, no weight decay).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Adam, Affine, Params, Tensor};
+    /// let mut layer = Affine::<U1, U1>::new(Tensor::full(1.0), Tensor::zeros());
+    /// let mut grads = layer.zero_grads();
+    /// grads.weight.as_mut_slice()[0] = 3.0;
+    /// let mut opt = Adam::new(0.1)?;
+    /// opt.step(&mut layer, &grads);
+    /// // The first step moves each weight by about lr, whatever the gradient's size:
+    /// // m̂ / √v̂ = ±1.
+    /// assert!((layer.weight.as_slice()[0] - 0.9).abs() < 1e-6);
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn new(lr: E) -> Result<Self, SettingError> {
         let c = |v: f64| E::from_f64(v).unwrap_or_else(E::zero);
         Ok(Self {
@@ -223,6 +330,15 @@ impl<M: Params<E>, E: Element> Adam<M, E> {
     }
 
     /// With the moment decays β₁ and β₂ (each in `[0, 1)`).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Adam, Affine};
+    /// let opt = Adam::<Affine<U2, U1>>::new(1e-3)?.with_betas(0.5, 0.9)?;
+    /// # let _ = opt;
+    /// let err = Adam::<Affine<U2, U1>>::new(1e-3)?.with_betas(1.0, 0.9).unwrap_err();
+    /// assert_eq!(err.name, "beta1");
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn with_betas(mut self, beta1: E, beta2: E) -> Result<Self, SettingError> {
         self.beta1 = unit("beta1", beta1)?;
         self.beta2 = unit("beta2", beta2)?;
@@ -230,34 +346,103 @@ impl<M: Params<E>, E: Element> Adam<M, E> {
     }
 
     /// With `eps` (`≥ 0`).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Adam, Affine, Params, Tensor};
+    /// let mut layer = Affine::<U1, U1>::new(Tensor::full(1.0), Tensor::zeros());
+    /// let mut grads = layer.zero_grads();
+    /// grads.weight.as_mut_slice()[0] = 1.0;
+    /// // A large `eps` damps the step: m̂ / (√v̂ + ε) = 1 / (1 + 1).
+    /// let mut opt = Adam::new(0.1)?.with_eps(1.0)?;
+    /// opt.step(&mut layer, &grads);
+    /// assert!((layer.weight.as_slice()[0] - 0.95).abs() < 1e-6);
+    /// assert!(Adam::<Affine<U1, U1>>::new(0.1)?.with_eps(-1e-8).is_err());
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn with_eps(mut self, eps: E) -> Result<Self, SettingError> {
         self.eps = non_negative("eps", eps)?;
         Ok(self)
     }
 
     /// With L2 weight decay `weight_decay` (`≥ 0`).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Adam, Affine, Params, Tensor};
+    /// let mut layer = Affine::<U1, U1>::new(Tensor::full(2.0), Tensor::zeros());
+    /// let grads = layer.zero_grads();
+    /// // The decay is added to the gradient (`g + λ·w`): a zero gradient still moves the weight.
+    /// let mut opt = Adam::new(0.1)?.with_weight_decay(0.01)?;
+    /// opt.step(&mut layer, &grads);
+    /// assert!((layer.weight.as_slice()[0] - 1.9).abs() < 1e-5);
+    /// assert_eq!(layer.bias.as_slice(), &[0.0]); // a zero bias does not decay
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn with_weight_decay(mut self, weight_decay: E) -> Result<Self, SettingError> {
         self.weight_decay = non_negative("weight_decay", weight_decay)?;
         Ok(self)
     }
 
     /// The learning rate.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Adam, Affine};
+    /// let opt = Adam::<Affine<U2, U1>>::new(3e-4)?;
+    /// assert_eq!(opt.lr(), 3e-4);
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn lr(&self) -> E {
         self.lr
     }
 
     /// Sets the learning rate (a schedule), checked as in [`Adam::new`].
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Adam, Affine};
+    /// let mut opt = Adam::<Affine<U2, U1>>::new(1e-3)?;
+    /// opt.set_lr(1e-4)?; // a step decay
+    /// assert_eq!(opt.lr(), 1e-4);
+    /// let err = opt.set_lr(f32::NAN).unwrap_err();
+    /// assert_eq!(err.name, "lr");
+    /// assert_eq!(opt.lr(), 1e-4);
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn set_lr(&mut self, lr: E) -> Result<(), SettingError> {
         self.lr = non_negative("lr", lr)?;
         Ok(())
     }
 
     /// The number of steps taken.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Adam, Affine, Params, Seeded};
+    /// let mut layer = Affine::<U2, U1>::seeded(0);
+    /// let grads = layer.zero_grads();
+    /// let mut opt = Adam::new(1e-3)?;
+    /// for _ in 0..3 {
+    ///     opt.step(&mut layer, &grads);
+    /// }
+    /// assert_eq!(opt.steps(), 3); // `t` of the bias corrections
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn steps(&self) -> u64 {
         self.t
     }
 
     /// The moments `(m, v)`, shaped like the gradients (none before the first step or load).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Adam, Affine, Params, Seeded};
+    /// let mut layer = Affine::<U2, U1>::seeded(0);
+    /// let mut grads = layer.zero_grads();
+    /// grads.bias.as_mut_slice()[0] = 2.0;
+    /// let mut opt = Adam::new(1e-3)?;
+    /// assert!(opt.moments().is_none());
+    /// opt.step(&mut layer, &grads);
+    /// let (m, v) = opt.moments().unwrap();
+    /// assert!((m.bias.as_slice()[0] - 0.2).abs() < 1e-6); // (1 − β₁) · g
+    /// assert!((v.bias.as_slice()[0] - 0.004).abs() < 1e-6); // (1 − β₂) · g²
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn moments(&self) -> Option<&(M::Grads, M::Grads)> {
         self.moments.as_ref()
     }
@@ -270,6 +455,24 @@ impl<M: Params<E>, E: Element> Adam<M, E> {
     }
 
     /// One update of every parameter of `model` with its gradients.
+    ///
+    /// `grads` is the gradient type of that model: the gradients of another model do not
+    /// compile.
+    ///
+    /// ```
+    /// use shaped::{mse, typenum::*, Adam, Affine, Seeded, Tensor};
+    /// let mut layer = Affine::<U2, U1>::seeded(0);
+    /// let x = Tensor::<(U4, U2)>::from_vec(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0])?;
+    /// let target = Tensor::<(U4, U1)>::from_vec(vec![0.0, 1.0, 1.0, 2.0])?; // x₀ + x₁
+    /// let mut opt = Adam::new(0.05)?;
+    /// for _ in 0..300 {
+    ///     let (_, dy) = mse(&layer.forward(&x), &target);
+    ///     let (_, grads) = layer.backward(&x, &dy);
+    ///     opt.step(&mut layer, &grads);
+    /// }
+    /// assert!(mse(&layer.forward(&x), &target).0 < 1e-3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn step(&mut self, model: &mut M, grads: &M::Grads) {
         // A u64 of steps does not overflow in practice; saturate rather than wrap regardless.
         self.t = self.t.saturating_add(1);
@@ -298,6 +501,25 @@ impl<M: Params<E>, E: Element> Adam<M, E> {
 /// An optimizer whose state (a value shaped like its model's gradients, and a step count) can
 /// be saved and loaded: [`crate::io::save_optimizer`], [`crate::io::load_optimizer`]. Its
 /// [`Tensors`] are that state, under PyTorch's state names.
+///
+/// [`io::save_optimizer`](crate::io::save_optimizer) and
+/// [`io::load_optimizer`](crate::io::load_optimizer) go through it; so can code of your own:
+///
+/// ```
+/// use shaped::{typenum::*, Adam, Affine, OptimizerState, Seeded, Tensors};
+/// let model = Affine::<U2, U1>::seeded(0);
+/// let mut opt = Adam::<Affine<U2, U1>>::new(1e-3)?;
+/// assert_eq!(opt.count(), 0); // no state before the first step
+/// opt.prepare(&model); // zero moments, shaped like the model's gradients
+/// let mut names = Vec::new();
+/// opt.visit("", &mut |name, _, _| names.push(name.to_string()));
+/// assert_eq!(names, ["exp_avg.weight", "exp_avg.bias", "exp_avg_sq.weight", "exp_avg_sq.bias"]);
+/// opt.set_steps(10); // as a loaded state resumes
+/// assert_eq!(OptimizerState::steps(&opt), 10);
+/// opt.clear();
+/// assert!(opt.moments().is_none());
+/// # Ok::<(), shaped::SettingError>(())
+/// ```
 pub trait OptimizerState<E: Element>: Tensors<E> + Clone {
     /// The model it steps.
     type Model: Params<E>;

@@ -170,6 +170,16 @@ pub fn set_num_threads(threads: usize) {
 
 /// How many threads a parallel pass may use now, the calling thread included (see
 /// [`set_num_threads`]). Starts the helper threads on first use.
+///
+/// ```
+/// let cores = shaped::num_threads(); // every core, unless capped
+/// assert!(cores >= 1);
+/// shaped::set_num_threads(1);
+/// assert_eq!(shaped::num_threads(), 1);
+/// shaped::set_num_threads(cores + 8); // a cap above the cores changes nothing
+/// assert_eq!(shaped::num_threads(), cores);
+/// shaped::set_num_threads(0);
+/// ```
 pub fn num_threads() -> usize {
     let available = helpers().len() + 1;
     match LIMIT.load(SeqCst) {

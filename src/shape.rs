@@ -30,6 +30,25 @@ use typenum::B1;
 ///
 /// Every shape compares equal to itself (the `ShapeCmp` supertrait); that is what lets a generic
 /// function pass the shape rules that compare a tensor with another of the same shape.
+///
+/// Its methods, on shapes as values:
+///
+/// ```
+/// use shaped::{Dyn, Shape, U3, U4};
+/// let s = (Dyn(2), U3::default());
+/// assert_eq!(s.dims(), [2, 3]);
+/// assert_eq!(s.num_elements(), 6);
+/// assert_eq!(s.batch(), Dyn(2));
+/// let fixed: (U4, U3) = s.with_batch(U4::default()); // another batch dim, another type
+/// assert_eq!(fixed.dims(), [4, 3]);
+/// assert_eq!(s.with_batch_size(5), Some((Dyn(5), U3::default())));
+/// assert_eq!(fixed.with_batch_size(5), None); // U4 is 4
+/// assert_eq!(<(U4, U3)>::from_dims(&[4, 3]), Some(fixed));
+/// assert_eq!(<(U4, U3)>::from_dims(&[4, 2]), None);
+/// assert_eq!(<(Dyn, U3)>::for_len(12)?.dims(), [4, 3]); // the `Dyn` dim inferred
+/// assert!(<(Dyn, U3)>::for_len(10).is_err()); // not whole rows
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
 pub trait Shape: ShapeCmp<Self, Same = B1> + Copy + fmt::Debug + Send + Sync + 'static {
     /// The number of dims.
     const RANK: usize;
@@ -116,6 +135,18 @@ pub trait Shape: ShapeCmp<Self, Same = B1> + Copy + fmt::Debug + Send + Sync + '
 
 /// A shape whose every dim is static: it can be built from nothing
 /// ([`Tensor::zeros`](crate::Tensor::zeros)), and its element count is a constant.
+///
+/// ```
+/// use shaped::{ConstShape, Tensor, typenum::{U2, U3}};
+/// assert_eq!(<(U2, U3)>::DIMS, [2, 3]);
+/// assert_eq!(<(U2, U3)>::NUM_ELEMENTS, 6);
+///
+/// /// A tensor built from nothing: every size is known to the compiler.
+/// fn ones<S: ConstShape>() -> Tensor<S> {
+///     Tensor::full(1.0)
+/// }
+/// assert_eq!(ones::<(U2, U3)>().as_slice(), &[1.0; 6]);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "the shape `{Self}` has a `Dyn` dim, whose size is known only at run time",
     label = "a shape of compile-time dims is needed here",
@@ -215,4 +246,11 @@ prod_dims!(A, B, C, D, F, G);
 
 /// The element count of a shape, as a dim: `Count<(U4, U3)>` is `U12`, `Count<(Dyn, U3)>` is
 /// `Dyn`.
+///
+/// ```
+/// use shaped::{Count, Dyn, typenum::{U3, U4, U12}};
+/// use static_assertions::assert_type_eq_all;
+/// assert_type_eq_all!(Count<(U4, U3)>, U12);
+/// assert_type_eq_all!(Count<(Dyn, U3)>, Dyn);
+/// ```
 pub type Count<S> = <S as ProdDims>::Out;

@@ -16,6 +16,19 @@ mod sealed {
 /// An element type: `f32` or `f64`.
 ///
 /// One bound, built on [`num_traits::Float`], so layers are written once for both.
+///
+/// ```
+/// use shaped::{Element, Tensor, typenum::U3};
+///
+/// /// The mean of a tensor of either element type, written once.
+/// fn mean<E: Element>(t: &Tensor<(U3,), E>) -> E {
+///     t.as_slice().iter().copied().sum::<E>() / E::from_usize(3).unwrap()
+/// }
+/// assert_eq!(mean(&Tensor::<(U3,), f32>::from_vec(vec![1.0, 2.0, 6.0])?), 3.0);
+/// assert_eq!(mean(&Tensor::<(U3,), f64>::full(0.5)), 0.5);
+/// assert_eq!(<f64 as Element>::NAME, "f64");
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
 pub trait Element:
     num_traits::Float
     + num_traits::FromPrimitive
@@ -29,6 +42,9 @@ pub trait Element:
     + core::ops::MulAssign
     + 'static
     + sealed::Sealed
+    // Compares equal to itself, so that generic code passes the constructors' parameter rules
+    // (`rules::ParamIs`) as `Dim`'s `DimCmp` lets it pass the shape rules.
+    + crate::rules::ElementCmp<Self, Same = typenum::B1>
 {
     /// The type's name, for messages: `"f32"` or `"f64"`.
     const NAME: &'static str;
@@ -46,6 +62,14 @@ element!(f64, "f64");
 
 /// Runtime data that does not fit a tensor's type: a wrong element count, a wrong shape in a
 /// file. It says what was expected and what came.
+///
+/// ```
+/// use shaped::{ShapeError, Tensor, typenum::U4};
+/// let err: ShapeError = Tensor::<(U4,)>::from_vec(vec![1.0; 3]).unwrap_err();
+/// assert_eq!(err.expected, "4 elements for shape (4,)");
+/// assert_eq!(err.found, "3 elements");
+/// assert_eq!(err.to_string(), "shape error: expected 4 elements for shape (4,), found 3 elements");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeError {
     /// What the type requires, e.g. `"12 elements for shape (4, 3)"`.
@@ -76,8 +100,8 @@ pub(crate) fn fmt_dims(dims: &[usize]) -> String {
 }
 
 /// A tensor of shape `S` (a tuple of dims) and element type `E`, stored row-major on the heap
-/// in a buffer whose length is fixed at construction (only the crate's `_into` functions and
-/// training buffers give a tensor another runtime shape, reusing its memory).
+/// in a buffer whose length is fixed at construction (only [`Tensor::reset`] gives a tensor
+/// another runtime shape, reusing its memory: the `_into` functions and training buffers do so).
 ///
 /// A static shape such as `(U2, U3)` stores no sizes; a shape with a [`Dyn`] dim, such as a
 /// batch `(Dyn, U784)`, stores its runtime sizes.
@@ -107,6 +131,13 @@ pub struct Tensor<S, E = f32> {
 
 impl<S: Shape, E: Element> Tensor<S, E> {
     /// A tensor of zeros (for a shape with a [`Dyn`] dim: [`Tensor::zeros_with`]).
+    ///
+    /// ```
+    /// use shaped::{Tensor, typenum::{U2, U3}};
+    /// let t: Tensor<(U2, U3)> = Tensor::zeros();
+    /// assert_eq!(t.dims(), [2, 3]);
+    /// assert_eq!(t.as_slice(), &[0.0; 6]);
+    /// ```
     pub fn zeros() -> Self
     where
         S: ConstShape,
@@ -115,6 +146,12 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     }
 
     /// A tensor with every element `value`.
+    ///
+    /// ```
+    /// use shaped::{Tensor, typenum::U3};
+    /// let t = Tensor::<(U3,), f64>::full(2.5);
+    /// assert_eq!(t.as_slice(), &[2.5; 3]);
+    /// ```
     pub fn full(value: E) -> Self
     where
         S: ConstShape,
@@ -123,6 +160,12 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     }
 
     /// Builds each element from its multi-index (outermost dim first).
+    ///
+    /// ```
+    /// use shaped::{Tensor, typenum::U3};
+    /// let eye: Tensor<(U3, U3)> = Tensor::from_fn(|i| if i[0] == i[1] { 1.0 } else { 0.0 });
+    /// assert_eq!(eye.as_slice(), &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    /// ```
     pub fn from_fn(f: impl FnMut(&[usize]) -> E) -> Self
     where
         S: ConstShape,
@@ -160,11 +203,25 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     }
 
     /// A tensor of the given shape with every element `value`.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, U2};
+    /// let t = Tensor::<(Dyn, U2)>::full_with((Dyn(3), U2::default()), -1.0);
+    /// assert_eq!(t.dims(), [3, 2]);
+    /// assert_eq!(t.as_slice(), &[-1.0; 6]);
+    /// ```
     pub fn full_with(shape: S, value: E) -> Self {
         Self::from_raw(shape, vec![value; shape.num_elements()])
     }
 
     /// Builds each element of a tensor of the given shape from its multi-index.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, U2};
+    /// let shape = (Dyn(2), U2::default());
+    /// let t = Tensor::<(Dyn, U2)>::from_fn_with(shape, |i| (10 * i[0] + i[1]) as f32);
+    /// assert_eq!(t.as_slice(), &[0.0, 1.0, 10.0, 11.0]);
+    /// ```
     pub fn from_fn_with(shape: S, mut f: impl FnMut(&[usize]) -> E) -> Self {
         let dims = shape.dims();
         let dims = dims.as_ref();
@@ -188,12 +245,36 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// be a multiple of the other dims' product (whole rows, for a `Dyn` batch).
     ///
     /// A length that does not fit is an error naming the expected and the given count.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, typenum::{U2, U3}};
+    /// let t = Tensor::<(U2, U3)>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+    /// assert_eq!(t.as_slice()[3], 4.0); // row 1, column 0
+    /// let rows = Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 9])?; // 3 rows, inferred
+    /// assert_eq!(rows.dims(), [3, 3]);
+    /// let err = Tensor::<(U2, U3)>::from_vec(vec![0.0; 7]).unwrap_err();
+    /// assert_eq!(err.expected, "6 elements for shape (2, 3)");
+    /// assert_eq!(err.found, "7 elements");
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn from_vec(data: Vec<E>) -> Result<Self, ShapeError> {
         let shape = S::for_len(data.len())?;
         Ok(Self::from_raw(shape, data))
     }
 
     /// Takes a row-major `Vec` of the given shape's element count, without copying.
+    ///
+    /// For a shape with more than one [`Dyn`] dim, which [`Tensor::from_vec`] cannot infer:
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, U2};
+    /// let shape = (Dyn(2), Dyn(3), U2::default());
+    /// let t = Tensor::<(Dyn, Dyn, U2)>::from_shape_vec(shape, vec![0.0; 12])?;
+    /// assert_eq!(t.dims(), [2, 3, 2]);
+    /// let err = Tensor::<(Dyn, Dyn, U2)>::from_shape_vec(shape, vec![0.0; 10]).unwrap_err();
+    /// assert_eq!(err.to_string(), "shape error: expected 12 elements for shape (2, 3, 2), found 10 elements");
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn from_shape_vec(shape: S, data: Vec<E>) -> Result<Self, ShapeError> {
         if data.len() != shape.num_elements() {
             return Err(ShapeError {
@@ -209,6 +290,14 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     }
 
     /// Applies `f` to every element.
+    ///
+    /// ```
+    /// use shaped::{Tensor, typenum::U3};
+    /// let t = Tensor::<(U3,)>::from_vec(vec![1.0, -2.0, 3.0])?;
+    /// let squared: Tensor<(U3,)> = t.map(|v| v * v);
+    /// assert_eq!(squared.as_slice(), &[1.0, 4.0, 9.0]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn map(&self, f: impl FnMut(E) -> E) -> Self {
         Self::from_raw(self.shape, self.as_slice().iter().copied().map(f).collect())
     }
@@ -245,6 +334,16 @@ impl<S: Shape, E: Element> Tensor<S, E> {
 
     /// The same elements under another shape, without copying, or an error naming both when
     /// the element counts differ at run time.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, typenum::{U2, U3, U4}};
+    /// let rows = Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 12])?; // 4 rows
+    /// let t: Tensor<(U4, U3)> = rows.clone().try_reshape()?;
+    /// assert_eq!(t.dims(), [4, 3]);
+    /// let err = rows.try_reshape::<(Dyn, U2, U4)>().unwrap_err(); // 12 is no multiple of 8
+    /// assert_eq!(err.expected, "a multiple of 8 elements for shape (Dyn, 2, 4)");
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn try_reshape<S2: Shape>(self) -> Result<Tensor<S2, E>, ShapeError> {
         let shape = S2::for_len(self.data.len())?;
         Ok(Tensor::from_raw(shape, self.into_vec()))
@@ -266,6 +365,16 @@ impl<S: Shape, E: Element> Tensor<S, E> {
 
     /// The same tensor with the batch dim `M`, without copying, or an error naming both
     /// sizes when the batch is not `M`'s size.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, U3, U4, U8};
+    /// let x = Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 12])?; // 4 rows
+    /// let fixed: Tensor<(U4, U3)> = x.clone().try_into_batch::<U4>()?;
+    /// assert_eq!(fixed.dims(), [4, 3]);
+    /// let err = x.try_into_batch::<U8>().unwrap_err();
+    /// assert_eq!(err.found, "a batch of 4 in shape (4, 3)");
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn try_into_batch<M: Dim>(self) -> Result<Tensor<S::WithBatch<M>, E>, ShapeError> {
         let n = self.shape.batch().size();
         let Some(m) = M::from_size(n) else {
@@ -282,6 +391,13 @@ impl<S: Shape, E: Element> Tensor<S, E> {
 
     /// The rows `start..end` of the batch (outermost dim), copied into a tensor with a [`Dyn`]
     /// batch.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Tensor, typenum::{U2, U4}};
+    /// let x = Tensor::<(U4, U2)>::from_fn(|i| i[0] as f32); // row r holds r
+    /// let middle: Tensor<(Dyn, U2)> = x.rows(1, 3);
+    /// assert_eq!(middle.as_slice(), &[1.0, 1.0, 2.0, 2.0]);
+    /// ```
     ///
     /// # Panics
     ///
@@ -351,6 +467,19 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     }
 }
 
+/// The elements and the shape.
+///
+/// ```
+/// use shaped::{Dyn, Tensor, U3};
+/// let mut t = Tensor::<(Dyn, U3)>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// assert_eq!(t.dims(), [2, 3]);
+/// assert_eq!(t.shape(), (Dyn(2), U3::default()));
+/// t.as_mut_slice()[0] = 10.0;
+/// assert_eq!(t.as_slice()[..2], [10.0, 2.0]);
+/// let v: Vec<f32> = t.into_vec(); // the buffer itself, row-major
+/// assert_eq!(v, [10.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
 impl<S: Shape, E> Tensor<S, E> {
     /// The elements, row-major.
     pub fn as_slice(&self) -> &[E] {

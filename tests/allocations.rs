@@ -3,7 +3,10 @@
 //! the MLP of the examples, of a small ResNet (batch normalisation, residual blocks) and of a
 //! CNN of the convolution options and of an MLP of every activation allocates nothing. Counted
 //! by a global allocator that counts every
-//! allocation of every thread; this file is its own test binary, so no other test shares it.
+//! allocation of every thread; this file is its own test binary, so no other test shares it,
+//! and runs without the test harness (`harness = false` in Cargo.toml): `main` runs the tests
+//! one after another on its one thread, so no harness thread prints (and allocates) while a
+//! step is counted.
 
 use rand::{rngs::StdRng, SeedableRng};
 use shaped::data::Dataset;
@@ -14,7 +17,6 @@ use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Sgd, Ten
 use shaped::{LeakyReLU, SiLU, Sigmoid, Tanh, GELU};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// The system allocator, counting calls to `alloc` and `realloc` and the bytes they asked for.
 struct Counting;
@@ -46,9 +48,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// The tests of this file run one at a time: the counter is process-wide.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Allocation calls and bytes made by `f`.
 fn counted(f: impl FnOnce()) -> (usize, usize) {
@@ -174,9 +173,7 @@ macro_rules! train {
     }};
 }
 
-#[test]
 fn a_digits_cnn_step_allocates_nothing_after_the_first_of_each_batch_size() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut model = Cnn::init(&mut StdRng::seed_from_u64(0));
     let mut opt = Adam::new(2e-3).unwrap();
     let data = data::<(Dyn, U1, U8, U8)>(45, 64);
@@ -188,9 +185,7 @@ fn a_digits_cnn_step_allocates_nothing_after_the_first_of_each_batch_size() {
     }
 }
 
-#[test]
 fn an_mlp_step_allocates_nothing_after_the_first_of_each_batch_size() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut model = Mlp::init(&mut StdRng::seed_from_u64(0));
     model.2 = Dropout::new(0.2).unwrap();
     let mut opt = Sgd::new(0.1)
@@ -205,9 +200,7 @@ fn an_mlp_step_allocates_nothing_after_the_first_of_each_batch_size() {
     }
 }
 
-#[test]
 fn a_resnet_step_with_batch_norm_allocates_nothing_after_the_first_of_each_batch_size() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut model = ResNet::init(&mut StdRng::seed_from_u64(0));
     let mut opt = Adam::new(1e-3).unwrap();
     let data = data::<(Dyn, U1, U8, U8)>(45, 64);
@@ -221,9 +214,7 @@ fn a_resnet_step_with_batch_norm_allocates_nothing_after_the_first_of_each_batch
     assert_eq!(model.4.shortcut.1.num_batches_tracked, 6);
 }
 
-#[test]
 fn a_grouped_conv_and_global_pooling_step_allocates_nothing_after_the_first_of_each_batch_size() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut model = OptionsCnn::init(&mut StdRng::seed_from_u64(0));
     let mut opt = Adam::new(2e-3).unwrap();
     let data = data::<(Dyn, U1, U8, U8)>(45, 64);
@@ -234,9 +225,7 @@ fn a_grouped_conv_and_global_pooling_step_allocates_nothing_after_the_first_of_e
     }
 }
 
-#[test]
 fn a_step_through_every_activation_allocates_nothing_after_the_first_of_each_batch_size() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut model = Activations::init(&mut StdRng::seed_from_u64(0));
     let mut opt = Adam::new(1e-3).unwrap();
     let data = data::<(Dyn, U64)>(45, 64);
@@ -245,4 +234,20 @@ fn a_step_through_every_activation_allocates_nothing_after_the_first_of_each_bat
     for (i, &(calls, bytes)) in steps.iter().enumerate().skip(2) {
         assert_eq!((calls, bytes), (0, 0), "step {i} allocated: {steps:?}");
     }
+}
+
+/// Each test, one after another on this thread, as the harness would name them.
+fn main() {
+    let tests: [(&str, fn()); 5] = [
+        ("a_digits_cnn_step_allocates_nothing_after_the_first_of_each_batch_size", a_digits_cnn_step_allocates_nothing_after_the_first_of_each_batch_size),
+        ("an_mlp_step_allocates_nothing_after_the_first_of_each_batch_size", an_mlp_step_allocates_nothing_after_the_first_of_each_batch_size),
+        ("a_resnet_step_with_batch_norm_allocates_nothing_after_the_first_of_each_batch_size", a_resnet_step_with_batch_norm_allocates_nothing_after_the_first_of_each_batch_size),
+        ("a_grouped_conv_and_global_pooling_step_allocates_nothing_after_the_first_of_each_batch_size", a_grouped_conv_and_global_pooling_step_allocates_nothing_after_the_first_of_each_batch_size),
+        ("a_step_through_every_activation_allocates_nothing_after_the_first_of_each_batch_size", a_step_through_every_activation_allocates_nothing_after_the_first_of_each_batch_size),
+    ];
+    for (name, test) in tests {
+        test();
+        println!("test {name} ... ok");
+    }
+    println!("\ntest result: ok. {} passed; 0 failed", tests.len());
 }

@@ -252,6 +252,22 @@ fn affine_gradient_of_another_runtime_batch_panics_in_the_rules_words() {
 }
 
 #[test]
+#[should_panic(expected = "shape mismatch in Affine bias: expected (2,) (DO,), found (3,)")]
+fn an_affine_bias_of_another_runtime_length_than_the_weight_panics_in_the_rules_words() {
+    let w = Tensor::<(Dyn, U3)>::from_vec(vec![0.0; 6]).unwrap(); // 2 outputs
+    let b = Tensor::<(Dyn,)>::from_vec(vec![0.0; 3]).unwrap();
+    let _ = Affine::new(w, b);
+}
+
+#[test]
+#[should_panic(expected = "shape mismatch in Conv bias: expected (2,) (K,), found (1,)")]
+fn a_conv_bias_of_another_runtime_length_than_the_filters_panics_in_the_rules_words() {
+    let w = Tensor::<(Dyn, U1, U3, U3)>::from_vec(vec![0.0; 18]).unwrap(); // 2 filters
+    let b = Tensor::<(Dyn,)>::from_vec(vec![0.0]).unwrap();
+    let _ = Conv::<U1, Dyn, U3, U3>::new(w, b);
+}
+
+#[test]
 #[should_panic(expected = "shape mismatch in Affine input: expected 3 features (DI), found 5")]
 fn affine_input_of_runtime_width_is_checked() {
     let layer = Affine::<U3, U2>::new(Tensor::zeros(), Tensor::zeros());

@@ -345,3 +345,37 @@ fn init_is_seeded_and_within_pytorchs_bounds() {
     let mean = a.4.weight.as_slice().iter().sum::<f64>() / 512.0;
     assert!(mean.abs() < 0.01, "{mean}");
 }
+
+/// A model assembled in generic code from two layers, trained one step and evaluated: the
+/// layers' own `Module` bounds are all a tuple of them needs (the traits of the layers'
+/// indices, `Layer0`, `Layer1`, through which a tuple requires its layers, hold for every
+/// layer).
+fn train_and_infer<A, B, X>(first: A, second: B, x: &X, dy: &B::Out) -> (B::Out, B::Out)
+where
+    A: Module<f64, X>,
+    B: Module<f64, A::Out>,
+    B::Out: Clone,
+{
+    use shaped::{Context, Params};
+    let mut model = (first, second);
+    let mut work = Default::default();
+    let mut grads = model.zero_grads();
+    let y = model
+        .forward_train(x, &mut work, &mut Context::new(0))
+        .clone();
+    model.backward_train(x, dy, &mut work, &mut grads, false);
+    (y, model.infer(x))
+}
+
+#[test]
+fn a_model_of_generic_layers_needs_only_their_module_bounds() {
+    let layer = Affine::<U2, U2, f64>::new(
+        Tensor::from_vec(vec![1.0, 0.0, 0.0, -1.0]).unwrap(),
+        Tensor::zeros(),
+    );
+    let x = Tensor::<(U1, U2), f64>::from_vec(vec![3.0, 4.0]).unwrap();
+    let dy = Tensor::<(U1, U2), f64>::full(1.0);
+    let (trained, inferred) = train_and_infer(layer, ReLU, &x, &dy);
+    assert_eq!(trained.as_slice(), &[3.0, 0.0]);
+    assert_eq!(inferred.as_slice(), &[3.0, 0.0]);
+}

@@ -168,6 +168,41 @@ mod models {
     }
 
     #[test]
+    fn model_miswired_at_index_3() {
+        use shaped::Sigmoid;
+        type Net = (Flatten, Affine<U64, U32>, ReLU, Affine<U32, U10>, Sigmoid);
+        let model = Net::init(&mut rng());
+        let y = model.infer(&Tensor::<(U4, U1, U8, U8)>::zeros());
+        assert_eq!(y.dims(), [4, 10]);
+    }
+
+    #[test]
+    fn nested_model_miswired_at_1_2() {
+        type Net = (
+            (Affine<U64, U128>, ReLU),
+            (Affine<U128, U32>, ReLU, Affine<U32, U10>),
+        );
+        let mut model = Net::init(&mut rng());
+        let x = Tensor::<(U8, U64)>::zeros();
+        let mut work = Default::default();
+        let y = model.forward_train(&x, &mut work, &mut Context::new(0));
+        assert_eq!(y.dims(), [8, 10]);
+    }
+
+    #[test]
+    fn model_miswired_reported_once_per_call() {
+        let mut model = <(Affine<U64, U128>, ReLU, Affine<U128, U10>)>::init(&mut rng());
+        let x = Tensor::<(U32, U64)>::zeros();
+        let mut work = Default::default();
+        let mut grads = model.zero_grads();
+        let logits = model.forward_train(&x, &mut work, &mut Context::new(0));
+        assert_eq!(logits.dims(), [32, 10]);
+        let dlogits = Tensor::<(U32, U10)>::full(1.0);
+        model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+        assert_ne!(grads.2.bias.as_slice(), &[0.0; 10]);
+    }
+
+    #[test]
     fn model_miswired_conv_channels() {
         let mut model = <(
             Conv<U1, U8, U3, U3, U1, U1>,
@@ -340,6 +375,50 @@ fn twelve_layers_and_nested_models_train_and_name_their_parameters_as_pytorch() 
     nested.visit("", &mut |name, _, _| names.push(name.to_string()));
     assert_eq!(names, ["0.0.weight", "0.0.bias", "1.0.weight", "1.0.bias"]);
     assert_eq!(nested.infer(&x).dims(), [3, 2]);
+}
+
+mod constructors {
+    use shaped::{typenum::*, Affine, Conv, Conv2d, Tensor};
+
+    #[test]
+    fn affine_new_weight_transposed() {
+        let w = Tensor::<(U4, U3)>::zeros();
+        let layer = Affine::<U3, U4>::new(w, Tensor::zeros());
+        assert_eq!(layer.weight.dims(), [4, 3]);
+        assert_eq!(layer.forward(&Tensor::<(U2, U3)>::zeros()).dims(), [2, 4]);
+    }
+
+    #[test]
+    fn affine_new_bias_of_the_inputs() {
+        let b = Tensor::<(U4,)>::zeros();
+        let layer = Affine::<U3, U4>::new(Tensor::zeros(), b);
+        assert_eq!(layer.bias.dims(), [4]);
+    }
+
+    #[test]
+    fn conv_new_weight_wrong_channels() {
+        let w = Tensor::<(U8, U3, U3, U3)>::zeros();
+        let conv = Conv::<U3, U8, U3, U3>::new(w, Tensor::zeros());
+        assert_eq!(conv.bias.dims(), [8]);
+        let y = conv.forward(&Tensor::<(U1, U3, U5, U5)>::zeros());
+        assert_eq!(y.dims(), [1, 8, 3, 3]);
+    }
+
+    #[test]
+    fn conv2d_new_weight_all_channels_in_a_grouped_layer() {
+        let w = Tensor::<(U6, U4, U3, U3)>::zeros();
+        let conv = Conv2d::<U8, U6, U3, U3, U1, U1, U1, U2>::new(w, Tensor::zeros());
+        let y = conv.forward(&Tensor::<(U1, U8, U5, U5)>::zeros());
+        assert_eq!(y.dims(), [1, 6, 5, 5]);
+    }
+
+    #[test]
+    fn conv2d_new_bias_given_to_a_layer_without_bias() {
+        use shaped::NoBias;
+        let conv = Conv2d::<U3, U8, U3, U3, U1, U1, U1, U1, NoBias>::new(Tensor::zeros(), ());
+        let y = conv.forward(&Tensor::<(U1, U3, U4, U4)>::zeros());
+        assert_eq!(y.dims(), [1, 8, 4, 4]);
+    }
 }
 
 #[test]

@@ -175,7 +175,7 @@ pub fn accuracy(logits: &[f32], labels: &[usize]) -> f64 {
     let right = logits
         .chunks_exact(10)
         .zip(labels)
-        .filter(|(row, &label)| {
+        .filter(|&(row, &label)| {
             let best = (0..10).fold(0, |b, i| if row[i] > row[b] { i } else { b });
             best == label
         })

@@ -61,7 +61,7 @@ fn definition<E: Element>(
         for (j, d) in row[..n].iter_mut().enumerate() {
             let mut sum = if accumulate { *d } else { E::zero() };
             for p in 0..k {
-                sum += a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs];
+                sum += a.data[a.row_start(i) + p * a.cs] * b.data[b.row_start(p) + j * b.cs];
             }
             *d = sum;
         }
@@ -85,6 +85,7 @@ impl<'a, E: 'static> View<'a, E> {
             data,
             rs: self.rs,
             cs: self.cs,
+            rows: self.rows,
         })
     }
 }
@@ -502,21 +503,32 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
         let mut j0 = 0;
         while j0 < n {
             let nr = NR.min(n - j0);
-            let at = &b.data[p0 * b.rs + j0 * b.cs..];
             if nr <= NH {
                 // A narrow last panel: half the width, half the wasted lanes.
                 let rhs = Packed {
                     rows: pack(isa, &mut narrow, b, p0, kc, j0, nr),
                 };
                 row_tiles::<E, MR, NH>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
-            } else if b.cs == 1
+            } else if let (Some(rows), true) = (b.rows, nr == NR) {
+                // Rows anywhere, read in place (a panel's rows are far apart anyway).
+                let rhs = Table {
+                    data: b.data,
+                    rows: &rows[p0..p0 + kc],
+                    j0,
+                };
+                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
+            } else if b.rows.is_none()
+                && b.cs == 1
                 && nr == NR
                 && (m < <K as Kernel<E, NR>>::PACK_MIN_ROWS || b.rs * size_of::<E>() < 512)
             {
                 // In place unless enough tiles read a panel whose rows are far apart (512
                 // bytes or more: many pages, and few cache sets at powers of two); packing
                 // costs a copy of the panel, which those tiles share.
-                let rhs = Direct { data: at, rs: b.rs };
+                let rhs = Direct {
+                    data: &b.data[p0 * b.rs + j0..],
+                    rs: b.rs,
+                };
                 row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
             } else {
                 let rhs = Packed {
@@ -553,7 +565,10 @@ fn row_tiles<E: Element, const MR: usize, const NR: usize>(
         // One copy of the tile per row count, so that a short last tile does no wasted work.
         macro_rules! tile {
             ($r:tt) => {
-                if a.cs == 1 {
+                if let Some(rows) = a.rows {
+                    let lhs = Rows::<E, $r>::table(a.data, &rows[i0..], p0, kc);
+                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
+                } else if a.cs == 1 {
                     let lhs = Rows::<E, $r>::new(&a.data[at..], a.rs, kc);
                     store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
                 } else if a.rs == 1 {
@@ -607,6 +622,16 @@ impl<'a, E, const MR: usize> Rows<'a, E, MR> {
             *row = &data[i * rs..][..kc];
         }
         Self { rows }
+    }
+
+    /// The rows of a row table (row `i` at `data[rows[i]..]`), from depth `p0`.
+    #[inline(always)]
+    fn table(data: &'a [E], rows: &[usize], p0: usize, kc: usize) -> Self {
+        let mut out = [&data[..0]; MR];
+        for (row, &start) in out.iter_mut().zip(rows) {
+            *row = &data[start + p0..][..kc];
+        }
+        Self { rows: out }
     }
 }
 
@@ -681,6 +706,23 @@ impl<E: Copy, const NR: usize> Rhs<E, NR> for Direct<'_, E> {
     }
 }
 
+/// B read in place from a row table: row `p` of the panel is `data[rows[p] + j0..]`.
+#[derive(Clone, Copy)]
+struct Table<'a, E> {
+    data: &'a [E],
+    rows: &'a [usize],
+    j0: usize,
+}
+
+impl<E: Copy, const NR: usize> Rhs<E, NR> for Table<'_, E> {
+    #[inline(always)]
+    fn row(&self, p: usize) -> &[E; NR] {
+        self.data[self.rows[p] + self.j0..]
+            .first_chunk()
+            .unwrap_or_else(|| unreachable!("gemm: a panel of B inside its slice"))
+    }
+}
+
 /// B packed into a panel on the stack (transposed operands, strided columns, the last panel).
 #[derive(Clone, Copy)]
 struct Packed<'a, E, const NR: usize> {
@@ -727,9 +769,9 @@ fn pack<'p, E: Element, const NR: usize>(
     j0: usize,
     nr: usize,
 ) -> &'p [[E; NR]] {
-    let origin = &b.data[p0 * b.rs + j0 * b.cs..];
+    let origin = &b.data[b.row_start(p0) + j0 * b.cs..];
     let mut p = 0;
-    if b.rs == 1 {
+    if b.rs == 1 && b.rows.is_none() {
         // The transpose of a row-major matrix: column `j` of B is contiguous. Blocks of `KT`
         // depths are transposed in registers; columns past `nr` read zeros.
         let zeros = [E::zero(); KT];
@@ -747,7 +789,10 @@ fn pack<'p, E: Element, const NR: usize>(
         }
     }
     while p < kc {
-        let src = &origin[p * b.rs..];
+        let src = match b.rows {
+            Some(rows) => &b.data[rows[p0 + p] + j0..],
+            None => &origin[p * b.rs..],
+        };
         let mut row = [E::zero(); NR];
         if b.cs == 1 && nr == NR {
             row = *src
@@ -846,11 +891,13 @@ mod tests {
                 data: &a,
                 rs: ars,
                 cs: acs,
+                rows: None,
             },
             View {
                 data: &b,
                 rs: brs,
                 cs: bcs,
+                rows: None,
             },
         );
         let dst_rs = n + 2;

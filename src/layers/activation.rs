@@ -73,6 +73,17 @@ pub trait Elementwise: Sync {
 
     /// [`Elementwise::forward`] into `y`, which takes `x`'s shape and keeps its memory when it
     /// already has room: no allocation in a loop.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Elementwise, Sigmoid, Tensor, U2};
+    /// let mut y = Tensor::default();
+    /// for rows in [2, 1] {
+    ///     let x = Tensor::<(Dyn, U2), f64>::from_vec(vec![0.0; 2 * rows])?;
+    ///     Sigmoid.forward_into(&x, &mut y);
+    ///     assert_eq!(y.as_slice(), vec![0.5; 2 * rows]); // σ(0)
+    /// }
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     fn forward_into<S: Shape, E: Element>(&self, x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
         let y = y.reset(x.shape()).as_mut_slice();
         map_into(x.as_slice(), y, |v| self.value(v));
@@ -101,6 +112,18 @@ pub trait Elementwise: Sync {
 
     /// [`Elementwise::backward`] into `dx`, which takes `x`'s shape and keeps its memory when
     /// it already has room.
+    ///
+    /// ```
+    /// use shaped::{Dyn, Elementwise, Sigmoid, Tensor, U2};
+    /// let mut dx = Tensor::default();
+    /// for rows in [2, 1] {
+    ///     let x = Tensor::<(Dyn, U2), f64>::from_vec(vec![0.0; 2 * rows])?;
+    ///     let dy = Tensor::<(Dyn, U2), f64>::from_vec(vec![2.0; 2 * rows])?;
+    ///     Sigmoid.backward_into(&x, &dy, &mut dx);
+    ///     assert_eq!(dx.as_slice(), vec![0.5; 2 * rows]); // 2 · σ′(0) = 2 · 0.25
+    /// }
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -178,11 +201,27 @@ pub struct LeakyReLU {
 
 impl LeakyReLU {
     /// A leaky ReLU with the given slope for `x ≤ 0` (any value, as PyTorch takes it).
+    ///
+    /// ```
+    /// use shaped::{Elementwise, LeakyReLU, Tensor, typenum::U3};
+    /// let x = Tensor::<(U3,), f64>::from_vec(vec![-1.0, 0.0, 2.0])?;
+    /// let y: Tensor<(U3,), f64> = LeakyReLU::new(0.2).forward(&x);
+    /// assert_eq!(y.as_slice(), &[-0.2, 0.0, 2.0]);
+    /// let mirrored: Tensor<(U3,), f64> = LeakyReLU::new(-1.0).forward(&x); // |x|
+    /// assert_eq!(mirrored.as_slice(), &[1.0, 0.0, 2.0]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn new(negative_slope: f64) -> Self {
         Self { negative_slope }
     }
 
     /// The slope for `x ≤ 0`.
+    ///
+    /// ```
+    /// use shaped::LeakyReLU;
+    /// assert_eq!(LeakyReLU::new(0.2).negative_slope(), 0.2);
+    /// assert_eq!(LeakyReLU::default().negative_slope(), 0.01);
+    /// ```
     pub fn negative_slope(&self) -> f64 {
         self.negative_slope
     }
@@ -366,6 +405,18 @@ pub fn softmax<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 
 /// [`softmax`] into `y`, which takes `x`'s shape and keeps its memory when it already has
 /// room.
+///
+/// ```
+/// use shaped::{softmax_into, Dyn, Tensor, U3};
+/// let mut p = Tensor::default();
+/// for rows in [2, 1] {
+///     let logits = Tensor::<(Dyn, U3), f64>::from_vec(vec![0.0, 2f64.ln(), 0.0].repeat(rows))?;
+///     softmax_into(&logits, &mut p);
+///     let expected = [0.25, 0.5, 0.25].repeat(rows); // 1, 2, 1 over their sum
+///     assert!(p.as_slice().iter().zip(expected).all(|(p, e)| (p - e).abs() < 1e-15));
+/// }
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
 pub fn softmax_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
     let last = last_dim(x);
     let y = y.reset(x.shape()).as_mut_slice();
@@ -407,6 +458,17 @@ pub fn log_softmax<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 
 /// [`log_softmax`] into `y`, which takes `x`'s shape and keeps its memory when it already has
 /// room.
+///
+/// ```
+/// use shaped::{log_softmax_into, Dyn, Tensor, U2};
+/// let mut lp = Tensor::default();
+/// for rows in [1, 3] {
+///     let logits = Tensor::<(Dyn, U2), f64>::from_vec(vec![5.0; 2 * rows])?;
+///     log_softmax_into(&logits, &mut lp);
+///     assert_eq!(lp.as_slice(), vec![-2f64.ln(); 2 * rows]); // two equal classes
+/// }
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
 pub fn log_softmax_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
     let last = last_dim(x);
     let y = y.reset(x.shape()).as_mut_slice();

@@ -5,6 +5,7 @@ use crate::dims::Dim;
 use crate::gemm::{matmul, View};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, check_non_zero, AffineGradOutput, AffineInput};
+use crate::rules::{AffineBiasShape, AffineWeightShape, ParamIs};
 use crate::rules::{AffineNonZero, AffineRank, AtBatch, DimEq, ShapeEq, Verdict};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -40,6 +41,17 @@ pub struct Affine<DI: Dim, DO: Dim, E = f32> {
 }
 
 /// The parameter gradients of an [`Affine`] layer, shaped like its parameters.
+///
+/// ```
+/// use shaped::{typenum::*, Affine, AffineGrads, Params, Seeded, Tensors};
+/// let layer = Affine::<U3, U2>::seeded(0);
+/// let mut grads: AffineGrads<U3, U2> = layer.zero_grads();
+/// assert_eq!((grads.weight.dims(), grads.bias.dims()), ([2, 3], [2]));
+/// grads.bias.as_mut_slice()[1] = 1.0;
+/// let mut names = Vec::new();
+/// grads.visit("0.", &mut |name, _, values| names.push(format!("{name} {values:?}")));
+/// assert_eq!(names, ["0.weight [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]", "0.bias [0.0, 1.0]"]);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct AffineGrads<DI: Dim, DO: Dim, E = f32> {
     /// `dW = dYᵀ·X`, shape `(DO, DI)`.
@@ -49,25 +61,48 @@ pub struct AffineGrads<DI: Dim, DO: Dim, E = f32> {
 }
 
 impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
-    /// A layer with the given weight `(DO, DI)` and bias `(DO,)`.
+    /// A layer with the given weight `(DO, DI)` and bias `(DO,)`: each a
+    /// `Tensor<(DO, DI), E>` and a `Tensor<(DO,), E>`.
+    ///
+    /// The compiler infers whichever side is not written: the tensors' shapes from the layer's
+    /// type (`Affine::<U3, U2>::new(Tensor::zeros(), Tensor::zeros())`), or the layer's dims
+    /// from the tensors' (`Affine::new(w, b)`). A tensor of another shape than the layer's type
+    /// says does not compile, and the error is the rule's (see [`ParamIs`]):
+    ///
+    /// ```text
+    /// error[E0277]: shape mismatch in Affine weight: expected (_2, _3) (DO, DI), found (_3, _2): the weight is (out, in), as PyTorch's Linear.weight
+    /// ```
+    ///
+    /// That is the error where the layer's type is written on the call
+    /// (`Affine::<U3, U2>::new`) or known before it. Where it is only the type the result is
+    /// given to (`let l: Affine<U3, U2> = Affine::new(w, b)`), the compiler takes the layer's
+    /// dims from the tensors first, and reports the two layer types as "mismatched types".
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, Tensor};
+    /// let w = Tensor::<(U2, U3)>::from_vec(vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5])?;
+    /// let layer = Affine::<U3, U2>::new(w, Tensor::zeros()); // the bias is (U2,), inferred
+    /// let y: Tensor<(U1, U2)> = layer.forward(&Tensor::<(U1, U3)>::full(1.0));
+    /// assert_eq!(y.as_slice(), &[0.0, 1.5]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
-    /// If `DO` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size, or if
-    /// `DI` or `DO` is 0 (`zero-sized Affine layer: …`; [`Init`](crate::Init) refuses a static
-    /// 0 at compile time).
+    /// If `DO` is a [`Dyn`](crate::Dyn) dim and the two tensors disagree on its size, or if `DI`
+    /// or `DO` is 0 (`zero-sized Affine layer: …`; [`Init`](crate::Init) refuses a static 0 at
+    /// compile time).
     #[track_caller]
-    pub fn new(weight: Tensor<(DO, DI), E>, bias: Tensor<(DO,), E>) -> Self {
+    pub fn new<W, B>(weight: W, bias: B) -> Self
+    where
+        W: ParamIs<Tensor<(DO, DI), E>, AffineWeightShape>,
+        B: ParamIs<Tensor<(DO,), E>, AffineBiasShape>,
+    {
+        let (weight, bias) = (weight.into_param(), bias.into_param());
         let [d_o, di] = weight.dims();
         check_non_zero::<AffineNonZero>(d_o);
         check_non_zero::<AffineNonZero>(di);
-        assert_eq!(
-            weight.dims()[0],
-            bias.dims()[0],
-            "Affine: the weight has {} outputs (DO), the bias {}",
-            weight.dims()[0],
-            bias.dims()[0]
-        );
+        check_dims::<AffineBiasShape>(&[d_o], &bias.dims());
         Self { weight, bias }
     }
 
@@ -75,6 +110,20 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
     ///
     /// An input whose last dim is not `DI` does not compile:
     /// `shape mismatch in Affine input: expected _784 features (DI), found _100`.
+    ///
+    /// ```
+    /// use shaped::{Affine, Dyn, Tensor, typenum::*};
+    /// let layer = Affine::<U2, U3>::new(
+    ///     Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 0.0, -1.0])?, // W: (DO, DI) = (3, 2)
+    ///     Tensor::from_vec(vec![0.5, 0.0, 1.0])?,
+    /// );
+    /// let x = Tensor::<(U1, U2)>::from_vec(vec![1.0, 1.0])?;
+    /// let y: Tensor<(U1, U3)> = layer.forward(&x);
+    /// assert_eq!(y.as_slice(), &[3.5, 7.0, 0.0]); // (1 + 2 + 0.5, 3 + 4, 0 − 1 + 1)
+    /// let batch: Tensor<(Dyn, U3)> = layer.forward(&Tensor::<(Dyn, U2)>::from_vec(vec![1.0; 8])?);
+    /// assert_eq!(batch.dims(), [4, 3]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -93,6 +142,18 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
 
     /// [`Affine::forward`] into `y`, which takes the shape `(N, DO)` and keeps its memory when
     /// it already has room: no allocation in a loop.
+    ///
+    /// ```
+    /// use shaped::{Affine, Dyn, Tensor, typenum::*};
+    /// let layer = Affine::<U2, U1>::new(Tensor::full(1.0), Tensor::full(0.5));
+    /// let mut y = Tensor::default();
+    /// for rows in [4, 2, 4] {
+    ///     let x = Tensor::<(Dyn, U2)>::from_vec(vec![1.0; 2 * rows])?;
+    ///     layer.forward_into(&x, &mut y); // no allocation after the first batch of 4
+    ///     assert_eq!(y.as_slice(), vec![2.5; rows]);
+    /// }
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -164,6 +225,21 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
     /// `dy` must have exactly the forward output's shape `(N, DO)`: another batch or another
     /// `DO` does not compile, and the error prints both shapes.
     ///
+    /// ```
+    /// use shaped::{Affine, AffineGrads, Tensor, typenum::*};
+    /// let layer = Affine::<U2, U3>::new(
+    ///     Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 0.0, -1.0])?,
+    ///     Tensor::zeros(),
+    /// );
+    /// let x = Tensor::<(U2, U2)>::from_vec(vec![1.0, 2.0, 3.0, 4.0])?;
+    /// let dy = Tensor::<(U2, U3)>::full(1.0);
+    /// let (dx, grads): (Tensor<(U2, U2)>, AffineGrads<U2, U3>) = layer.backward(&x, &dy);
+    /// assert_eq!(dx.as_slice(), &[4.0, 5.0, 4.0, 5.0]); // dY·W: the columns of W summed
+    /// assert_eq!(grads.weight.as_slice(), &[4.0, 6.0, 4.0, 6.0, 4.0, 6.0]); // dYᵀ·X
+    /// assert_eq!(grads.bias.as_slice(), &[2.0, 2.0, 2.0]); // Σₙ dY
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// Where a [`Dyn`](crate::Dyn) dim hides a mismatch from the compiler (a `dy` of another
@@ -189,6 +265,19 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
     /// [`Affine::backward`] into buffers the caller keeps: `dx` takes the shape `(N, DI)` and
     /// is overwritten; `dW` and `db` are **added** into `grads` (PyTorch's `.grad`
     /// accumulation: zero them first for one pass alone).
+    ///
+    /// ```
+    /// use shaped::{Affine, Params, Tensor, typenum::*};
+    /// let layer = Affine::<U2, U1>::new(Tensor::full(1.0), Tensor::zeros());
+    /// let x = Tensor::<(U1, U2)>::from_vec(vec![1.0, 2.0])?;
+    /// let dy = Tensor::<(U1, U1)>::full(1.0);
+    /// let (mut dx, mut grads) = (Tensor::default(), layer.zero_grads());
+    /// layer.backward_into(&x, &dy, &mut dx, &mut grads);
+    /// layer.backward_into(&x, &dy, &mut dx, &mut grads); // a second batch, accumulated
+    /// assert_eq!(grads.weight.as_slice(), &[2.0, 4.0]); // 2 · x
+    /// assert_eq!(dx.as_slice(), &[1.0, 1.0]); // overwritten, not added
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -290,6 +379,21 @@ fn padded_rows<E>(n: usize, d_o: usize, di: usize) -> Option<usize> {
 /// checked against `DI` by the junction rule. A tensor of any other rank is the rule
 /// `AffineRank`'s error, `Affine takes a batch of vectors (N, DI) with DI = _512, found a
 /// tensor of shape (_2, _32, _4, _4): add Flatten before it`, rather than a missing method.
+///
+/// A function generic over what an `Affine` layer takes states it as the bound:
+///
+/// ```
+/// use shaped::{typenum::*, Affine, AffineRows, Module, Tensor};
+/// use static_assertions::{assert_impl_all, assert_not_impl_any};
+///
+/// fn logits<S: AffineRows<U4>>(layer: &Affine<U4, U2>, x: &Tensor<S>) -> Vec<f32> {
+///     layer.infer(x).into_vec()
+/// }
+/// let layer = Affine::<U4, U2>::new(Tensor::full(1.0), Tensor::zeros());
+/// assert_eq!(logits(&layer, &Tensor::<(U3, U4)>::full(0.5)), vec![2.0; 6]);
+/// assert_impl_all!((shaped::Dyn, U4): AffineRows<U4>);
+/// assert_not_impl_any!((U3, U4, U1, U1): AffineRows<U4>); // images need Flatten first
+/// ```
 pub trait AffineRows<DI>: Shape {}
 
 // The junction rule, undecided until the batch is known (see `rules::Anchor`).

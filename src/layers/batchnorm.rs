@@ -37,11 +37,30 @@ use crate::tensor::{fmt_dims, Element, Tensor};
 
 /// The layout of [`BatchNorm1d`]: a batch of vectors `(N, C)`, one channel per feature (or
 /// `(N, C, L)`, statistics per channel over `N` and `L`).
+///
+/// ```
+/// use shaped::layers::batchnorm::{BatchNorm, Vectors};
+/// use shaped::{typenum::*, BatchNorm1d, BatchNormInput};
+/// use static_assertions::{assert_impl_all, assert_not_impl_any, assert_type_eq_all};
+/// assert_type_eq_all!(BatchNorm1d<U8>, BatchNorm<U8, Vectors>);
+/// assert_impl_all!((U4, U8): BatchNormInput<U8, Vectors>); // (N, C)
+/// assert_impl_all!((U4, U8, U16): BatchNormInput<U8, Vectors>); // (N, C, L)
+/// assert_not_impl_any!((U4, U8, U2, U2): BatchNormInput<U8, Vectors>); // images: BatchNorm2d
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Vectors;
 
 /// The layout of [`BatchNorm2d`]: a batch of images `(N, C, H, W)`, statistics per channel over
 /// `N`, `H` and `W`.
+///
+/// ```
+/// use shaped::layers::batchnorm::{BatchNorm, Images};
+/// use shaped::{typenum::*, BatchNorm2d, BatchNormInput};
+/// use static_assertions::{assert_impl_all, assert_not_impl_any, assert_type_eq_all};
+/// assert_type_eq_all!(BatchNorm2d<U8>, BatchNorm<U8, Images>);
+/// assert_impl_all!((U4, U8, U5, U5): BatchNormInput<U8, Images>); // (N, C, H, W)
+/// assert_not_impl_any!((U4, U8): BatchNormInput<U8, Images>); // vectors: BatchNorm1d
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Images;
 
@@ -52,6 +71,17 @@ pub struct Images;
 /// parameters; `running_mean` (initially 0), `running_var` (initially 1) and
 /// `num_batches_tracked` (initially 0) are buffers. `momentum` (0.1) and `eps` (1e-5) are
 /// settings ([`BatchNorm::with_momentum`], [`BatchNorm::with_eps`]).
+///
+/// ```
+/// use shaped::layers::batchnorm::{BatchNorm, Images};
+/// use shaped::{typenum::*, BatchNorm2d, Module, Tensor};
+/// let bn: BatchNorm<U3, Images> = BatchNorm2d::<U3>::new(); // the alias names this type
+/// assert_eq!((bn.weight.as_slice(), bn.bias.as_slice()), (&[1.0; 3][..], &[0.0; 3][..]));
+/// assert_eq!((bn.momentum(), bn.eps(), bn.num_batches_tracked), (0.1, 1e-5, 0));
+/// // Evaluated with the initial running statistics (mean 0, variance 1): y = x / √(1 + ε).
+/// let y: Tensor<(U1, U3, U1, U1)> = bn.infer(&Tensor::<(U1, U3, U1, U1)>::full(2.0));
+/// assert!((y.as_slice()[0] - 2.0 / (1.0f32 + 1e-5).sqrt()).abs() < 1e-6);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchNorm<C: Dim, L, E = f32> {
     /// γ, shape `(C,)`.
@@ -124,6 +154,19 @@ pub type BatchNorm1d<C, E = f32> = BatchNorm<C, Vectors, E>;
 pub type BatchNorm2d<C, E = f32> = BatchNorm<C, Images, E>;
 
 /// The parameter gradients of a [`BatchNorm`] layer, shaped like its parameters.
+///
+/// ```
+/// use shaped::{typenum::*, BatchNorm1d, BatchNormGrads, Tensor};
+/// let bn = BatchNorm1d::<U2>::new();
+/// let x = Tensor::<(U2, U2)>::from_vec(vec![1.0, 5.0, 3.0, 5.0])?; // feature 1 is constant
+/// let dy = Tensor::<(U2, U2)>::from_vec(vec![1.0, 2.0, 3.0, 2.0])?;
+/// let (_, grads): (Tensor<(U2, U2)>, BatchNormGrads<U2>) = bn.backward(&x, &dy);
+/// assert_eq!(grads.bias.as_slice(), &[4.0, 4.0]); // dβ = Σ dy
+/// // dγ = Σ dy·x̂, with x̂ = (−1, 1) for feature 0 (up to ε) and 0 for the constant one.
+/// assert!((grads.weight.as_slice()[0] - 2.0).abs() < 1e-4);
+/// assert_eq!(grads.weight.as_slice()[1], 0.0);
+/// # Ok::<(), shaped::ShapeError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchNormGrads<C: Dim, E = f32> {
     /// `dγ = Σ dy·x̂`, shape `(C,)`.
@@ -135,6 +178,16 @@ pub struct BatchNormGrads<C: Dim, E = f32> {
 impl<C: ConstDim, L, E: Element> BatchNorm<C, L, E> {
     /// PyTorch's initial layer: `weight` 1, `bias` 0, `running_mean` 0, `running_var` 1,
     /// `num_batches_tracked` 0, `momentum` 0.1, `eps` 1e-5.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm2d, Tensors};
+    /// let bn = BatchNorm2d::<U4>::new();
+    /// assert_eq!(bn.weight.as_slice(), &[1.0; 4]);
+    /// assert_eq!(bn.bias.as_slice(), &[0.0; 4]);
+    /// assert_eq!(bn.running_mean.as_slice(), &[0.0; 4]);
+    /// assert_eq!(bn.running_var.as_slice(), &[1.0; 4]);
+    /// assert_eq!(bn.count(), 2); // weight and bias; the running statistics are buffers
+    /// ```
     pub fn new() -> Self {
         Self {
             weight: Tensor::full(E::one()),
@@ -166,6 +219,17 @@ impl<C: ConstDim, L, E: Element, R: Rng + ?Sized> Init<R> for BatchNorm<C, L, E>
 impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     /// With `momentum`, the weight of each batch in the running statistics, in `[0, 1]`
     /// (PyTorch's default 0.1; PyTorch's `None`, a cumulative average, is not offered).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, Tensor};
+    /// let mut bn = BatchNorm1d::<U1>::new().with_momentum(1.0)?; // the last batch's statistics
+    /// bn.forward_training(&Tensor::<(U4, U1)>::from_vec(vec![1.0, 2.0, 3.0, 6.0])?);
+    /// assert_eq!(bn.running_mean.as_slice(), &[3.0]);
+    /// // The unbiased variance, Σ(x − 3)² / 3:
+    /// assert!((bn.running_var.as_slice()[0] - 14.0 / 3.0).abs() < 1e-5);
+    /// assert!(BatchNorm1d::<U1>::new().with_momentum(1.5).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_momentum(mut self, momentum: f64) -> Result<Self, SettingError> {
         if !(0.0..=1.0).contains(&momentum) {
             return Err(SettingError {
@@ -180,6 +244,15 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
 
     /// With `eps`, added to the variance before its square root: a finite number `≥ 0`
     /// (PyTorch's default 1e-5).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, Tensor};
+    /// let bn = BatchNorm1d::<U1>::new().with_eps(3.0)?; // running variance 1: y = x / √(1 + 3)
+    /// let y: Tensor<(U1, U1)> = bn.forward(&Tensor::<(U1, U1)>::full(4.0));
+    /// assert_eq!(y.as_slice(), &[2.0]);
+    /// assert!(BatchNorm1d::<U1>::new().with_eps(-1.0).is_err());
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn with_eps(mut self, eps: f64) -> Result<Self, SettingError> {
         if !(eps.is_finite() && eps >= 0.0) {
             return Err(SettingError {
@@ -193,11 +266,25 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     }
 
     /// The weight of each batch in the running statistics.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm2d};
+    /// assert_eq!(BatchNorm2d::<U8>::new().momentum(), 0.1); // PyTorch's default
+    /// assert_eq!(BatchNorm2d::<U8>::new().with_momentum(0.01)?.momentum(), 0.01);
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn momentum(&self) -> f64 {
         self.momentum
     }
 
     /// The number added to the variance before its square root.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm2d};
+    /// assert_eq!(BatchNorm2d::<U8>::new().eps(), 1e-5); // PyTorch's default
+    /// assert_eq!(BatchNorm2d::<U8>::new().with_eps(1e-3)?.eps(), 1e-3);
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn eps(&self) -> f64 {
         self.eps
     }
@@ -405,6 +492,21 @@ fn values_per_channel<S: Shape, E>(x: &Tensor<S, E>, c: usize) -> usize {
 /// PyTorch's), `(N, C, H, W)` for [`BatchNorm2d`]. A tensor of another rank is the error
 /// `BatchNorm2d takes a batch of images (N, C, H, W) with C = _16, found a tensor of shape
 /// (_2, _64): …` rather than a missing method.
+///
+/// A function generic over what a batch norm takes states it as the bound:
+///
+/// ```
+/// use shaped::layers::batchnorm::Images;
+/// use shaped::{typenum::*, BatchNorm2d, BatchNormInput, Dyn, Tensor};
+///
+/// fn normalise<S: BatchNormInput<U2, Images>>(bn: &BatchNorm2d<U2>, x: &Tensor<S>) -> Tensor<S> {
+///     bn.forward(x)
+/// }
+/// let bn = BatchNorm2d::<U2>::new();
+/// let shape = (Dyn(3), U2::default(), Dyn(5), Dyn(5)); // any batch, any image size
+/// let y = normalise(&bn, &Tensor::<(Dyn, U2, Dyn, Dyn)>::zeros_with(shape));
+/// assert_eq!(y.dims(), [3, 2, 5, 5]);
+/// ```
 pub trait BatchNormInput<C, L>: Shape {}
 
 // The channel rule, undecided until the batch is known (see `rules::Anchor`).
@@ -449,6 +551,19 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     /// `shape mismatch in BatchNorm channels: expected _16 channels (C), found _8`; nor does an
     /// input of another rank than the layout's ([`BatchNormInput`]).
     ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, Tensor};
+    /// let mut bn = BatchNorm1d::<U2>::new();
+    /// bn.running_mean = Tensor::from_vec(vec![1.0, -1.0])?;
+    /// bn.running_var = Tensor::from_vec(vec![4.0, 0.25])?;
+    /// let bn = bn.with_eps(0.0)?;
+    /// let x = Tensor::<(U2, U2)>::from_vec(vec![3.0, 0.0, 5.0, -1.0])?;
+    /// let y: Tensor<(U2, U2)> = bn.forward(&x);
+    /// assert_eq!(y.as_slice(), &[1.0, 2.0, 2.0, 0.0]); // (x − mean) / √var, per feature
+    /// assert_eq!(bn.num_batches_tracked, 0); // the statistics are left as they are
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// If the channels are a [`Dyn`](crate::Dyn) dim of another size than `C`, with the same
@@ -463,6 +578,18 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     /// [`Self::forward`] into `y`, which takes `x`'s shape and keeps its memory when it already
     /// has room: no allocation in a loop.
     ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, Dyn, Tensor};
+    /// let bn = BatchNorm1d::<U2>::new().with_eps(0.0)?; // running mean 0, variance 1: y = x
+    /// let mut y = Tensor::default();
+    /// for rows in [3, 1] {
+    ///     let x = Tensor::<(Dyn, U2)>::from_vec(vec![0.5; 2 * rows])?;
+    ///     bn.forward_into(&x, &mut y);
+    ///     assert_eq!(y.as_slice(), vec![0.5; 2 * rows]);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// As [`Self::forward`].
@@ -475,6 +602,20 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     /// biased variance per channel; the running statistics move towards them by `momentum`
     /// (the variance unbiased, `· M / (M − 1)` over the `M` values of a channel, as PyTorch
     /// does) and `num_batches_tracked` grows by 1.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, Tensor};
+    /// let mut bn = BatchNorm1d::<U1>::new();
+    /// let x = Tensor::<(U4, U1)>::from_vec(vec![1.0, 2.0, 3.0, 6.0])?;
+    /// let y: Tensor<(U4, U1)> = bn.forward_training(&x);
+    /// assert!(y.as_slice().iter().sum::<f32>().abs() < 1e-5); // the batch's own mean, 3
+    /// assert_eq!(bn.num_batches_tracked, 1);
+    /// assert!((bn.running_mean.as_slice()[0] - 0.3).abs() < 1e-6); // 0.9 · 0 + 0.1 · 3
+    /// // One value per channel has no variance: PyTorch refuses it, and so does this.
+    /// let one = Tensor::<(U1, U1)>::full(1.0);
+    /// assert!(std::panic::catch_unwind(move || bn.forward_training(&one)).is_err());
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -491,6 +632,20 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
 
     /// [`Self::forward_training`] into `y`, which takes `x`'s shape and keeps its memory when it
     /// already has room.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm2d, Dyn, Tensor};
+    /// let mut bn = BatchNorm2d::<U1>::new();
+    /// let mut y = Tensor::default();
+    /// for rows in [2, 3] {
+    ///     let values = (0..4 * rows).map(|v| v as f32).collect();
+    ///     let x = Tensor::<(Dyn, U1, U2, U2)>::from_vec(values)?;
+    ///     bn.forward_training_into(&x, &mut y);
+    ///     assert_eq!(y.dims(), [rows, 1, 2, 2]);
+    /// }
+    /// assert_eq!(bn.num_batches_tracked, 2);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -510,6 +665,18 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     ///
     /// `dy` of another shape does not compile:
     /// `shape mismatch in BatchNorm grad_output: expected … (the input's shape), found …`.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, BatchNormGrads, Tensor};
+    /// let bn = BatchNorm1d::<U1>::new();
+    /// let x = Tensor::<(U4, U1)>::from_vec(vec![1.0, 2.0, 3.0, 6.0])?;
+    /// let dy = Tensor::<(U4, U1)>::full(1.0);
+    /// let (dx, grads): (Tensor<(U4, U1)>, BatchNormGrads<U1>) = bn.backward(&x, &dy);
+    /// assert!(dx.as_slice().iter().all(|d| d.abs() < 1e-6)); // a shift of y is normalised away
+    /// assert_eq!(grads.bias.as_slice(), &[4.0]); // Σ dy
+    /// assert!(grads.weight.as_slice()[0].abs() < 1e-5); // Σ x̂ = 0
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -569,6 +736,18 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
     /// [`Self::backward_eval`] into buffers the caller keeps: `dx` is overwritten, `dγ` and
     /// `dβ` are added into `grads`.
     ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, Params, Tensor};
+    /// let bn = BatchNorm1d::<U1>::new().with_eps(0.0)?; // running mean 0, variance 1
+    /// let (x, dy) = (Tensor::<(U2, U1)>::full(3.0), Tensor::<(U2, U1)>::full(1.0));
+    /// let (mut dx, mut grads) = (Tensor::default(), bn.zero_grads());
+    /// bn.backward_eval_into(&x, &dy, &mut dx, &mut grads);
+    /// bn.backward_eval_into(&x, &dy, &mut dx, &mut grads); // added into `grads`
+    /// assert_eq!(grads.weight.as_slice(), &[12.0]); // 2 · Σ dy·x̂, x̂ = 3
+    /// assert_eq!(dx.as_slice(), &[1.0, 1.0]); // dy·γ/√var, overwritten
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// As [`Self::backward_eval`].
@@ -588,6 +767,19 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
 
     /// [`Self::backward`] into buffers the caller keeps: `dx` takes `x`'s shape and is
     /// overwritten; `dγ` and `dβ` are **added** into `grads` (PyTorch's `.grad` accumulation).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, BatchNorm1d, Params, Tensor};
+    /// let bn = BatchNorm1d::<U1>::new();
+    /// let x = Tensor::<(U2, U1)>::from_vec(vec![0.0, 2.0])?;
+    /// let dy = Tensor::<(U2, U1)>::from_vec(vec![1.0, 3.0])?;
+    /// let (mut dx, mut grads) = (Tensor::default(), bn.zero_grads());
+    /// for _ in 0..3 {
+    ///     bn.backward_into(&x, &dy, &mut dx, &mut grads);
+    /// }
+    /// assert_eq!(grads.bias.as_slice(), &[12.0]); // 3 passes of Σ dy = 4
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///

@@ -33,6 +33,17 @@ pub struct Dropout {
 impl Dropout {
     /// Dropout with probability `p` of zeroing an element, in `[0, 1]` as in PyTorch (`p = 1`
     /// zeroes everything).
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Context, Dropout, Module, Tensor};
+    /// let mut all = Dropout::new(1.0)?;
+    /// let x = Tensor::<(U2, U3)>::full(1.0);
+    /// let y = all.forward_train(&x, &mut Default::default(), &mut Context::new(0)).clone();
+    /// assert_eq!(y.as_slice(), &[0.0; 6]); // every element dropped
+    /// let err = Dropout::new(1.5).unwrap_err();
+    /// assert_eq!((err.name, err.value, err.allowed), ("p", 1.5, "a probability in [0, 1]"));
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn new(p: f64) -> Result<Self, SettingError> {
         if (0.0..=1.0).contains(&p) {
             Ok(Self { p })
@@ -46,6 +57,13 @@ impl Dropout {
     }
 
     /// The probability of zeroing an element.
+    ///
+    /// ```
+    /// use shaped::Dropout;
+    /// assert_eq!(Dropout::new(0.2)?.p(), 0.2);
+    /// assert_eq!(Dropout::default().p(), 0.5); // PyTorch's default
+    /// # Ok::<(), shaped::SettingError>(())
+    /// ```
     pub fn p(&self) -> f64 {
         self.p
     }

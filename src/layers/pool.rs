@@ -266,6 +266,16 @@ pub struct AvgPool2d<K, S = K>(PhantomData<(K, S)>);
 // `new`).
 impl<K, S> MaxPool2d<K, S> {
     /// The layer (it has no parameters).
+    ///
+    /// ```
+    /// use shaped::{MaxPool2d, Module, Tensor, typenum::*};
+    /// let x = Tensor::<(U1, U1, U2, U4)>::from_vec(vec![1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 8.0, 6.0])?;
+    /// let y: Tensor<(U1, U1, U1, U2)> = MaxPool2d::<U2>::new().infer(&x); // stride 2: K
+    /// assert_eq!(y.as_slice(), &[5.0, 8.0]);
+    /// let y: Tensor<(U1, U1, U1, U3)> = MaxPool2d::<U2, U1>::new().infer(&x); // stride 1
+    /// assert_eq!(y.as_slice(), &[5.0, 8.0, 8.0]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn new() -> Self
     where
         K: NonZero<PoolNonZero>,
@@ -275,6 +285,14 @@ impl<K, S> MaxPool2d<K, S> {
 }
 impl<K, S> AvgPool2d<K, S> {
     /// The layer (it has no parameters).
+    ///
+    /// ```
+    /// use shaped::{AvgPool2d, Module, Tensor, typenum::*};
+    /// let x = Tensor::<(U1, U1, U2, U4)>::from_vec(vec![1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 8.0, 6.0])?;
+    /// let y: Tensor<(U1, U1, U1, U2)> = AvgPool2d::<U2>::new().infer(&x);
+    /// assert_eq!(y.as_slice(), &[3.25, 4.0]); // (1 + 5 + 3 + 4) / 4, (2 + 0 + 8 + 6) / 4
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn new() -> Self
     where
         K: NonZero<PoolNonZero>,
@@ -498,6 +516,15 @@ pub struct AvgPool2dHW<KH, KW, SH = KH, SW = KW, PH = typenum::U0, PW = typenum:
 // the method, so that the error is the rule's and not a missing `new`).
 impl<KH, KW, SH, SW, PH, PW> MaxPool2dHW<KH, KW, SH, SW, PH, PW> {
     /// The layer (it has no parameters).
+    ///
+    /// ```
+    /// use shaped::{MaxPool2dHW, Module, Tensor, typenum::*};
+    /// let x = Tensor::<(U1, U1, U2, U4)>::from_vec(vec![1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 8.0, 6.0])?;
+    /// // A 1 × 2 window, stride (1, 2): pools within each row.
+    /// let y: Tensor<(U1, U1, U2, U2)> = MaxPool2dHW::<U1, U2>::new().infer(&x);
+    /// assert_eq!(y.as_slice(), &[5.0, 2.0, 4.0, 8.0]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn new() -> Self
     where
         KH: NonZero<PoolNonZero>,
@@ -510,6 +537,15 @@ impl<KH, KW, SH, SW, PH, PW> MaxPool2dHW<KH, KW, SH, SW, PH, PW> {
 }
 impl<KH, KW, SH, SW, PH, PW> AvgPool2dHW<KH, KW, SH, SW, PH, PW> {
     /// The layer (it has no parameters).
+    ///
+    /// ```
+    /// use shaped::{AvgPool2dHW, Module, Tensor, typenum::*};
+    /// let x = Tensor::<(U1, U1, U2, U4)>::from_vec(vec![1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 8.0, 6.0])?;
+    /// // A 2 × 1 window, stride (2, 1): the mean of each column.
+    /// let y: Tensor<(U1, U1, U1, U4)> = AvgPool2dHW::<U2, U1>::new().infer(&x);
+    /// assert_eq!(y.as_slice(), &[2.0, 4.5, 5.0, 3.0]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn new() -> Self
     where
         KH: NonZero<PoolNonZero>,
@@ -753,6 +789,18 @@ impl<R: Rng + ?Sized> Init<R> for GlobalAvgPool {
 
 impl GlobalAvgPool {
     /// `(N, C, H, W) -> (N, C)`, the mean of each plane.
+    ///
+    /// ```
+    /// use shaped::{Dyn, GlobalAvgPool, Tensor, typenum::*};
+    /// let x = Tensor::<(U1, U2, U2, U2)>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 8.0])?;
+    /// let y: Tensor<(U1, U2)> = GlobalAvgPool.forward(&x);
+    /// assert_eq!(y.as_slice(), &[2.5, 2.0]);
+    /// let shape = (U1::default(), U2::default(), Dyn(5), Dyn(7));
+    /// let images = Tensor::<(U1, U2, Dyn, Dyn)>::zeros_with(shape);
+    /// let y: Tensor<(U1, U2)> = GlobalAvgPool.forward(&images); // any image size
+    /// assert_eq!(y.as_slice(), &[0.0, 0.0]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn forward<N, C, H, W, E>(&self, x: &Tensor<(N, C, H, W), E>) -> Tensor<(N, C), E>
     where
         N: Dim,
@@ -768,6 +816,18 @@ impl GlobalAvgPool {
 
     /// [`GlobalAvgPool::forward`] into `y`, which takes the shape `(N, C)` and keeps its memory
     /// when it already has room: no allocation in a loop.
+    ///
+    /// ```
+    /// use shaped::{Dyn, GlobalAvgPool, Tensor, typenum::*};
+    /// let mut y = Tensor::default();
+    /// for rows in [2, 1] {
+    ///     let x = Tensor::<(Dyn, U3, U2, U2)>::from_vec(vec![1.0; rows * 12])?;
+    ///     GlobalAvgPool.forward_into(&x, &mut y);
+    ///     assert_eq!(y.dims(), [rows, 3]);
+    ///     assert_eq!(y.as_slice(), vec![1.0; rows * 3]);
+    /// }
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn forward_into<N, C, H, W, E>(
         &self,
         x: &Tensor<(N, C, H, W), E>,
@@ -796,6 +856,15 @@ impl GlobalAvgPool {
     /// A `dy` of another shape than `(N, C)` does not compile: `shape mismatch in grad_output:
     /// expected (_2, _3) (the layer's output shape), found …`.
     ///
+    /// ```
+    /// use shaped::{GlobalAvgPool, Tensor, typenum::*};
+    /// let x = Tensor::<(U1, U2, U2, U2)>::zeros();
+    /// let dy = Tensor::<(U1, U2)>::from_vec(vec![4.0, 8.0])?;
+    /// let dx: Tensor<(U1, U2, U2, U2)> = GlobalAvgPool.backward(&x, &dy);
+    /// assert_eq!(dx.as_slice(), &[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]); // dY / (H·W)
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// If a [`Dyn`](crate::Dyn) dim hides a mismatch from the compiler (a `dy` of another
@@ -821,6 +890,18 @@ impl GlobalAvgPool {
 
     /// [`GlobalAvgPool::backward`] into `dx`, which takes `x`'s shape and keeps its memory when
     /// it already has room.
+    ///
+    /// ```
+    /// use shaped::{Dyn, GlobalAvgPool, Tensor, typenum::*};
+    /// let mut dx = Tensor::default();
+    /// for rows in [2, 1] {
+    ///     let x = Tensor::<(Dyn, U1, U2, U2)>::from_vec(vec![0.0; rows * 4])?;
+    ///     let dy = Tensor::<(Dyn, U1)>::from_vec(vec![2.0; rows])?;
+    ///     GlobalAvgPool.backward_into(&x, &dy, &mut dx);
+    ///     assert_eq!(dx.as_slice(), vec![0.5; rows * 4]);
+    /// }
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///

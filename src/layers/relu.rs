@@ -26,18 +26,49 @@ pub struct ReLU;
 
 impl ReLU {
     /// `y = max(0, x)`.
+    ///
+    /// ```
+    /// use shaped::{ReLU, Tensor, typenum::U2};
+    /// let x = Tensor::<(U2, U2)>::from_vec(vec![-1.0, 2.0, f32::NAN, 0.0])?;
+    /// let y: Tensor<(U2, U2)> = ReLU.forward(&x);
+    /// assert_eq!(y.as_slice()[..2], [0.0, 2.0]);
+    /// assert!(y.as_slice()[2].is_nan()); // NaN kept, as in PyTorch
+    /// assert_eq!(y.as_slice()[3], 0.0);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn forward<S: Shape, E: Element>(&self, x: &Tensor<S, E>) -> Tensor<S, E> {
         Tensor::from_raw(x.shape(), par::map_new(x.as_slice(), relu))
     }
 
     /// [`ReLU::forward`] into `y`, which takes `x`'s shape and keeps its memory when it already
     /// has room: no allocation in a loop.
+    ///
+    /// ```
+    /// use shaped::{Dyn, ReLU, Tensor, U2};
+    /// let mut y = Tensor::default();
+    /// for rows in [3, 2, 3] {
+    ///     let x = Tensor::<(Dyn, U2)>::from_vec(vec![-1.0, 1.0].repeat(rows))?;
+    ///     ReLU.forward_into(&x, &mut y); // allocates on the first pass only
+    ///     assert_eq!(y.dims(), [rows, 2]);
+    ///     assert_eq!(y.as_slice(), [0.0, 1.0].repeat(rows));
+    /// }
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn forward_into<S: Shape, E: Element>(&self, x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
         par::map(x.as_slice(), y.reset(x.shape()).as_mut_slice(), relu);
     }
 
     /// `dx = dy ∘ 1[x > 0]`. `dy` must have the input's shape; another shape does not
     /// compile, and the error prints both shapes.
+    ///
+    /// ```
+    /// use shaped::{ReLU, Tensor, typenum::U4};
+    /// let x = Tensor::<(U4,)>::from_vec(vec![-2.0, 0.0, 0.5, 3.0])?;
+    /// let dy = Tensor::<(U4,)>::from_vec(vec![1.0, 2.0, 3.0, 4.0])?;
+    /// let dx: Tensor<(U4,)> = ReLU.backward(&x, &dy);
+    /// assert_eq!(dx.as_slice(), &[0.0, 0.0, 3.0, 4.0]); // zero where x ≤ 0, x = 0 included
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///
@@ -59,6 +90,18 @@ impl ReLU {
 
     /// [`ReLU::backward`] into `dx`, which takes `x`'s shape and keeps its memory when it
     /// already has room.
+    ///
+    /// ```
+    /// use shaped::{Dyn, ReLU, Tensor, U2};
+    /// let mut dx = Tensor::default();
+    /// for rows in [2, 4] {
+    ///     let x = Tensor::<(Dyn, U2)>::from_vec([-1.0, 1.0].repeat(rows))?;
+    ///     let dy = Tensor::<(Dyn, U2)>::from_vec(vec![5.0; 2 * rows])?;
+    ///     ReLU.backward_into(&x, &dy, &mut dx);
+    ///     assert_eq!(dx.as_slice(), [0.0, 5.0].repeat(rows));
+    /// }
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     ///
     /// # Panics
     ///

@@ -96,6 +96,16 @@ pub struct Projected<M, S> {
 }
 
 /// The parameter gradients of a [`Residual`]: the block's, named `block.*`.
+///
+/// ```
+/// use shaped::{typenum::*, Affine, AffineGrads, Params, ReLU, Residual, ResidualGrads, Seeded};
+/// use shaped::Tensors;
+/// let res = Residual::<(Affine<U4, U4>, ReLU)>::seeded(0);
+/// let grads: ResidualGrads<(AffineGrads<U4, U4>, ())> = res.zero_grads();
+/// let mut names = Vec::new();
+/// grads.visit("", &mut |name, _, _| names.push(name.to_string()));
+/// assert_eq!(names, ["block.0.weight", "block.0.bias"]);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResidualGrads<G> {
     /// The block's gradients.
@@ -104,6 +114,14 @@ pub struct ResidualGrads<G> {
 
 /// The parameter gradients of a [`Projected`] residual: the block's and the shortcut's, named
 /// `block.*` and `shortcut.*`.
+///
+/// ```
+/// use shaped::{typenum::*, Affine, AffineGrads, Params, Projected, ProjectedGrads, Seeded};
+/// let down = Projected::<(Affine<U8, U4>,), Affine<U8, U4>>::seeded(0);
+/// let grads: ProjectedGrads<(AffineGrads<U8, U4>,), AffineGrads<U8, U4>> = down.zero_grads();
+/// assert_eq!(grads.block.0.weight.dims(), [4, 8]);
+/// assert_eq!(grads.shortcut.bias.dims(), [4]);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProjectedGrads<G, H> {
     /// The block's gradients.
@@ -114,6 +132,17 @@ pub struct ProjectedGrads<G, H> {
 
 impl<M> Residual<M> {
     /// `x + block(x)`.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, Module, Residual, Tensor};
+    /// // A block that doubles its input: y = x + 2x.
+    /// let weight = Tensor::from_vec(vec![2.0, 0.0, 0.0, 2.0])?;
+    /// let double = Affine::<U2, U2>::new(weight, Tensor::zeros());
+    /// let res = Residual::new(double);
+    /// let y: Tensor<(U1, U2)> = res.infer(&Tensor::<(U1, U2)>::from_vec(vec![1.0, -1.0])?);
+    /// assert_eq!(y.as_slice(), &[3.0, -3.0]);
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn new(block: M) -> Self {
         Self { block }
     }
@@ -121,6 +150,17 @@ impl<M> Residual<M> {
 
 impl<M, S> Projected<M, S> {
     /// `shortcut(x) + block(x)`.
+    ///
+    /// ```
+    /// use shaped::{typenum::*, Affine, Module, Projected, Tensor};
+    /// // From 2 features to 1: the block sums them, the shortcut takes the first.
+    /// let block = Affine::<U2, U1>::new(Tensor::full(1.0), Tensor::zeros());
+    /// let shortcut = Affine::<U2, U1>::new(Tensor::from_vec(vec![1.0, 0.0])?, Tensor::zeros());
+    /// let down = Projected::new(block, shortcut);
+    /// let y: Tensor<(U1, U1)> = down.infer(&Tensor::<(U1, U2)>::from_vec(vec![3.0, 4.0])?);
+    /// assert_eq!(y.as_slice(), &[10.0]); // 3 + (3 + 4)
+    /// # Ok::<(), shaped::ShapeError>(())
+    /// ```
     pub fn new(block: M, shortcut: S) -> Self {
         Self { block, shortcut }
     }

@@ -19,6 +19,8 @@ import os
 import numpy as np
 import torch
 
+from twins import Residual
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 torch.set_default_dtype(torch.float64)
 
@@ -365,21 +367,6 @@ def batchnorm(rng):
     except ValueError as e:
         assert "Expected more than 1 value per channel when training" in str(e), e
     return out
-
-
-class Residual(torch.nn.Module):
-    """x + block(x), or shortcut(x) + block(x): the module shaped's Residual and Projected are
-    named after (their parameters are block.* and shortcut.*)."""
-
-    def __init__(self, block, shortcut=None):
-        super().__init__()
-        self.block = block
-        if shortcut is not None:
-            self.shortcut = shortcut
-
-    def forward(self, x):
-        s = self.shortcut(x) if hasattr(self, "shortcut") else x
-        return s + self.block(x)
 
 
 def residual(rng):

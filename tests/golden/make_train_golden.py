@@ -33,44 +33,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from twins import resnet
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEPS, BATCH, CLASSES = 10, 6, 5
 LR, MOMENTUM, WEIGHT_DECAY = 0.1, 0.9, 1e-3
 
 
-class Residual(nn.Module):
-    """x + block(x), or shortcut(x) + block(x): shaped's `Residual` and `Projected`."""
-
-    def __init__(self, block, shortcut=None):
-        super().__init__()
-        self.block = block
-        if shortcut is not None:
-            self.shortcut = shortcut
-
-    def forward(self, x):
-        s = self.shortcut(x) if hasattr(self, "shortcut") else x
-        return s + self.block(x)
-
-
 def small_resnet():
     """The `SmallResNet` type of tests/trains_like_pytorch.rs, entry for entry."""
-    return nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1),
-        nn.BatchNorm2d(4),
-        nn.ReLU(),
-        Residual(nn.Sequential(
-            nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-            nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))),
-        nn.ReLU(),
-        Residual(
-            nn.Sequential(
-                nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)),
-            nn.Sequential(nn.Conv2d(4, 8, 1, stride=2), nn.BatchNorm2d(8))),
-        nn.ReLU(),
-        nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
-        nn.Linear(8, CLASSES),
-    )
+    return resnet(4, CLASSES)
 
 
 def train(net, xs, labels):

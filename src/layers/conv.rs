@@ -18,7 +18,7 @@ use crate::dims::{ConstDim, ConvGroups, ConvOut, ConvOutput, Dim, Height, PerGro
 use crate::gemm::{matmul, View};
 use crate::init::{uniform, Init};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
-use crate::par;
+use crate::par::{self, Buf};
 use crate::rules::{check_dim, check_dims, check_non_zero, AtBatch, ConvChannels};
 use crate::rules::{Conv2dWeightShape, ConvBiasShape, ConvWeightShape, ParamIs};
 use crate::rules::{ConvGradOutput, ConvNonZero, DimEq, NonZero, ShapeEq, Via};
@@ -740,19 +740,20 @@ fn tasks(n: usize) -> (usize, usize) {
 }
 
 /// Runs `f(task, scratch, a, b)` over the tasks' chunks of `scratch` (`s_len` each), `a`
-/// (`a_len`) and, when given, `b` (`b_len`), in parallel or in order on this thread. Every
-/// chunk length is at least 1 element (a task with nothing to keep still gets its turn).
+/// (`a_len`) and, when given, `b` (`b_len`), in parallel or in order on this thread, and
+/// returns `scratch` as the tasks left it. Every chunk length is at least 1 element (a task
+/// with nothing to keep still gets its turn).
 #[allow(clippy::too_many_arguments)]
-fn run_tasks<E: Element>(
+fn run_tasks<'s, E: Element>(
     parallel: bool,
-    scratch: &mut [E],
+    scratch: Buf<'s, E>,
     s_len: usize,
     a: &[E],
     a_len: usize,
-    b: Option<&mut [E]>,
+    b: Option<Buf<'s, E>>,
     b_len: usize,
     f: impl Fn(usize, &mut [E], &[E], Option<&mut [E]>) + Sync,
-) {
+) -> &'s mut [E] {
     let (s_len, a_len, b_len) = (s_len.max(1), a_len.max(1), b_len.max(1));
     let tasks = scratch.len().div_ceil(s_len).min(a.len().div_ceil(a_len));
     let a_chunk = |t: usize| &a[t * a_len..((t + 1) * a_len).min(a.len())];
@@ -760,13 +761,17 @@ fn run_tasks<E: Element>(
         Some(b) => {
             let tasks = tasks.min(b.len().div_ceil(b_len));
             let bufs = [(scratch, s_len), (b, b_len)];
-            par::for_task_chunks(parallel, tasks, bufs, |t, [s, b]| {
+            let [s, _] = par::for_task_bufs(parallel, tasks, bufs, |t, [s, b]| {
                 f(t, s, a_chunk(t), Some(b))
             });
+            s
         }
-        None => par::for_task_chunks(parallel, tasks, [(scratch, s_len)], |t, [s]| {
-            f(t, s, a_chunk(t), None)
-        }),
+        None => {
+            let [s] = par::for_task_bufs(parallel, tasks, [(scratch, s_len)], |t, [s]| {
+                f(t, s, a_chunk(t), None)
+            });
+            s
+        }
     }
 }
 
@@ -821,9 +826,9 @@ fn forward_slices<E: Element>(
     g: &Geom,
     kernel: Kernel<'_, E>,
     x: &[E],
-    y: &mut [E],
+    y: Buf<'_, E>,
     kept: Option<&mut [E]>,
-    scratch: &mut [E],
+    scratch: Buf<'_, E>,
     taps: &mut Vec<usize>,
 ) {
     let (in_len, out_len, cols_len) = (g.c * g.h * g.w, g.k * g.positions(), g.lowered_len());
@@ -850,17 +855,20 @@ fn forward_slices<E: Element>(
             forward_one(g, kernel, taps, xn, yn, cols, wide);
         }
     };
-    let scratch = &mut scratch[..tasks * task_len];
-    let bufs = [(scratch, task_len), (y, per_task * out_len)];
+    let [s, ys] = [
+        (scratch.prefix(tasks * task_len), task_len),
+        (y, per_task * out_len),
+    ];
     match kept {
         Some(kept) => {
-            let [s, ys] = bufs;
-            let bufs = [s, ys, (kept, per_task * cols_len)];
-            par::for_task_chunks(parallel, tasks, bufs, |t, [s, ys, k]| {
+            let bufs = [s, ys, (Buf::Slice(kept), per_task * cols_len)];
+            par::for_task_bufs(parallel, tasks, bufs, |t, [s, ys, k]| {
                 run(t, s, ys, Some(k))
             });
         }
-        None => par::for_task_chunks(parallel, tasks, bufs, |t, [s, ys]| run(t, s, ys, None)),
+        None => {
+            par::for_task_bufs(parallel, tasks, [s, ys], |t, [s, ys]| run(t, s, ys, None));
+        }
     }
 }
 
@@ -941,9 +949,9 @@ fn backward_slices<E: Element>(
     x: &[E],
     kept: Option<&[E]>,
     dy: &[E],
-    dx: Option<&mut [E]>,
+    dx: Option<Buf<'_, E>>,
     (gw, mut gb): (&mut [E], Option<&mut [E]>),
-    scratch: &mut [E],
+    scratch: Buf<'_, E>,
     taps: &mut Vec<usize>,
 ) {
     let g = &g.for_backward();
@@ -964,9 +972,9 @@ fn backward_slices<E: Element>(
     let task_len = g.task_scratch(kept.is_some());
     let parallel = 2 * g.flops(n) >= PARALLEL_MIN_FLOPS && par::threads() > 1;
     let with_bias = gb.is_some();
-    run_tasks(
+    let scratch = run_tasks(
         parallel,
-        &mut scratch[..tasks * task_len],
+        scratch.prefix(tasks * task_len),
         task_len,
         dy,
         per_task * out_len,
@@ -1026,7 +1034,7 @@ fn backward_slices<E: Element>(
     // The tasks' sums, added in task order (the same order whatever ran them), with each
     // group's dW_gᵀ (C/G·HF·WF × K/G) transposed back into its filters' rows of (K, C/G, HF, WF).
     let kg = g.group_k();
-    for acc in scratch[..tasks * task_len].chunks_exact(task_len) {
+    for acc in scratch.chunks_exact(task_len) {
         for (wg, accg) in gw
             .chunks_exact_mut(kg * patch)
             .zip(acc[..dw_len].chunks_exact(patch * kg))
@@ -1244,9 +1252,10 @@ where
         W: Dim + ConvOutput<WF, S, P, Width>,
     {
         let (g, out) = self.geom(x.shape());
-        let mut y = Tensor::zeros_with(out);
-        g.forward_alone(self.kernel(), x.as_slice(), y.as_mut_slice());
-        y
+        Tensor::from_raw(
+            out,
+            g.forward_alone(self.kernel(), x.as_slice(), out.num_elements()),
+        )
     }
 
     /// The gradients of a loss through the layer: given `x` `(N, C, H, W)` and `dy = ∂L/∂Y`
@@ -1291,17 +1300,12 @@ where
         let (n, _, h, w) = x.shape();
         let (g, out) = self.geom(x.shape());
         check_dims::<ConvGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
-        let mut dx = Tensor::zeros_with((n, self.weight.shape().1, h, w));
+        let dx_shape = (n, self.weight.shape().1, h, w);
         let mut grads = self.zero_grads();
         let grads_slices = (grads.weight.as_mut_slice(), Some(grads.bias.as_mut_slice()));
-        g.backward_alone(
-            self.weight.as_slice(),
-            x.as_slice(),
-            dy.as_slice(),
-            dx.as_mut_slice(),
-            grads_slices,
-        );
-        (dx, grads)
+        let (weight, dx_len) = (self.weight.as_slice(), dx_shape.num_elements());
+        let dx = g.backward_alone(weight, x.as_slice(), dy.as_slice(), dx_len, grads_slices);
+        (Tensor::from_raw(dx_shape, dx), grads)
     }
 
     /// The parameters as slices.
@@ -1359,9 +1363,17 @@ pub struct ConvKeep<E> {
 impl Geom {
     /// The forward pass of the allocating API (`forward`, `infer`) into `y`, with scratch of
     /// its own.
-    fn forward_alone<E: Element>(&self, kernel: Kernel<'_, E>, x: &[E], y: &mut [E]) {
-        let mut scratch = vec![E::zero(); MAX_TASKS * self.forward_scratch(false).max(1)];
-        forward_slices(self, kernel, x, y, None, &mut scratch, &mut Vec::new());
+    /// Returns the output's `len` elements; the output and the scratch are fresh buffers
+    /// ([`Buf::Fresh`]), zeroed by the tasks that write them.
+    fn forward_alone<E: Element>(&self, kernel: Kernel<'_, E>, x: &[E], len: usize) -> Vec<E> {
+        let (mut y, mut scratch) = (Vec::new(), Vec::new());
+        let scratch_len = MAX_TASKS * self.forward_scratch(false).max(1);
+        let (out, scratch) = (
+            Buf::Fresh(&mut y, len),
+            Buf::Fresh(&mut scratch, scratch_len),
+        );
+        forward_slices(self, kernel, x, out, None, scratch, &mut Vec::new());
+        y
     }
 
     /// The backward pass of the allocating API (`backward`): `dX` into `dx`, the parameter
@@ -1371,10 +1383,15 @@ impl Geom {
         weight: &[E],
         x: &[E],
         dy: &[E],
-        dx: &mut [E],
+        dx_len: usize,
         grads: (&mut [E], Option<&mut [E]>),
-    ) {
-        let mut scratch = vec![E::zero(); MAX_TASKS * self.task_scratch(false)];
+    ) -> Vec<E> {
+        let (mut dx, mut scratch) = (Vec::new(), Vec::new());
+        let scratch_len = MAX_TASKS * self.task_scratch(false);
+        let (dx_buf, scratch) = (
+            Buf::Fresh(&mut dx, dx_len),
+            Buf::Fresh(&mut scratch, scratch_len),
+        );
         let none = &mut Vec::new();
         backward_slices(
             self,
@@ -1382,11 +1399,12 @@ impl Geom {
             x,
             None,
             dy,
-            Some(dx),
+            Some(dx_buf),
             grads,
-            &mut scratch,
+            scratch,
             none,
         );
+        dx
     }
 }
 
@@ -1406,7 +1424,8 @@ impl<E: Element> ConvKeep<E> {
             self.scratch.resize(scratch, E::zero());
         }
         let kept = keeps.then_some(&mut self.lowered[..lowered]);
-        forward_slices(g, kernel, x, y, kept, &mut self.scratch, &mut self.taps);
+        let scratch = Buf::Slice(&mut self.scratch[..]);
+        forward_slices(g, kernel, x, Buf::Slice(y), kept, scratch, &mut self.taps);
     }
 
     /// A training step's backward pass: reads what [`ConvKeep::forward`] kept, writes `dX`
@@ -1427,8 +1446,18 @@ impl<E: Element> ConvKeep<E> {
             self.scratch.resize(scratch, E::zero());
         }
         let kept = keeps.then_some(&self.lowered[..if keeps { n * g.lowered_len() } else { 0 }]);
-        let (scratch, taps) = (&mut self.scratch, &mut self.taps);
-        backward_slices(g, weight, x, kept, dy, dx, grads, scratch, taps);
+        let (scratch, taps) = (Buf::Slice(&mut self.scratch[..]), &mut self.taps);
+        backward_slices(
+            g,
+            weight,
+            x,
+            kept,
+            dy,
+            dx.map(Buf::Slice),
+            grads,
+            scratch,
+            taps,
+        );
     }
 }
 
@@ -1458,9 +1487,10 @@ where
 
     fn infer(&self, x: &Tensor<(N, C2, H, W), E>) -> Self::Out {
         let (g, out) = self.geom(x.shape());
-        let mut y = Tensor::zeros_with(out);
-        g.forward_alone(self.kernel(), x.as_slice(), y.as_mut_slice());
-        y
+        Tensor::from_raw(
+            out,
+            g.forward_alone(self.kernel(), x.as_slice(), out.num_elements()),
+        )
     }
 
     fn forward_train<'w>(
@@ -1649,9 +1679,10 @@ where
         W: Dim + ConvOutput<WF, S, P, Width, D>,
     {
         let (g, out) = self.geom(x.shape());
-        let mut y = Tensor::zeros_with(out);
-        g.forward_alone(self.kernel(), x.as_slice(), y.as_mut_slice());
-        y
+        Tensor::from_raw(
+            out,
+            g.forward_alone(self.kernel(), x.as_slice(), out.num_elements()),
+        )
     }
 
     /// The gradients of a loss through the layer: given `x` `(N, C, H, W)` and `dy = ∂L/∂Y`
@@ -1699,17 +1730,12 @@ where
         let (n, _, h, w) = x.shape();
         let (g, out) = self.geom(x.shape());
         check_dims::<ConvGradOutput>(out.dims().as_ref(), dy.dims().as_ref());
-        let mut dx = Tensor::zeros_with((n, C::default(), h, w));
+        let dx_shape = (n, C::default(), h, w);
         let mut grads = self.zero_grads();
         let grads_slices = grads.slices();
-        g.backward_alone(
-            self.weight.as_slice(),
-            x.as_slice(),
-            dy.as_slice(),
-            dx.as_mut_slice(),
-            grads_slices,
-        );
-        (dx, grads)
+        let (weight, dx_len) = (self.weight.as_slice(), dx_shape.num_elements());
+        let dx = g.backward_alone(weight, x.as_slice(), dy.as_slice(), dx_len, grads_slices);
+        (Tensor::from_raw(dx_shape, dx), grads)
     }
 }
 
@@ -1848,9 +1874,10 @@ where
 
     fn infer(&self, x: &Tensor<(N, C2, H, W), E>) -> Self::Out {
         let (g, out) = self.geom(x.shape());
-        let mut y = Tensor::zeros_with(out);
-        g.forward_alone(self.kernel(), x.as_slice(), y.as_mut_slice());
-        y
+        Tensor::from_raw(
+            out,
+            g.forward_alone(self.kernel(), x.as_slice(), out.num_elements()),
+        )
     }
 
     fn forward_train<'w>(
@@ -2100,23 +2127,24 @@ mod tests {
                 want_dw.iter_mut().zip(&dw).for_each(|(a, b)| *a += b);
                 want_db.iter_mut().zip(&db).for_each(|(a, b)| *a += b);
             }
-            // Stateless (lowered per task) and training (lowered per sample, kept).
-            let mut y = vec![0.0; n * out_len];
-            let mut scratch = vec![0.0; MAX_TASKS * g.forward_scratch(false).max(1)];
-            forward_slices(&g, kernel, &x, &mut y, None, &mut scratch, &mut Vec::new());
+            // Stateless (lowered per task, into fresh buffers and into the caller's) and
+            // training (lowered per sample, kept).
+            close(
+                "y (fresh)",
+                &g,
+                &g.forward_alone(kernel, &x, n * out_len),
+                &want_y,
+            );
+            let mut y = vec![7.0; n * out_len];
+            let mut scratch = vec![7.0; MAX_TASKS * g.forward_scratch(false).max(1)];
+            let (out, s) = (Buf::Slice(&mut y[..]), Buf::Slice(&mut scratch[..]));
+            forward_slices(&g, kernel, &x, out, None, s, &mut Vec::new());
             close("y", &g, &y, &want_y);
             let mut kept = vec![0.0; n * g.lowered_len()];
             let mut scratch = vec![0.0; MAX_TASKS * g.forward_scratch(true).max(1)];
             let mut y = vec![0.0; n * out_len];
-            forward_slices(
-                &g,
-                kernel,
-                &x,
-                &mut y,
-                Some(&mut kept),
-                &mut scratch,
-                &mut Vec::new(),
-            );
+            let (out, s) = (Buf::Slice(&mut y[..]), Buf::Slice(&mut scratch[..]));
+            forward_slices(&g, kernel, &x, out, Some(&mut kept), s, &mut Vec::new());
             close("y (kept)", &g, &y, &want_y);
             // The backward pass reads what the forward kept only where a training step keeps it.
             let kept_or_not = if g.keeps() {
@@ -2134,15 +2162,21 @@ mod tests {
                     &x,
                     kept,
                     &dy,
-                    Some(&mut dx),
+                    Some(Buf::Slice(&mut dx[..])),
                     (&mut dw, Some(&mut db)),
-                    &mut scratch,
+                    Buf::Slice(&mut scratch[..]),
                     &mut Vec::new(),
                 );
                 close("dx", &g, &dx, &want_dx);
                 close("dw", &g, &dw, &want_dw);
                 close("db", &g, &db, &want_db);
             }
+            // The allocating API's backward pass: fresh dX and scratch.
+            let (mut dw, mut db) = (vec![0.0; weight.len()], vec![0.0; k]);
+            let dx = g.backward_alone(&weight, &x, &dy, x.len(), (&mut dw, Some(&mut db)));
+            close("dx (fresh)", &g, &dx, &want_dx);
+            close("dw (fresh)", &g, &dw, &want_dw);
+            close("db (fresh)", &g, &db, &want_db);
         }
     }
 

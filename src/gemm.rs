@@ -85,18 +85,24 @@ const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 ///
 /// The gemm crate's own threading kept the first product on one core; column blocks read a
 /// slice of `b` each (row blocks re-read all of it).
+///
+/// Every block packs all of `a` again, so more blocks cost more copies. On a 2-core Intel VM
+/// (AVX-512, two FMA units; `benches/vs_pytorch.py`, 2 threads, medians over 5 rounds, two
+/// runs each) 4 blocks against 8: `(64, 256, 784)` + ReLU forward 103–108 µs against 126 µs,
+/// `(256, 1024, 1024)` forward 2.02–2.07 ms against 2.09–2.12 ms (2 blocks: 102–109 µs and
+/// 1.98 ms, but no slack for a helper that wakes late).
 /// Blocks are at least this wide or tall (a few micro-kernel tiles)…
 const SPLIT_MIN: usize = 32;
 /// …and there are at most this many, so a helper that wakes late still finds blocks to take.
-const SPLIT_TASKS: usize = 8;
+const SPLIT_TASKS: usize = 4;
 
 /// Products that run on one thread go to [`small`] below this many flops, and to the gemm
 /// crate above: it allocates on every call (a packing buffer, a vector of flags), but its
 /// cache blocking is faster on large products without a transpose.
 ///
-/// Measured on this machine's Zen 4 core (shared with other builds), f32, GFLOP/s, `small`
-/// (AVX-512, AVX2 for a transposed B) vs gemm 0.19 on one thread, medians of 201 interleaved
-/// samples, median of three runs:
+/// Measured on a Zen 4 core (shared with other builds), f32, GFLOP/s, `small` (AVX-512, AVX2
+/// for a transposed B, broadcasts from registers as before `Lhs::at`) vs gemm 0.19 on one
+/// thread, medians of 201 interleaved samples, median of three runs:
 ///
 /// | (m, n, k)          | product    | small | gemm |
 /// |--------------------|------------|-------|------|

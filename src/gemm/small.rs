@@ -132,7 +132,8 @@ impl<E: Element, const NR: usize> Kernel<E, NR> for Portable {
         let mut acc = [[E::zero(); NR]; MR];
         for p in 0..kc {
             let col = lhs.col(p);
-            let row = rhs.row(p);
+            // SAFETY: `p < kc`, the depth the views were made for (`row_tiles`).
+            let row = unsafe { rhs.row(p) };
             for (acc, &x) in acc.iter_mut().zip(&col) {
                 for (acc, &y) in acc.iter_mut().zip(row) {
                     *acc += x * y;
@@ -160,12 +161,14 @@ mod x86 {
         b: View<'_, E>,
     ) -> bool {
         // AVX-512: tiles of 8 rows of two vectors, 16 accumulators of the 32 registers. AVX2:
-        // 6 rows, 12 accumulators, two vectors of B and a broadcast in the 16 registers. A
-        // transposed B (packed through transpositions) ran faster on AVX2 on Zen 4, f32
-        // GFLOP/s AVX2 vs AVX-512 on the same samples: 32 x 128 x 64 84 vs 68, 32 x 64 x 512
-        // 82 vs 60, 9 x 32 x 64 43 vs 29; without a transpose AVX-512 is ahead: 32 x 64 x 128
-        // 94 vs 62, 32 x 64 x 9 57 vs 42, 32 x 1024 x 256 87 vs 66.
-        let wide = Avx512::detect().filter(|_| b.rs != 1);
+        // 6 rows, 12 accumulators, two vectors of B and a broadcast in the 16 registers.
+        // AVX-512 whenever the CPU has it. (With broadcasts from registers, a transposed B had
+        // run faster on AVX2 on a Zen 4 core; since the broadcasts come from memory
+        // (`Lhs::at`), AVX-512 is ahead on an Intel core with two FMA units for every product
+        // of the benchmarks: 2 threads, shaped / PyTorch, AVX2 → AVX-512 for a transposed B,
+        // affine 32 × 64 → 32 forward 0.22× → 0.16×, strided convolution forward+backward 0.76×
+        // → 0.71×, the ResNet step's forward 0.79× → 0.69×.)
+        let wide = Avx512::detect();
         if let (Some(d), Some(a), Some(b)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
             if let Some(isa) = wide {
                 isa.run::<f32, 8, 32, 16>(mnk, d, dst_rs, accumulate, a, b);
@@ -278,7 +281,7 @@ mod x86 {
     /// of `L` lanes (`NR = W L`: two vectors, or one on a narrow last panel); each step
     /// broadcasts one element of A per row. The transposition that packs B goes by `L × L`
     /// squares of 256-bit vectors, transposed in registers by `square` (the AVX-512 kernels
-    /// borrow them, though `matmul` sends a transposed B to AVX2). `pack_min_rows` is measured
+    /// borrow them: AVX-512 packs a transposed B with them too). `pack_min_rows` is measured
     /// (see `blocked`): AVX2 re-reads B 2.7 times as often per multiply-add as AVX-512 (6 × 2
     /// ymm against 8 × 2 zmm accumulators), so it packs from fewer rows.
     macro_rules! kernels {
@@ -342,14 +345,15 @@ mod x86 {
                 ) -> [[$E; NR]; MR] {
                     let mut acc = [[$zero(); W]; MR];
                     for p in 0..kc {
-                        let col = lhs.col(p);
-                        let row = rhs.row(p);
+                        // SAFETY: `p < kc`, the depth the views were made for (`row_tiles`).
+                        let row = unsafe { rhs.row(p) };
                         let mut b = [$zero(); W];
                         for (w, b) in b.iter_mut().enumerate() {
                             *b = load(row[w * $L..][..$L].try_into().unwrap_or_else(|_| unreachable!("a vector")));
                         }
-                        for (acc, &x) in acc.iter_mut().zip(&col) {
-                            let x = $set1(x);
+                        for (i, acc) in acc.iter_mut().enumerate() {
+                            // SAFETY: `i < MR` (the tile's rows) and `p < kc`, as above.
+                            let x = $set1(unsafe { lhs.at(i, p) });
                             for (acc, &b) in acc.iter_mut().zip(&b) {
                                 *acc = $fmadd(x, b, *acc);
                             }
@@ -496,8 +500,11 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
     }
     let mut panel: Panel<E, NR> = [[MaybeUninit::uninit(); NR]; KC];
     let mut narrow: Panel<E, NH> = [[MaybeUninit::uninit(); NH]; KC];
-    for p0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - p0);
+    // Blocks of equal depth (at most `KC`): a short last block pays a tile's store and
+    // reload for few multiply-adds (a depth of 144 went 128 + 16).
+    let depth = k.div_ceil(k.div_ceil(KC));
+    for p0 in (0..k).step_by(depth) {
+        let kc = depth.min(k - p0);
         // The first block writes (or adds to the old dst), the others add.
         let add = accumulate || p0 > 0;
         let mut j0 = 0;
@@ -602,9 +609,21 @@ fn row_tiles<E: Element, const MR: usize, const NR: usize>(
 }
 
 /// Reads the `MR` elements of A that one depth step of a tile multiplies.
-trait Lhs<E, const MR: usize>: Copy {
+trait Lhs<E: Copy, const MR: usize>: Copy {
     /// The column at depth `p` (relative to the block).
     fn col(&self, p: usize) -> [E; MR];
+
+    /// Element `i` of the column at depth `p`, read where it lies: the vector kernels
+    /// broadcast it straight from memory (a load, where a broadcast from a register takes
+    /// the shuffle port that one of Intel's two AVX-512 FMA units shares).
+    ///
+    /// # Safety
+    ///
+    /// `i < MR` and `p` is below the depth of the block the view was made for.
+    #[inline(always)]
+    unsafe fn at(&self, i: usize, p: usize) -> E {
+        self.col(p)[i]
+    }
 }
 
 /// Rows of A that are contiguous (`cs == 1`): one slice a row, each of the block's length,
@@ -645,6 +664,13 @@ impl<E: Element, const MR: usize> Lhs<E, MR> for Rows<'_, E, MR> {
             *x = row[p];
         }
         col
+    }
+
+    #[inline(always)]
+    unsafe fn at(&self, i: usize, p: usize) -> E {
+        // SAFETY: `i < MR` rows, each `kc` long (`new`, `table`), and `p < kc`: the caller's
+        // contract. Unchecked, the tile keeps no lengths live (they spilled the row pointers).
+        unsafe { *self.rows.get_unchecked(i).get_unchecked(p) }
     }
 }
 
@@ -687,7 +713,13 @@ impl<E: Element, const MR: usize> Lhs<E, MR> for Strided<'_, E> {
 /// Reads the `NR` elements of B that one depth step of a tile multiplies.
 trait Rhs<E, const NR: usize>: Copy {
     /// The row at depth `p` (relative to the block).
-    fn row(&self, p: usize) -> &[E; NR];
+    ///
+    /// # Safety
+    ///
+    /// `p` is below the depth of the block the view was made for, and the view was made for
+    /// a whole panel (`NR` columns) of a matrix that fits its slice (checked by
+    /// `super::matmul`).
+    unsafe fn row(&self, p: usize) -> &[E; NR];
 }
 
 /// B read in place: rows with contiguous columns, a whole panel wide.
@@ -699,10 +731,10 @@ struct Direct<'a, E> {
 
 impl<E: Copy, const NR: usize> Rhs<E, NR> for Direct<'_, E> {
     #[inline(always)]
-    fn row(&self, p: usize) -> &[E; NR] {
-        self.data[p * self.rs..]
-            .first_chunk()
-            .unwrap_or_else(|| unreachable!("gemm: a panel of B inside its slice"))
+    unsafe fn row(&self, p: usize) -> &[E; NR] {
+        // SAFETY: row `p` of the panel, `NR` columns from its first, lies in the matrix, which
+        // fits `data` (the caller's contract).
+        unsafe { &*self.data.as_ptr().add(p * self.rs).cast::<[E; NR]>() }
     }
 }
 
@@ -716,10 +748,13 @@ struct Table<'a, E> {
 
 impl<E: Copy, const NR: usize> Rhs<E, NR> for Table<'_, E> {
     #[inline(always)]
-    fn row(&self, p: usize) -> &[E; NR] {
-        self.data[self.rows[p] + self.j0..]
-            .first_chunk()
-            .unwrap_or_else(|| unreachable!("gemm: a panel of B inside its slice"))
+    unsafe fn row(&self, p: usize) -> &[E; NR] {
+        // SAFETY: `rows` holds the block's `kc > p` rows; each row's columns `j0 .. j0 + NR`
+        // lie in `data` (`View::fits` checked every row of the table for all columns).
+        unsafe {
+            let start = *self.rows.get_unchecked(p) + self.j0;
+            &*self.data.as_ptr().add(start).cast::<[E; NR]>()
+        }
     }
 }
 
@@ -731,8 +766,9 @@ struct Packed<'a, E, const NR: usize> {
 
 impl<E: Copy, const NR: usize> Rhs<E, NR> for Packed<'_, E, NR> {
     #[inline(always)]
-    fn row(&self, p: usize) -> &[E; NR] {
-        &self.rows[p]
+    unsafe fn row(&self, p: usize) -> &[E; NR] {
+        // SAFETY: the panel holds the block's `kc > p` rows.
+        unsafe { self.rows.get_unchecked(p) }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::dims::Dim;
 
-use crate::gemm::{matmul, View};
+use crate::gemm::{matmul, matmul_padded, View};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, check_non_zero, AffineGradOutput, AffineInput};
 use crate::rules::{AffineBiasShape, AffineWeightShape, ParamIs};
@@ -200,22 +200,15 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
         for row in y.chunks_exact_mut(d_o.max(1)) {
             row.copy_from_slice(self.bias.as_slice());
         }
-        let w = match (padded_rows::<E>(n, d_o, di), pad) {
+        let (x, w) = (View::rows(x, di), self.weight.as_slice());
+        match (padded_rows::<E>(n, d_o, di), pad) {
+            // Each block of the product copies its rows of `W` (see `matmul_padded`); a kept
+            // `pad` keeps its capacity, a fresh one (the allocating `forward`) is written once.
             (Some(stride), Some(pad)) => {
-                if pad.len() < d_o * stride {
-                    pad.resize(d_o * stride, E::zero());
-                }
-                for (dst, src) in pad
-                    .chunks_exact_mut(stride)
-                    .zip(self.weight.as_slice().chunks_exact(di))
-                {
-                    dst[..di].copy_from_slice(src);
-                }
-                View::transposed(&pad[..d_o * stride], stride)
+                matmul_padded([n, d_o, di], y, d_o, true, x, w, pad, stride)
             }
-            _ => View::transposed(self.weight.as_slice(), di),
-        };
-        matmul([n, d_o, di], y, d_o, true, View::rows(x, di), w);
+            _ => matmul([n, d_o, di], y, d_o, true, x, View::transposed(w, di)),
+        }
     }
 
     /// The gradients of a loss through the layer: given `x` `(N, DI)` and `dy = ∂L/∂Y`
@@ -367,8 +360,10 @@ impl<DI: Dim, DO: Dim, E: Element> Params<E> for Affine<DI, DO, E> {
 /// The row stride to copy `W` to before `X·Wᵀ`, when that pays: the product reads `W`'s rows
 /// side by side, and rows a multiple of 4 KiB apart fall on the same cache sets. Measured with
 /// the gemm crate on this machine (one core): 256 × 1024 → 1024 at 59 GFLOP/s with `DI = 1024`,
-/// 88 GFLOP/s with the rows 16 elements longer; the copy (4 MiB at 1024 × 1024) costs ~2 % of
-/// that product. Small products (under 4 MFLOP) are not worth the copy.
+/// 88 GFLOP/s with the rows 16 elements longer (on a 2-core Intel VM 145–154 against 167–173);
+/// the copy (4 MiB at 1024 × 1024) costs 0.28 ms there, ~9 % of that product on one core, which
+/// `matmul_padded` spreads over the blocks of a split product. Small products (under 4 MFLOP)
+/// are not worth the copy.
 fn padded_rows<E>(n: usize, d_o: usize, di: usize) -> Option<usize> {
     let row_bytes = di * core::mem::size_of::<E>();
     let large = 2 * n * d_o * di >= 4_000_000;

@@ -126,6 +126,9 @@ static EPOCH: AtomicUsize = AtomicUsize::new(0);
 /// system refuses a thread).
 static HELPERS: OnceLock<Vec<Thread>> = OnceLock::new();
 
+/// Helpers that have started: each counts itself once its thread is set up.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
 /// The cap [`set_num_threads`] set (0: none).
 static LIMIT: AtomicUsize = AtomicUsize::new(0);
 
@@ -141,7 +144,7 @@ fn helpers() -> &'static [Thread] {
             .filter(|&n| n > 0)
             .unwrap_or(machine);
         let n = wanted.saturating_sub(1).min(MAX_HELPERS);
-        (0..n)
+        let helpers: Vec<Thread> = (0..n)
             .filter_map(|i| {
                 std::thread::Builder::new()
                     .name(format!("shaped-helper-{i}"))
@@ -149,7 +152,16 @@ fn helpers() -> &'static [Thread] {
                     .ok()
                     .map(|h| h.thread().clone())
             })
-            .collect()
+            .collect();
+        // Wait (at most a second) until every helper has set itself up: a new thread
+        // allocates as it starts (15 bytes, as long as its name, seen while `tests/allocations.rs` counted
+        // a later training step), and that belongs to this first call, not to whatever the
+        // program does when the thread happens to be scheduled.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while STARTED.load(SeqCst) < helpers.len() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        helpers
     })
 }
 
@@ -201,6 +213,10 @@ pub(crate) fn busy() -> bool {
 
 /// Helper `index`: look for a posted pass, help with it, look again for a while, park.
 fn helper(index: usize) {
+    // What a thread sets up on first use (its handle, its parking), before it counts itself.
+    std::thread::park_timeout(Duration::ZERO);
+    let _ = std::thread::current().name();
+    STARTED.fetch_add(1, SeqCst);
     let mut helped = usize::MAX;
     loop {
         let mut until = Instant::now() + SPIN;

@@ -197,17 +197,25 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
     /// used when `W`'s rows are a multiple of 4 KiB long (see [`padded_rows`]); it only grows.
     fn forward_slices(&self, n: usize, x: &[E], y: &mut [E], pad: Option<&mut Vec<E>>) {
         let [d_o, di] = self.weight.dims();
-        for row in y.chunks_exact_mut(d_o.max(1)) {
-            row.copy_from_slice(self.bias.as_slice());
-        }
-        let (x, w) = (View::rows(x, di), self.weight.as_slice());
+        let (x, w, bias) = (
+            View::rows(x, di),
+            self.weight.as_slice(),
+            self.bias.as_slice(),
+        );
         match (padded_rows::<E>(n, d_o, di), pad) {
-            // Each block of the product copies its rows of `W` (see `matmul_padded`); a kept
-            // `pad` keeps its capacity, a fresh one (the allocating `forward`) is written once.
+            // Each block of the product copies its rows of `W` and writes its columns of the
+            // bias (see `matmul_padded`); a kept `pad` keeps its capacity, a fresh one (the
+            // allocating `forward`) is written once.
             (Some(stride), Some(pad)) => {
-                matmul_padded([n, d_o, di], y, d_o, true, x, w, pad, stride)
+                let bias = Some(bias);
+                matmul_padded([n, d_o, di], y, d_o, false, x, w, bias, pad, stride);
             }
-            _ => matmul([n, d_o, di], y, d_o, true, x, View::transposed(w, di)),
+            _ => {
+                for row in y.chunks_exact_mut(d_o.max(1)) {
+                    row.copy_from_slice(bias);
+                }
+                matmul([n, d_o, di], y, d_o, true, x, View::transposed(w, di));
+            }
         }
     }
 

@@ -154,9 +154,9 @@ fn helpers() -> &'static [Thread] {
             })
             .collect();
         // Wait (at most a second) until every helper has set itself up: a new thread
-        // allocates as it starts (15 bytes, as long as its name, seen while `tests/allocations.rs` counted
-        // a later training step), and that belongs to this first call, not to whatever the
-        // program does when the thread happens to be scheduled.
+        // allocates as it starts (15 bytes, as long as its name, seen while
+        // `tests/allocations.rs` counted a later training step), and that belongs to this
+        // first call, not to whatever the program does when the thread is first scheduled.
         let deadline = Instant::now() + Duration::from_secs(1);
         while STARTED.load(SeqCst) < helpers.len() && Instant::now() < deadline {
             std::thread::yield_now();

@@ -87,7 +87,7 @@ const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 /// The gemm crate's own threading kept the first product on one core; column blocks read a
 /// slice of `b` each (row blocks re-read all of it).
 ///
-/// Every block packs all of `a` again, so more blocks cost more copies. On a 2-core Intel VM
+/// Every block reads all of `a` again (and sets up a product of its own). On a 2-core Intel VM
 /// (AVX-512, two FMA units; `benches/vs_pytorch.py`, 2 threads, medians over 5 rounds, two
 /// runs each) 4 blocks against 8: `(64, 256, 784)` + ReLU forward 103–108 µs against 126 µs,
 /// `(256, 1024, 1024)` forward 2.02–2.07 ms against 2.09–2.12 ms (2 blocks: 102–109 µs and

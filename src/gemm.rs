@@ -222,14 +222,20 @@ fn split([m, n, k]: [usize; 3]) -> Option<Split> {
     } else {
         return None;
     };
-    let tasks = (len / SPLIT_MIN).min(SPLIT_TASKS);
-    let block = len.div_ceil(tasks);
+    let (block, tasks) = blocks(len);
     Some(Split {
         by_rows,
         len,
         block,
-        tasks: len.div_ceil(block),
+        tasks,
     })
+}
+
+/// `len` rows or columns in blocks of at least [`SPLIT_MIN`], at most [`SPLIT_TASKS`] of them:
+/// `(block, tasks)`.
+fn blocks(len: usize) -> (usize, usize) {
+    let block = len.div_ceil((len / SPLIT_MIN).clamp(1, SPLIT_TASKS));
+    (block, len.div_ceil(block))
 }
 
 /// `dst (m x n) = a (m x k) · wᵀ` (plus `bias` on every row when given, or plus the old `dst`
@@ -299,8 +305,8 @@ pub(crate) fn matmul_padded<E: Element>(
     let (block, tasks, parallel) = match split([m, n, k]) {
         Some(s) if !s.by_rows && k > 0 => (s.block, s.tasks, true),
         _ if n >= 2 * SPLIT_MIN && k > 0 => {
-            let block = n.div_ceil((n / SPLIT_MIN).min(SPLIT_TASKS));
-            (block, n.div_ceil(block), false)
+            let (block, tasks) = blocks(n);
+            (block, tasks, false)
         }
         _ => (n, 1, false),
     };
@@ -353,9 +359,10 @@ pub(crate) fn matmul_padded<E: Element>(
     }
 }
 
-/// The destination of a product split in blocks, shared by the blocks' tasks.
+/// The destination of a product split in blocks (or the padded copy of `matmul_padded`),
+/// shared by the blocks' tasks.
 struct SharedDst<E>(*mut E);
-// SAFETY: the tasks write disjoint column blocks (see `matmul`).
+// SAFETY: the tasks write disjoint blocks (see `matmul`, `matmul_padded`).
 unsafe impl<E: Send> Sync for SharedDst<E> {}
 
 impl<E> SharedDst<E> {

@@ -821,7 +821,8 @@ struct Kernel<'a, E> {
 /// The forward pass over a batch. The lowered input (the phase planes when phased) goes to
 /// `kept` (one per sample, kept for the backward pass) when given, else to each task's part of
 /// `scratch`, which also holds the wide output when phased ([`Geom::forward_scratch`] per
-/// task). `taps` is the phased lowering's row table, filled here.
+/// task). `y` and `scratch` are the caller's ([`Buf::Slice`], a training step) or fresh
+/// ([`Buf::Fresh`], the allocating API). `taps` is the phased lowering's row table, filled here.
 fn forward_slices<E: Element>(
     g: &Geom,
     kernel: Kernel<'_, E>,
@@ -941,7 +942,7 @@ fn forward_one<E: Element>(
 /// The backward pass over a batch: adds `dW` into `dw` and `db` into `db` (when the layer has
 /// a bias) and, when `dx` is given, writes `dX` there. The lowered input is read from `kept`
 /// (one per sample, kept by the forward pass) or lowered again from `x`; `scratch` holds
-/// [`Geom::task_scratch`] per task.
+/// [`Geom::task_scratch`] per task. `dx` and `scratch` are the caller's or fresh ([`Buf`]).
 #[allow(clippy::too_many_arguments)]
 fn backward_slices<E: Element>(
     g: &Geom,
@@ -1252,10 +1253,7 @@ where
         W: Dim + ConvOutput<WF, S, P, Width>,
     {
         let (g, out) = self.geom(x.shape());
-        Tensor::from_raw(
-            out,
-            g.forward_alone(self.kernel(), x.as_slice(), out.num_elements()),
-        )
+        g.forward_alone(self.kernel(), x.as_slice(), out)
     }
 
     /// The gradients of a loss through the layer: given `x` `(N, C, H, W)` and `dy = ∂L/∂Y`
@@ -1303,9 +1301,9 @@ where
         let dx_shape = (n, self.weight.shape().1, h, w);
         let mut grads = self.zero_grads();
         let grads_slices = (grads.weight.as_mut_slice(), Some(grads.bias.as_mut_slice()));
-        let (weight, dx_len) = (self.weight.as_slice(), dx_shape.num_elements());
-        let dx = g.backward_alone(weight, x.as_slice(), dy.as_slice(), dx_len, grads_slices);
-        (Tensor::from_raw(dx_shape, dx), grads)
+        let weight = self.weight.as_slice();
+        let dx = g.backward_alone(weight, x.as_slice(), dy.as_slice(), dx_shape, grads_slices);
+        (dx, grads)
     }
 
     /// The parameters as slices.
@@ -1363,30 +1361,35 @@ pub struct ConvKeep<E> {
 impl Geom {
     /// The forward pass of the allocating API (`forward`, `infer`) into `y`, with scratch of
     /// its own.
-    /// Returns the output's `len` elements; the output and the scratch are fresh buffers
+    /// Returns the output, of shape `out`; it and the scratch are fresh buffers
     /// ([`Buf::Fresh`]), zeroed by the tasks that write them.
-    fn forward_alone<E: Element>(&self, kernel: Kernel<'_, E>, x: &[E], len: usize) -> Vec<E> {
-        let (mut y, mut scratch) = (Vec::new(), Vec::new());
+    fn forward_alone<S: Shape, E: Element>(
+        &self,
+        kernel: Kernel<'_, E>,
+        x: &[E],
+        out: S,
+    ) -> Tensor<S, E> {
+        let (mut y, mut scratch, len) = (Vec::new(), Vec::new(), out.num_elements());
         let scratch_len = MAX_TASKS * self.forward_scratch(false).max(1);
-        let (out, scratch) = (
+        let (y_buf, scratch) = (
             Buf::Fresh(&mut y, len),
             Buf::Fresh(&mut scratch, scratch_len),
         );
-        forward_slices(self, kernel, x, out, None, scratch, &mut Vec::new());
-        y
+        forward_slices(self, kernel, x, y_buf, None, scratch, &mut Vec::new());
+        Tensor::from_raw(out, y)
     }
 
     /// The backward pass of the allocating API (`backward`): `dX` into `dx`, the parameter
     /// gradients added into `grads`, with scratch of its own.
-    fn backward_alone<E: Element>(
+    fn backward_alone<S: Shape, E: Element>(
         &self,
         weight: &[E],
         x: &[E],
         dy: &[E],
-        dx_len: usize,
+        dx_shape: S,
         grads: (&mut [E], Option<&mut [E]>),
-    ) -> Vec<E> {
-        let (mut dx, mut scratch) = (Vec::new(), Vec::new());
+    ) -> Tensor<S, E> {
+        let (mut dx, mut scratch, dx_len) = (Vec::new(), Vec::new(), dx_shape.num_elements());
         let scratch_len = MAX_TASKS * self.task_scratch(false);
         let (dx_buf, scratch) = (
             Buf::Fresh(&mut dx, dx_len),
@@ -1404,7 +1407,7 @@ impl Geom {
             scratch,
             none,
         );
-        dx
+        Tensor::from_raw(dx_shape, dx)
     }
 }
 
@@ -1487,10 +1490,7 @@ where
 
     fn infer(&self, x: &Tensor<(N, C2, H, W), E>) -> Self::Out {
         let (g, out) = self.geom(x.shape());
-        Tensor::from_raw(
-            out,
-            g.forward_alone(self.kernel(), x.as_slice(), out.num_elements()),
-        )
+        g.forward_alone(self.kernel(), x.as_slice(), out)
     }
 
     fn forward_train<'w>(
@@ -1679,10 +1679,7 @@ where
         W: Dim + ConvOutput<WF, S, P, Width, D>,
     {
         let (g, out) = self.geom(x.shape());
-        Tensor::from_raw(
-            out,
-            g.forward_alone(self.kernel(), x.as_slice(), out.num_elements()),
-        )
+        g.forward_alone(self.kernel(), x.as_slice(), out)
     }
 
     /// The gradients of a loss through the layer: given `x` `(N, C, H, W)` and `dy = ∂L/∂Y`
@@ -1733,9 +1730,9 @@ where
         let dx_shape = (n, C::default(), h, w);
         let mut grads = self.zero_grads();
         let grads_slices = grads.slices();
-        let (weight, dx_len) = (self.weight.as_slice(), dx_shape.num_elements());
-        let dx = g.backward_alone(weight, x.as_slice(), dy.as_slice(), dx_len, grads_slices);
-        (Tensor::from_raw(dx_shape, dx), grads)
+        let weight = self.weight.as_slice();
+        let dx = g.backward_alone(weight, x.as_slice(), dy.as_slice(), dx_shape, grads_slices);
+        (dx, grads)
     }
 }
 
@@ -1874,10 +1871,7 @@ where
 
     fn infer(&self, x: &Tensor<(N, C2, H, W), E>) -> Self::Out {
         let (g, out) = self.geom(x.shape());
-        Tensor::from_raw(
-            out,
-            g.forward_alone(self.kernel(), x.as_slice(), out.num_elements()),
-        )
+        g.forward_alone(self.kernel(), x.as_slice(), out)
     }
 
     fn forward_train<'w>(
@@ -2132,7 +2126,8 @@ mod tests {
             close(
                 "y (fresh)",
                 &g,
-                &g.forward_alone(kernel, &x, n * out_len),
+                g.forward_alone(kernel, &x, (crate::Dyn(n * out_len),))
+                    .as_slice(),
                 &want_y,
             );
             let mut y = vec![7.0; n * out_len];
@@ -2173,8 +2168,9 @@ mod tests {
             }
             // The allocating API's backward pass: fresh dX and scratch.
             let (mut dw, mut db) = (vec![0.0; weight.len()], vec![0.0; k]);
-            let dx = g.backward_alone(&weight, &x, &dy, x.len(), (&mut dw, Some(&mut db)));
-            close("dx (fresh)", &g, &dx, &want_dx);
+            let dx_shape = (crate::Dyn(x.len()),);
+            let dx = g.backward_alone(&weight, &x, &dy, dx_shape, (&mut dw, Some(&mut db)));
+            close("dx (fresh)", &g, dx.as_slice(), &want_dx);
             close("dw (fresh)", &g, &dw, &want_dw);
             close("db (fresh)", &g, &db, &want_db);
         }

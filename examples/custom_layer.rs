@@ -67,7 +67,9 @@ impl<N: Dim, D: Dim, E: Element> Module<E, Tensor<(N, D), E>> for Diagonal<D, E>
         &work.out
     }
 
-    fn backward_train<'w>(
+    // The backward pass a layer implements: `backward_train`, which users call, checks the
+    // gradient's shape against `Self::Out` and calls this with `dy` of exactly that type.
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, D), E>,
         dy: &Tensor<(N, D), E>,

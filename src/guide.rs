@@ -120,7 +120,8 @@
 //! let (mut work, mut grads) = (Default::default(), model.zero_grads());
 //! let y = model.forward_train(&x, &mut work, &mut Context::new(0)).clone();
 //! assert_eq!(y, model.infer(&x));
-//! let dx = model.backward_train(&x, &Tensor::full(1.0), &mut work, &mut grads, true);
+//! let dy = Tensor::<(U1, U2)>::full(1.0);
+//! let dx = model.backward_train(&x, &dy, &mut work, &mut grads, true);
 //! assert_eq!(dx.map(|d| d.dims()), Some([1, 2]));
 //! assert!(grads.0.bias.as_slice().iter().all(|&g| g == 2.0)); // 2 · dy through Double
 //! ```
@@ -130,7 +131,10 @@
 //! `Params`. Then its `Module` impl: the output goes into `work.out`, the input gradient into
 //! `work.dx` (both a [`LayerWork`](crate::LayerWork); [`Tensor::reset`](crate::Tensor::reset)
 //! sizes them without allocating once they have room), and the parameter gradients are
-//! **added** into `grads`. Here `y = x + b` on a batch `(N, D)`:
+//! **added** into `grads`. The backward pass a layer implements is
+//! [`Module::backward_exact`](crate::Module::backward_exact), whose `dy` is of the output's own
+//! type; callers use `backward_train`, which checks the gradient's shape with a named rule and
+//! calls it. Here `y = x + b` on a batch `(N, D)`:
 //!
 //! ```
 //! use shaped::prelude::*;
@@ -171,7 +175,7 @@
 //!         shift(x.as_slice(), self.bias.as_slice(), y);
 //!         &work.out
 //!     }
-//!     fn backward_train<'w>(
+//!     fn backward_exact<'w>(
 //!         &self,
 //!         x: &Tensor<(N, D), E>,
 //!         dy: &Self::Out,
@@ -200,7 +204,7 @@
 //! let mut grads = layer.zero_grads();
 //! let mut work = Default::default();
 //! layer.forward_train(&x, &mut work, &mut Context::new(0));
-//! layer.backward_train(&x, &Tensor::full(1.0), &mut work, &mut grads, false);
+//! layer.backward_train(&x, &Tensor::<(U2, U3)>::full(1.0), &mut work, &mut grads, false);
 //! assert_eq!(grads.bias.as_slice(), &[2.0; 3]); // Σ over the batch of 2
 //! assert_eq!(layer.infer(&x).row(1), &[1.0, 2.0, 3.0]);
 //! # Ok::<(), shaped::ShapeError>(())

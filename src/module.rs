@@ -57,6 +57,7 @@
 
 use rand::{rngs::StdRng, SeedableRng};
 
+use crate::rules::GradOf;
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 
@@ -346,7 +347,7 @@ impl Context {
 /// let mut work: LayerWork<(U2, U3), (U2, U3), f32> = LayerWork::default();
 /// ReLU.forward_train(&x, &mut work, &mut Context::new(0));
 /// assert_eq!(work.out.as_slice(), &[0.0, 2.0, 0.0, 4.0, 0.0, 6.0]); // the output, kept
-/// ReLU.backward_train(&x, &Tensor::full(1.0), &mut work, &mut (), true);
+/// ReLU.backward_train(&x, &Tensor::<(U2, U3)>::full(1.0), &mut work, &mut (), true);
 /// assert_eq!(work.dx.as_slice(), &[0.0, 1.0, 0.0, 1.0, 0.0, 1.0]); // the gradient passed down
 /// # Ok::<(), shaped::ShapeError>(())
 /// ```
@@ -417,11 +418,48 @@ pub trait Module<E: Element, In>: Params<E> {
     /// `∂L/∂params` into `grads` (as PyTorch accumulates `.grad`) and, when `input_grad`,
     /// writes `∂L/∂x` into `work` and returns it (a first layer, whose input is data, skips it).
     ///
+    /// `dy` is a tensor of the output's type (`How` is inferred: nothing to write). A tensor of
+    /// another shape does not compile, with an error that names both shapes:
+    ///
+    /// ```text
+    /// error[E0277]: shape mismatch in backward_train grad_output: expected (_32, _10) (the output's shape), found (_32, _2)
+    /// ```
+    ///
+    /// ([`ModelGradOutput`](crate::rules::ModelGradOutput); a [`Dyn`](crate::Dyn) dim where the
+    /// output's is static is [`ModelGradOutputType`](crate::rules::ModelGradOutputType).) Give
+    /// `dy` a type when nothing else fixes it (`Tensor::<(U2, U3)>::full(1.0)`, not
+    /// `Tensor::full(1.0)`): a loss such as
+    /// [`softmax_cross_entropy_into`](crate::softmax_cross_entropy_into) fixes it.
+    ///
+    /// Provided: it calls [`Module::backward_exact`], which is what a layer implements.
+    ///
     /// # Panics
     ///
     /// If a [`Dyn`](crate::Dyn) dim of `dy` differs from the output's (a gradient of another
     /// batch), with the rule's message: `shape mismatch in … grad_output: expected …, found …`.
-    fn backward_train<'w>(
+    #[track_caller]
+    fn backward_train<'w, D, How>(
+        &self,
+        x: &In,
+        dy: &D,
+        work: &'w mut Self::Work,
+        grads: &mut Self::Grads,
+        input_grad: bool,
+    ) -> Option<&'w In>
+    where
+        D: GradOf<Self::Out, How>,
+    {
+        self.backward_exact(x, dy.grad(), work, grads, input_grad)
+    }
+
+    /// What a layer implements for [`Module::backward_train`]: the same pass, with `dy` of
+    /// exactly the output's type. Call [`Module::backward_train`], which checks the gradient's
+    /// shape with a named rule and calls this.
+    ///
+    /// # Panics
+    ///
+    /// As [`Module::backward_train`].
+    fn backward_exact<'w>(
         &self,
         x: &In,
         dy: &Self::Out,
@@ -543,7 +581,7 @@ macro_rules! elementwise {
                 &work.out
             }
 
-            fn backward_train<'w>(
+            fn backward_exact<'w>(
                 &self,
                 x: &$crate::Tensor<S, E>,
                 dy: &$crate::Tensor<S, E>,
@@ -948,7 +986,7 @@ macro_rules! tuple_model {
                 a
             }
 
-            fn backward_train<'w>(
+            fn backward_exact<'w>(
                 &self,
                 x: &In,
                 dy: &$last,
@@ -986,7 +1024,7 @@ macro_rules! tuple_model {
     // The first layer: its input is the model's, and its input gradient is asked for only if
     // the caller asks.
     (@down $s:ident, $x:ident, $d:ident, $work:ident, $grads:ident, $ig:ident; $l:ident $i:tt $a:ident) => {
-        $s.$i.backward_train($x, $d, &mut $work.$i, &mut $grads.$i, $ig)
+        $s.$i.backward_exact($x, $d, &mut $work.$i, &mut $grads.$i, $ig)
     };
     // Any later layer: its input is the output the layer before it left in its work, and its
     // input gradient is the next `dy` down.
@@ -994,7 +1032,7 @@ macro_rules! tuple_model {
         let input = <$lp as Module<E, $ap>>::output(&$work.$ip);
         let $d = $s
             .$i
-            .backward_train(input, $d, &mut $work.$i, &mut $grads.$i, true)
+            .backward_exact(input, $d, &mut $work.$i, &mut $grads.$i, true)
             .unwrap_or_else(|| unreachable!("the input gradient was asked for"));
         tuple_model!(@down $s, $x, $d, $work, $grads, $ig; $lp $ip $ap $($rest)*)
     }};

@@ -468,6 +468,198 @@ where
 {
 }
 
+/// Type-level identity of two dims: `Same` is `B1` only for the same type (`Dyn` equals only
+/// `Dyn`), where [`DimCmp`] lets a `Dyn` meet any size.
+#[doc(hidden)]
+pub trait DimIdentical<Other> {
+    /// `B1` if both are the same type.
+    type Same: Bit;
+}
+impl<A, B> DimIdentical<B> for A
+where
+    A: Unsigned + IsEqual<B>,
+    B: Unsigned,
+    Eq<A, B>: Bit,
+{
+    type Same = Eq<A, B>;
+}
+impl DimIdentical<Dyn> for Dyn {
+    type Same = B1;
+}
+impl<A: Unsigned> DimIdentical<Dyn> for A {
+    type Same = B0;
+}
+impl<U, B> DimIdentical<UInt<U, B>> for Dyn {
+    type Same = B0;
+}
+impl DimIdentical<UTerm> for Dyn {
+    type Same = B0;
+}
+
+/// Type-level identity of two shapes of the same rank: `Same` is `B1` only when every dim is
+/// the same type.
+#[doc(hidden)]
+pub trait ShapeIdentical<Other> {
+    /// `B1` if both are the same type.
+    type Same: Bit;
+}
+impl<A: DimIdentical<B>, B> ShapeIdentical<(B,)> for (A,) {
+    type Same = A::Same;
+}
+macro_rules! shape_identical {
+    ($a0:ident $b0:ident, $($a:ident $b:ident),+) => {
+        impl<$a0, $b0, $($a, $b),+> ShapeIdentical<($b0, $($b,)+)> for ($a0, $($a,)+)
+        where
+            $a0: DimIdentical<$b0>,
+            ($($a,)+): ShapeIdentical<($($b,)+)>,
+            <$a0 as DimIdentical<$b0>>::Same: BitAnd<<($($a,)+) as ShapeIdentical<($($b,)+)>>::Same>,
+            And<<$a0 as DimIdentical<$b0>>::Same, <($($a,)+) as ShapeIdentical<($($b,)+)>>::Same>: Bit,
+        {
+            type Same =
+                And<<$a0 as DimIdentical<$b0>>::Same, <($($a,)+) as ShapeIdentical<($($b,)+)>>::Same>;
+        }
+    };
+}
+shape_identical!(A0 B0_, A1 B1_);
+shape_identical!(A0 B0_, A1 B1_, A2 B2_);
+shape_identical!(A0 B0_, A1 B1_, A2 B2_, A3 B3_);
+shape_identical!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_);
+shape_identical!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_, A5 B5_);
+
+/// How a gradient `Self` reaches a pass whose output is `Out`: the gradient [`Module::
+/// backward_train`](crate::Module::backward_train) takes, `dy`, must be a tensor of the output's
+/// type, and a gradient of any other shape is an error that names both shapes in decimal.
+///
+/// Nothing to implement or to name: every type is the gradient of itself (`How` is [`Exact`]),
+/// which holds in generic code too. The second impl ([`Mismatched`]) never holds: it exists so
+/// that a tensor of another shape fails with a named rule, [`ModelGradOutput`] (a size differs)
+/// or [`ModelGradOutputType`] (a [`Dyn`] dim where the output's is static, or the other way),
+/// rather than with rustc's `E0308` in typenum binary.
+///
+/// ```
+/// use shaped::rules::{Exact, GradOf};
+/// use shaped::{typenum::*, Tensor};
+/// use static_assertions::{assert_impl_all, assert_not_impl_any};
+/// assert_impl_all!(Tensor<(U4, U3)>: GradOf<Tensor<(U4, U3)>, Exact>);
+/// assert_not_impl_any!(Tensor<(U4, U2)>: GradOf<Tensor<(U4, U3)>, Exact>);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "the gradient given to backward_train is not a tensor of the output's shape and element type",
+    label = "dy must be of the type forward_train returned"
+)]
+pub trait GradOf<Out, How> {
+    /// The gradient, as the output's type.
+    fn grad(&self) -> &Out;
+}
+/// The [`GradOf`] impl of a gradient of the output's own type.
+#[derive(Debug, Clone, Copy)]
+pub struct Exact;
+/// The [`GradOf`] impl of a tensor of another shape: never satisfied, its bounds are the error.
+#[derive(Debug, Clone, Copy)]
+pub struct Mismatched;
+impl<T> GradOf<T, Exact> for T {
+    fn grad(&self) -> &T {
+        self
+    }
+}
+// Chosen only when the two shapes are different types (a tensor of the output's own type
+// matches both impls, and this one is dropped because `ShapeIdentical` is `B1`), and then never
+// satisfied: a rank or a size that differs fails `ModelGradOutput`, and sizes that agree (one
+// of them `Dyn`) fail `ModelGradOutputType`, one error either way. The ranks are compared
+// first, so that shapes of two ranks fail with the rule, not with the rank-wise traits.
+impl<S, G, E> GradOf<Tensor<S, E>, Mismatched> for Tensor<G, E>
+where
+    S: ShapeRank,
+    G: ShapeRank,
+    G::Rank: IsEqual<S::Rank>,
+    Eq<G::Rank, S::Rank>: GradVerdict<S, G>,
+{
+    fn grad(&self) -> &Tensor<S, E> {
+        unreachable!("the bounds of this impl never hold")
+    }
+}
+
+/// The number of dims of a shape, as a type.
+#[doc(hidden)]
+pub trait ShapeRank {
+    /// `U1` .. `U6`.
+    type Rank: Unsigned;
+}
+macro_rules! shape_rank {
+    ($n:ident: $($d:ident),+) => {
+        impl<$($d),+> ShapeRank for ($($d,)+) {
+            type Rank = typenum::$n;
+        }
+    };
+}
+shape_rank!(U1: A);
+shape_rank!(U2: A, B);
+shape_rank!(U3: A, B, C);
+shape_rank!(U4: A, B, C, D);
+shape_rank!(U5: A, B, C, D, F);
+shape_rank!(U6: A, B, C, D, F, G);
+
+/// The verdict on a gradient of shape `Found` for an output of shape `Expected`, given whether
+/// their ranks agree (`B1`) or not (`B0`, the [`ModelGradOutput`] error).
+#[doc(hidden)]
+pub trait GradVerdict<Expected, Found> {}
+impl<Expected: Show, Found: Show> GradVerdict<Expected, Found> for B0 where
+    ModelGradOutput: ModelGradOutputMismatch<Expected::Out, Found::Out>
+{
+}
+impl<Expected, Found> GradVerdict<Expected, Found> for B1
+where
+    Found: ShapeIdentical<Expected, Same = B0> + ShapeCmp<Expected>,
+    <Found as ShapeCmp<Expected>>::Same:
+        Verdict<ModelGradOutput, Expected, Found> + SameTypeVerdict<Expected, Found>,
+{
+}
+
+/// When the sizes agree but the types do not (`B1`), the [`ModelGradOutputType`] error.
+#[doc(hidden)]
+pub trait SameTypeVerdict<Expected, Found> {}
+impl<Expected, Found> SameTypeVerdict<Expected, Found> for B0 {}
+impl<Expected: Show, Found: Show> SameTypeVerdict<Expected, Found> for B1 where
+    ModelGradOutputType: ModelGradOutputTypeMismatch<Expected::Out, Found::Out>
+{
+}
+
+shape_rule!(
+    /// The gradient given to a model's (or a layer's) [`Module::backward_train`](
+    /// crate::Module::backward_train) must have the shape of the output its `forward_train`
+    /// returned.
+    ///
+    /// ```
+    /// use shaped::rules::{message, ModelGradOutput};
+    /// // A model ending in `Affine<_, U10>`, on a batch of 32, given a gradient of 2 classes:
+    /// assert_eq!(
+    ///     message::<ModelGradOutput>("(_32, _10)", "(_32, _2)"),
+    ///     "shape mismatch in backward_train grad_output: expected (_32, _10) (the output's shape), found (_32, _2)"
+    /// );
+    /// ```
+    ModelGradOutput,
+    ModelGradOutputMismatch,
+    "shape mismatch in backward_train grad_output: expected {Expected} (the output's shape), found {Found}",
+    "dy must have the shape of the output forward_train returned"
+);
+shape_rule!(
+    /// The gradient given to [`Module::backward_train`](crate::Module::backward_train) must
+    /// have the output's dims as types too: a [`Dyn`] batch where the output's batch is static
+    /// (or the other way) is another type, even when the sizes agree.
+    ///
+    /// ```
+    /// use shaped::rules::{message, ModelGradOutputType};
+    /// assert_eq!(
+    ///     message::<ModelGradOutputType>("(_32, _10)", "(Dyn, _10)"),
+    ///     "backward_train grad_output has dims of other types: expected (_32, _10) (the output's), found (Dyn, _10): Dyn where the output has Dyn, the same static sizes elsewhere"
+    /// );
+    /// ```
+    ModelGradOutputType,
+    ModelGradOutputTypeMismatch,
+    "backward_train grad_output has dims of other types: expected {Expected} (the output's), found {Found}: Dyn where the output has Dyn, the same static sizes elsewhere",
+    "a Dyn dim where the output's is static, or a static dim where it is Dyn"
+);
+
 shape_rule!(
     /// The input features of `x` in `Affine::forward`/`backward` must be the layer's `DI`.
     ///

@@ -136,7 +136,7 @@ fn conv_weight_grad_swapped_k_c() {
 mod models {
     use rand::{rngs::StdRng, SeedableRng};
     use shaped::{mse, typenum::*, Affine, AvgPool2d, Conv, Flatten, Init, MaxPool2d};
-    use shaped::{Context, Module, Params, ReLU, Sgd, Tensor};
+    use shaped::{Context, Dyn, Module, Params, ReLU, Sgd, Tensor};
 
     fn rng() -> StdRng {
         StdRng::seed_from_u64(0)
@@ -200,6 +200,45 @@ mod models {
         let dlogits = Tensor::<(U32, U10)>::full(1.0);
         model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
         assert_ne!(grads.2.bias.as_slice(), &[0.0; 10]);
+    }
+
+    /// A classifier's gradient, of the output's shape, type and rank; the twin of the three
+    /// `model_grad_output_*` ui-tests.
+    fn train_classifier_with_a_gradient_of_its_output() -> [usize; 2] {
+        let mut model = <(Affine<U64, U128>, ReLU, Affine<U128, U10>)>::init(&mut rng());
+        let x = Tensor::<(U32, U64)>::zeros();
+        let mut work = Default::default();
+        let mut grads = model.zero_grads();
+        let logits = model.forward_train(&x, &mut work, &mut Context::new(0));
+        let dims = logits.dims();
+        let dlogits = Tensor::<(U32, U10)>::full(1.0);
+        model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+        assert_eq!(grads.2.bias.as_slice(), &[32.0; 10]);
+        dims
+    }
+
+    #[test]
+    fn model_grad_output_wrong_shape() {
+        assert_eq!(train_classifier_with_a_gradient_of_its_output(), [32, 10]);
+    }
+
+    #[test]
+    fn model_grad_output_dyn_for_static_batch() {
+        assert_eq!(train_classifier_with_a_gradient_of_its_output(), [32, 10]);
+        // And a model on a runtime batch takes a gradient of a runtime batch.
+        let mut model = <(Affine<U64, U128>, ReLU, Affine<U128, U10>)>::init(&mut rng());
+        let x = Tensor::<(Dyn, U64)>::zeros_with((Dyn(32), U64::new()));
+        let mut work = Default::default();
+        let mut grads = model.zero_grads();
+        model.forward_train(&x, &mut work, &mut Context::new(0));
+        let dlogits = Tensor::<(Dyn, U10)>::full_with((Dyn(32), U10::new()), 1.0);
+        model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+        assert_eq!(grads.2.bias.as_slice(), &[32.0; 10]);
+    }
+
+    #[test]
+    fn model_grad_output_wrong_rank() {
+        assert_eq!(train_classifier_with_a_gradient_of_its_output(), [32, 10]);
     }
 
     #[test]

@@ -445,7 +445,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<S, E>,
         dy: &Self::Out,

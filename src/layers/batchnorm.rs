@@ -823,7 +823,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<S, E>,
         dy: &Tensor<S, E>,

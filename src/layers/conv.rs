@@ -1506,7 +1506,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, C2, H, W), E>,
         dy: &Self::Out,
@@ -1887,7 +1887,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, C2, H, W), E>,
         dy: &Self::Out,

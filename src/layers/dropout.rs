@@ -116,7 +116,7 @@ impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for Dropout {
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<S, E>,
         dy: &Tensor<S, E>,

@@ -52,7 +52,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, C, H, W), E>,
         dy: &Self::Out,

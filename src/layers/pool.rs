@@ -378,7 +378,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, C, H, W), E>,
         dy: &Self::Out,
@@ -432,7 +432,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, C, H, W), E>,
         dy: &Self::Out,
@@ -681,7 +681,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, C, H, W), E>,
         dy: &Self::Out,
@@ -740,7 +740,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, C, H, W), E>,
         dy: &Self::Out,
@@ -960,7 +960,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<(N, C, H, W), E>,
         dy: &Self::Out,

@@ -178,7 +178,7 @@ impl<S: Shape, E: Element> Module<E, Tensor<S, E>> for ReLU {
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<S, E>,
         dy: &Tensor<S, E>,

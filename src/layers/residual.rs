@@ -323,7 +323,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<X, E>,
         dy: &Tensor<Y, E>,
@@ -335,7 +335,7 @@ where
         // With `input_grad` false the block adds its parameter gradients and returns nothing.
         let through_block =
             self.block
-                .backward_train(x, dy, &mut work.keep, &mut grads.block, input_grad)?;
+                .backward_exact(x, dy, &mut work.keep, &mut grads.block, input_grad)?;
         let dx = work.dx.reset(x.shape());
         add(dx.as_mut_slice(), through_block.as_slice(), dy.as_slice());
         Some(&work.dx)
@@ -391,7 +391,7 @@ where
         &work.out
     }
 
-    fn backward_train<'w>(
+    fn backward_exact<'w>(
         &self,
         x: &Tensor<X, E>,
         dy: &Tensor<Y, E>,
@@ -406,10 +406,10 @@ where
         dz.reset(z).as_mut_slice().copy_from_slice(dy.as_slice());
         let through_block =
             self.block
-                .backward_train(x, dy, block_work, &mut grads.block, input_grad);
+                .backward_exact(x, dy, block_work, &mut grads.block, input_grad);
         let through_shortcut =
             self.shortcut
-                .backward_train(x, dz, shortcut_work, &mut grads.shortcut, input_grad);
+                .backward_exact(x, dz, shortcut_work, &mut grads.shortcut, input_grad);
         let (Some(b), Some(s)) = (through_block, through_shortcut) else {
             return None;
         };

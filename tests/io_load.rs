@@ -75,7 +75,7 @@ fn the_size_bound_is_the_model_s_bytes_plus_the_header_allowance() {
         load_within_a_second(&path),
         LoadError::TooLarge { .. }
     ));
-    // One byte less is read, and found not to be a valid file.
+    // One byte less is opened, and its header found not to be valid (before the data is read).
     sparse(&path, 8, limit);
     assert!(matches!(load_within_a_second(&path), LoadError::Corrupt(_)));
 }

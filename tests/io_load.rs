@@ -77,7 +77,10 @@ fn the_size_bound_is_the_model_s_bytes_plus_the_header_allowance() {
     ));
     // One byte less is opened, and its header found not to be valid (before the data is read).
     sparse(&path, 8, limit);
-    assert!(matches!(load_within_a_second(&path), LoadError::Corrupt(_)));
+    let err = load_within_a_second(&path);
+    assert!(matches!(err, LoadError::Corrupt(_)), "{err:?}");
+    let start = format!("not a valid safetensors file: {}: ", path.display());
+    assert!(err.to_string().starts_with(&start), "{err}");
 }
 
 #[test]

@@ -46,8 +46,19 @@ pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 17;
 const CHUNK: usize = 1 << 14;
 
 /// How long a helper looks for the next pass before it parks: passes often come in runs (a
-/// ReLU's forward, then the next layer's bias, then the backward passes).
-const SPIN: Duration = Duration::from_micros(50);
+/// ReLU's forward, then the next layer's bias, then the backward passes), with stretches of
+/// work on one thread between them (small layers, a loss, an optimizer step on small tensors).
+///
+/// Waking a parked helper costs the calling thread 15–25 µs inside `unpark` on the 2-core
+/// Intel VM (the futex wake of a halted virtual CPU), and the helper starts later still: a
+/// cold 256 Ki-element ReLU took 103 µs on two threads against 50 µs on one. Measured there,
+/// whole training steps of `benches/vs_pytorch.rs` (2 threads, 7 interleaved rounds, time
+/// with a spin of 500 µs over 50 µs): the digits CNN forward+backward 0.89× (0.86–0.91), the
+/// ResNet 0.91× (0.88–1.00), LeNet-5 0.98×; single passes called back to back unchanged
+/// (1.00×). 200 µs gave the digits CNN and the ResNet most of it (0.88×, 0.94×), 1 ms
+/// nothing more than 500 µs. A helper that finds no pass spins this long on its core before
+/// it parks (PyTorch's OpenMP threads spin for a while too).
+const SPIN: Duration = Duration::from_micros(500);
 
 /// A posted pass: `f(chunk)` for every chunk below `chunks`, claimed through `next`.
 struct Pass<'a> {

@@ -70,8 +70,11 @@ impl<'a, E> View<'a, E> {
     }
 }
 
-/// Products below this many flops run on one thread: waking a second one costs more than it
-/// saves, and on a shared machine a descheduled worker stalls the whole product.
+/// Products below this many flops run on one thread: sharing them costs more than it saves,
+/// and on a shared machine a descheduled worker stalls the whole product. Measured on the
+/// 2-core Intel VM (`Affine::forward_train`, back to back so that the helper is looking for
+/// work; time on two threads over one): (32, 128, 128) 0.81×, (64, 128, 128) 1.03×,
+/// (64, 256, 128) 0.75×, (64, 256, 256) 0.64×: shared from 4 MFLOP on.
 const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 
 /// A parallel product is split into column blocks of `dst`, each computed on one thread by
@@ -210,9 +213,11 @@ struct Split {
 /// [`PARALLEL_MIN_FLOPS`], inside a parallel pass already (a batch-parallel layer: the helpers
 /// are taken), on one thread, or too narrow and too short to split.
 fn split([m, n, k]: [usize; 3]) -> Option<Split> {
-    // `busy` is checked last: it starts the helpers (small products never ask).
-    let parallel =
-        2 * m * n * k >= PARALLEL_MIN_FLOPS && !crate::par::busy() && crate::par::threads() > 1;
+    // `share` is asked last: it starts the helpers (small products never ask).
+    let flops = 2 * m * n * k;
+    let parallel = flops >= PARALLEL_MIN_FLOPS
+        && !crate::par::busy()
+        && crate::par::share(true, flops >= crate::par::WAKE_MIN_FLOPS);
     let (by_rows, len) = if !parallel {
         return None;
     } else if n >= 2 * SPLIT_MIN {

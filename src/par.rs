@@ -28,17 +28,28 @@ use std::any::Any;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::tensor::Element;
 
-/// Below this many elements a pass runs on the calling thread: the wake-up of a helper costs
-/// about as much as the pass. Measured on the 2-core Zen 4 VM (f32 ReLU forward):
-/// 64 Ki elements take ~6 µs alone, 256 Ki ~24 µs, against a wake-up of 5–30 µs.
-pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 17;
+/// Below this many elements an element-wise pass runs on the calling thread. Measured on the
+/// 2-core Intel VM (f32 `ReLU::forward_into`, back to back, so the helper is looking for work;
+/// time on two threads over one, medians of 9 interleaved rounds): 16 Ki elements 1.04×, 32 Ki
+/// 0.76×, 64 Ki 0.66×, 128 Ki 0.64×, 256 Ki 0.37×.
+pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 15;
+
+/// From this many elements an element-wise pass wakes a parked helper on its own (see
+/// [`share`]). Measured there, with a pause of 1 ms before each pass (the helper has parked),
+/// time on two threads over one when every pass woke it: 256 Ki elements 2.1×, 512 Ki 1.5×,
+/// 1 Mi 1.0×, 4 Mi 0.52×.
+pub(crate) const WAKE_MIN_ELEMS: usize = 1 << 20;
+
+/// From this many flops a matrix product or a convolution wakes a parked helper on its own
+/// (see [`share`]).
+pub(crate) const WAKE_MIN_FLOPS: usize = 48_000_000;
 
 /// Elements per chunk: ~1–2 µs of a memory-bound pass, the longest the caller can wait for a
 /// helper at the end, and few enough chunks (64 in a 1 Mi pass) that claiming them costs
@@ -123,6 +134,9 @@ fn wait_until(done: impl Fn() -> bool) {
         }
     }
 }
+
+/// Helpers parked now, or about to park (a pass posted meanwhile may run without them).
+static PARKED: AtomicUsize = AtomicUsize::new(0);
 
 /// The pass now posted (null when none), as a pointer to a `Pass` on the caller's stack.
 static POSTED: AtomicPtr<Pass<'static>> = AtomicPtr::new(std::ptr::null_mut());
@@ -216,6 +230,35 @@ pub fn num_threads() -> usize {
 
 pub(crate) use num_threads as threads;
 
+/// Whether a pass should be shared with the helpers: `large` (worth it when a helper is
+/// looking for work, the pass's own cutoff) and a helper awake, or `huge` (worth waking a
+/// parked one), or a second pass in a run.
+///
+/// A parked helper is slow to come: waking it costs the caller 15–25 µs in `unpark` on the
+/// 2-core Intel VM (the futex wake of a halted virtual CPU), and it starts hundreds of µs later;
+/// if it then claims a task, the caller waits for it. Measured there with a pause of 1 ms
+/// before each pass, time on two threads over one when every pass woke it: the product
+/// (128, 256, 256) 1.48×, (256, 256, 256) 1.07×, (256, 512, 512) 0.66×; the convolution of
+/// `conv_small` at batch 32 1.08×, 64 0.62×; max pooling 256 Ki elements 0.99×, 512 Ki 0.63×.
+/// So a pass that finds every helper parked runs alone unless it is `huge` (about 0.5 ms of
+/// work or more), and notes the time: a pass that follows within [`SPIN`] (the next of a
+/// training step) wakes the helpers, which then stay awake through the run of passes.
+pub(crate) fn share(large: bool, huge: bool) -> bool {
+    static START: OnceLock<Instant> = OnceLock::new();
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
+    if !large || threads() < 2 {
+        return false;
+    }
+    if huge || PARKED.load(SeqCst) < helpers().len() {
+        return true;
+    }
+    let start = *START.get_or_init(Instant::now);
+    // When a pass last ran alone for this reason, in µs since `START`, plus 1 (0: never).
+    let now = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX - 1) + 1;
+    let last = SKIPPED.swap(now, SeqCst);
+    last != 0 && now.saturating_sub(last) < SPIN.as_micros() as u64
+}
+
 /// Whether a pass is running now (on any thread): work started inside a pass runs on its own
 /// thread, since the helpers are taken.
 pub(crate) fn busy() -> bool {
@@ -262,7 +305,9 @@ fn helper(index: usize) {
             }
             until = Instant::now() + SPIN;
         }
+        PARKED.fetch_add(1, SeqCst);
         std::thread::park();
+        PARKED.fetch_sub(1, SeqCst);
     }
 }
 
@@ -309,7 +354,7 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
 /// Runs `f(range)` over `0..len` in chunks, in parallel when `len` is at least
 /// [`PARALLEL_MIN_ELEMS`].
 pub(crate) fn for_ranges(len: usize, f: impl Fn(Range<usize>) + Sync) {
-    if len < PARALLEL_MIN_ELEMS {
+    if !share(len >= PARALLEL_MIN_ELEMS, len >= WAKE_MIN_ELEMS) {
         if len > 0 {
             f(0..len);
         }
@@ -672,6 +717,7 @@ mod tests {
             CHUNK - 1,
             PARALLEL_MIN_ELEMS,
             PARALLEL_MIN_ELEMS + CHUNK / 2 + 3,
+            WAKE_MIN_ELEMS + 5,
         ] {
             let x: Vec<u64> = (0..len as u64).collect();
             let mut y = vec![0u64; len];

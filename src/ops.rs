@@ -30,10 +30,46 @@ pub(crate) fn zip_into<E: Element>(a: &[E], b: &[E], out: &mut [E], f: impl Fn(E
 fn pairwise_sum<E: Element>(v: &[E]) -> E {
     const BLOCK: usize = 128;
     if v.len() <= BLOCK {
-        return v.iter().copied().fold(E::zero(), |acc, x| acc + x);
+        return sum_by(v, |x| x);
     }
     let (a, b) = v.split_at(v.len() / 2);
     pairwise_sum(a) + pairwise_sum(b)
+}
+
+/// Two sums over two slices of one length, `Σ f(a, b)[0]` and `Σ f(a, b)[1]`, in 8
+/// interleaved partial sums each: one running sum waits for each addition (4 cycles an
+/// element), which made BatchNorm's statistics ~14 % of a ResNet training step. The order of
+/// the additions is fixed by the length alone, so results do not depend on threads.
+#[inline]
+pub(crate) fn lanes<E: Element>(a: &[E], b: &[E], f: impl Fn(E, E) -> [E; 2]) -> [E; 2] {
+    const L: usize = 8;
+    let mut acc = [[E::zero(); L]; 2];
+    let (a_chunks, b_chunks) = (a.chunks_exact(L), b.chunks_exact(L));
+    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
+    for (xs, ys) in a_chunks.zip(b_chunks) {
+        for i in 0..L {
+            let [p, q] = f(xs[i], ys[i]);
+            acc[0][i] += p;
+            acc[1][i] += q;
+        }
+    }
+    let mut out = [E::zero(); 2];
+    for (&x, &y) in a_rest.iter().zip(b_rest) {
+        let [p, q] = f(x, y);
+        out[0] += p;
+        out[1] += q;
+    }
+    for (o, acc) in out.iter_mut().zip(acc) {
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+        *o += ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7));
+    }
+    out
+}
+
+/// `Σ f(v)` over `xs`, in 8 interleaved partial sums (see [`lanes`]).
+#[inline]
+pub(crate) fn sum_by<E: Element>(xs: &[E], f: impl Fn(E) -> E) -> E {
+    lanes(xs, xs, |v, _| [f(v), E::zero()])[0]
 }
 
 /// The index of the first maximum of `row` (a NaN counts as the maximum, as in PyTorch's

@@ -375,7 +375,7 @@ impl<C: Dim, L, E: Element> BatchNorm<C, L, E> {
             let inv = E::one() / (var + eps).sqrt();
             let (mut sum_dy, mut sum_dy_xhat) = (E::zero(), E::zero());
             for (xs, gs) in planes(x, c, inner, ch).zip(planes(dy, c, inner, ch)) {
-                let [g, gx] = lanes(gs, xs, |g, v| [g, g * (v - mean) * inv]);
+                let [g, gx] = crate::ops::lanes(gs, xs, |g, v| [g, g * (v - mean) * inv]);
                 sum_dy += g;
                 sum_dy_xhat += gx;
             }
@@ -462,39 +462,7 @@ fn channel_stats<E: Element>(x: &[E], c: usize, inner: usize, ch: usize, m: usiz
 
 /// `Σ f(v)` over channel `ch`'s values, plane by plane.
 fn channel_sum<E: Element>(x: &[E], c: usize, inner: usize, ch: usize, f: impl Fn(E) -> E) -> E {
-    planes(x, c, inner, ch).fold(E::zero(), |acc, plane| {
-        acc + lanes(plane, plane, |v, _| [f(v), E::zero()])[0]
-    })
-}
-
-/// Two sums over a plane, `Σ f(a, b)[0]` and `Σ f(a, b)[1]`, in 8 interleaved partial sums
-/// each: one running sum waits for each addition (4 cycles an element), which made the batch
-/// statistics ~14 % of a ResNet training step. The order of the additions is fixed by the
-/// plane's length alone, so results do not depend on threads.
-#[inline]
-fn lanes<E: Element>(a: &[E], b: &[E], f: impl Fn(E, E) -> [E; 2]) -> [E; 2] {
-    const L: usize = 8;
-    let mut acc = [[E::zero(); L]; 2];
-    let (a_chunks, b_chunks) = (a.chunks_exact(L), b.chunks_exact(L));
-    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
-    for (xs, ys) in a_chunks.zip(b_chunks) {
-        for i in 0..L {
-            let [p, q] = f(xs[i], ys[i]);
-            acc[0][i] += p;
-            acc[1][i] += q;
-        }
-    }
-    let mut out = [E::zero(); 2];
-    for (&x, &y) in a_rest.iter().zip(b_rest) {
-        let [p, q] = f(x, y);
-        out[0] += p;
-        out[1] += q;
-    }
-    for (o, acc) in out.iter_mut().zip(acc) {
-        let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-        *o += ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7));
-    }
-    out
+    planes(x, c, inner, ch).fold(E::zero(), |acc, plane| acc + crate::ops::sum_by(plane, &f))
 }
 
 /// The values each channel's batch statistics are taken over (`N·H·W`, or `N`), at least 2.

@@ -1035,7 +1035,7 @@ fn backward_slices<E: Element>(
                 backward_one(g, weight, taps, lowered, dy_used, dxn, dw, (dcols, dq));
                 if with_bias {
                     for (b, row) in db.iter_mut().zip(dyn_.chunks_exact(positions)) {
-                        *b += row.iter().copied().sum::<E>();
+                        *b += crate::ops::sum_by(row, |v| v);
                     }
                 }
             }

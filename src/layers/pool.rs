@@ -919,7 +919,7 @@ impl GlobalAvgPool {
         // By index, not by chunks: an empty plane (H·W = 0) has the mean 0 / 0 = NaN, as in
         // PyTorch.
         for (i, v) in y.as_mut_slice().iter_mut().enumerate() {
-            *v = x.as_slice()[i * area..][..area].iter().copied().sum::<E>() * scale;
+            *v = crate::ops::sum_by(&x.as_slice()[i * area..][..area], |v| v) * scale;
         }
     }
 

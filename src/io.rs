@@ -659,7 +659,14 @@ fn read_bounded(path: &Path, data: u64) -> Result<Vec<u8>, LoadError> {
     let header_len =
         usize::try_from(header).map_err(|_| corrupt(format!("a header of {header} bytes")))?;
     bytes.resize(8 + header_len, 0);
-    file.read_exact(&mut bytes[8..]).map_err(io_error)?;
+    // A file that shrank since its size was read is as short as a corrupt one.
+    file.read_exact(&mut bytes[8..]).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            corrupt(format!("shorter than its header of {header} bytes"))
+        } else {
+            io_error(e)
+        }
+    })?;
     match SafeTensors::read_metadata(&bytes) {
         Ok(_) | Err(SafeTensorError::MetadataIncompleteBuffer) => {}
         Err(e) => return Err(corrupt(e.to_string())),

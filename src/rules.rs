@@ -651,12 +651,12 @@ shape_rule!(
     /// use shaped::rules::{message, ModelGradOutputType};
     /// assert_eq!(
     ///     message::<ModelGradOutputType>("(_32, _10)", "(Dyn, _10)"),
-    ///     "backward_train grad_output has dims of other types: expected (_32, _10) (the output's), found (Dyn, _10): Dyn where the output has Dyn, the same static sizes elsewhere"
+    ///     "backward_train grad_output has dims of other types: expected (_32, _10) (the output's), found (Dyn, _10): dy needs Dyn exactly where the output has Dyn, and the same static sizes elsewhere"
     /// );
     /// ```
     ModelGradOutputType,
     ModelGradOutputTypeMismatch,
-    "backward_train grad_output has dims of other types: expected {Expected} (the output's), found {Found}: Dyn where the output has Dyn, the same static sizes elsewhere",
+    "backward_train grad_output has dims of other types: expected {Expected} (the output's), found {Found}: dy needs Dyn exactly where the output has Dyn, and the same static sizes elsewhere",
     "a Dyn dim where the output's is static, or a static dim where it is Dyn"
 );
 

@@ -1,11 +1,10 @@
 //! Affine forward and forward+backward, next to the gemm crate's own throughput on the same
-//! products in the same run. Criterion reports "elements/s" as FLOP/s; a closing interleaved
-//! pass prints the median time ratio shaped / gemm for each workload.
+//! products in the same run: the two sides alternate call by call (so both see the same machine
+//! load), and each workload prints both throughputs and the median time ratio shaped / gemm.
 //!
 //! `cargo bench --bench affine`
 #![allow(unsafe_code)] // the reference calls the gemm crate directly
 
-use criterion::{criterion_group, Criterion, Throughput};
 use shaped::{typenum::*, Affine, ConstDim, Tensor};
 use std::hint::black_box;
 use std::time::Instant;
@@ -122,18 +121,6 @@ impl<N: ConstDim, DI: ConstDim, DO: ConstDim> Workload<N, DI, DO> {
     }
 }
 
-fn bench_workload<N: ConstDim, DI: ConstDim, DO: ConstDim>(c: &mut Criterion, name: &str) {
-    let mut w = Workload::<N, DI, DO>::new();
-    let mut g = c.benchmark_group(format!("affine_{name}"));
-    g.throughput(Throughput::Elements(w.flops()));
-    g.bench_function("forward/shaped", |b| b.iter(|| w.shaped_forward()));
-    g.bench_function("forward/gemm", |b| b.iter(|| w.gemm_forward()));
-    g.throughput(Throughput::Elements(3 * w.flops()));
-    g.bench_function("forward+backward/shaped", |b| b.iter(|| w.shaped_train()));
-    g.bench_function("forward+backward/gemm", |b| b.iter(|| w.gemm_train()));
-    g.finish();
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -180,23 +167,8 @@ fn report<N: ConstDim, DI: ConstDim, DO: ConstDim>(name: &str) {
     println!("affine_{name} forward+backward: shaped {gs:6.1} GFLOP/s ({:.2} µs), gemm {gg:6.1} GFLOP/s, time ratio shaped/gemm {r:.3} (throughput {:.0} %)", 3.0 * f as f64 / gs / 1e3, 100.0 / r);
 }
 
-fn benches(c: &mut Criterion) {
-    bench_workload::<U1, U4, U3>(c, "1x4to3");
-    bench_workload::<U32, U64, U32>(c, "32x64to32");
-    bench_workload::<U64, U784, U256>(c, "64x784to256");
-    bench_workload::<U256, U1024, U1024>(c, "256x1024to1024");
-}
-
-criterion_group! {
-    name = group;
-    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = benches
-}
-
 fn main() {
-    group();
-    Criterion::default().configure_from_args().final_summary();
-    println!("\nmedian ratios, sides interleaved call by call:");
+    println!("median throughputs and time ratios, sides interleaved call by call:");
     report::<U1, U4, U3>("1x4to3");
     report::<U32, U64, U32>("32x64to32");
     report::<U64, U784, U256>("64x784to256");

@@ -4,10 +4,10 @@
 //! buffers (`Module::Work`) and gradients kept across calls as a training loop keeps them. The
 //! binary uses the system allocator, as a user's program does.
 //!
-//! `cargo bench --bench conv` runs them under criterion. `cargo bench --bench conv --
-//! --timings R` instead prints one JSON line of per-workload medians over R calls.
+//! `cargo bench --bench conv` prints each workload's median over 200 calls (forward) and 200
+//! steps (forward+backward); `cargo bench --bench conv -- --timings R` prints one JSON line of
+//! the medians over R calls instead.
 
-use criterion::Criterion;
 use shaped::{typenum::*, Context, Conv, ConvOut, Module, Params, Tensor, Width};
 use std::hint::black_box;
 use std::time::Instant;
@@ -105,20 +105,14 @@ fn main() {
         println!("{{{}}}", fields.join(", "));
         return;
     }
-    let mut c = Criterion::default()
-        .sample_size(30)
-        .measurement_time(std::time::Duration::from_secs(3))
-        .configure_from_args();
     for (name, f, t) in cases.iter_mut() {
-        let mut g = c.benchmark_group(*name);
-        g.bench_function("forward", |b| b.iter(&mut *f));
-        g.bench_function("forward+backward", |b| {
-            b.iter_custom(|iters| {
-                let secs: f64 = t(iters as usize).iter().sum();
-                std::time::Duration::from_secs_f64(secs)
-            })
-        });
-        g.finish();
+        t(3); // warm-up
+        let forward = median_seconds(f, 200);
+        let step = median(t(200));
+        println!(
+            "{name:<13} forward {:9.2} µs   forward+backward {:9.2} µs",
+            forward * 1e6,
+            step * 1e6
+        );
     }
-    c.final_summary();
 }

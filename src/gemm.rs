@@ -213,12 +213,8 @@ struct Split {
 /// [`PARALLEL_MIN_FLOPS`], inside a parallel pass already (a batch-parallel layer: the helpers
 /// are taken), on one thread, or too narrow and too short to split.
 fn split([m, n, k]: [usize; 3]) -> Option<Split> {
-    // `share` is asked last: it starts the helpers (small products never ask).
     let flops = 2 * m * n * k;
-    let parallel = flops >= PARALLEL_MIN_FLOPS
-        && !crate::par::busy()
-        && crate::par::share(true, flops >= crate::par::WAKE_MIN_FLOPS);
-    let (by_rows, len) = if !parallel {
+    let (by_rows, len) = if flops < PARALLEL_MIN_FLOPS || crate::par::busy() {
         return None;
     } else if n >= 2 * SPLIT_MIN {
         (false, n)
@@ -227,6 +223,11 @@ fn split([m, n, k]: [usize; 3]) -> Option<Split> {
     } else {
         return None;
     };
+    // `share` is asked last, for a product that can be split: it starts the helpers (small
+    // products never ask) and notes a pass that ran alone.
+    if !crate::par::share(true, flops >= crate::par::WAKE_MIN_FLOPS) {
+        return None;
+    }
     let (block, tasks) = blocks(len);
     Some(Split {
         by_rows,

@@ -42,6 +42,7 @@ fn pairwise_sum<E: Element>(v: &[E]) -> E {
 /// the additions is fixed by the length alone, so results do not depend on threads.
 #[inline]
 pub(crate) fn lanes<E: Element>(a: &[E], b: &[E], f: impl Fn(E, E) -> [E; 2]) -> [E; 2] {
+    debug_assert_eq!(a.len(), b.len(), "lanes: two slices of one length");
     const L: usize = 8;
     let mut acc = [[E::zero(); L]; 2];
     let (a_chunks, b_chunks) = (a.chunks_exact(L), b.chunks_exact(L));

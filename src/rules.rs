@@ -422,27 +422,33 @@ pub trait ShapeCmp<Other> {
     /// `B1` if the shapes are equal, `B0` otherwise.
     type Same: Bit;
 }
-impl<A: DimCmp<B>, B> ShapeCmp<(B,)> for (A,) {
-    type Same = A::Same;
-}
+/// Implements the shape comparison `$shape` for tuples of ranks 1 to 6 from the dim
+/// comparison `$dim`: `Same` is the `And` of the dims' (used for [`ShapeCmp`] and
+/// `ShapeIdentical`).
 macro_rules! shape_cmp {
-    ($a0:ident $b0:ident, $($a:ident $b:ident),+) => {
-        impl<$a0, $b0, $($a, $b),+> ShapeCmp<($b0, $($b,)+)> for ($a0, $($a,)+)
+    ($shape:ident, $dim:ident) => {
+        impl<A: $dim<B>, B> $shape<(B,)> for (A,) {
+            type Same = A::Same;
+        }
+        shape_cmp!(@ $shape $dim; A0 B0_, A1 B1_);
+        shape_cmp!(@ $shape $dim; A0 B0_, A1 B1_, A2 B2_);
+        shape_cmp!(@ $shape $dim; A0 B0_, A1 B1_, A2 B2_, A3 B3_);
+        shape_cmp!(@ $shape $dim; A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_);
+        shape_cmp!(@ $shape $dim; A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_, A5 B5_);
+    };
+    (@ $shape:ident $dim:ident; $a0:ident $b0:ident, $($a:ident $b:ident),+) => {
+        impl<$a0, $b0, $($a, $b),+> $shape<($b0, $($b,)+)> for ($a0, $($a,)+)
         where
-            $a0: DimCmp<$b0>,
-            ($($a,)+): ShapeCmp<($($b,)+)>,
-            <$a0 as DimCmp<$b0>>::Same: BitAnd<<($($a,)+) as ShapeCmp<($($b,)+)>>::Same>,
-            And<<$a0 as DimCmp<$b0>>::Same, <($($a,)+) as ShapeCmp<($($b,)+)>>::Same>: Bit,
+            $a0: $dim<$b0>,
+            ($($a,)+): $shape<($($b,)+)>,
+            <$a0 as $dim<$b0>>::Same: BitAnd<<($($a,)+) as $shape<($($b,)+)>>::Same>,
+            And<<$a0 as $dim<$b0>>::Same, <($($a,)+) as $shape<($($b,)+)>>::Same>: Bit,
         {
-            type Same = And<<$a0 as DimCmp<$b0>>::Same, <($($a,)+) as ShapeCmp<($($b,)+)>>::Same>;
+            type Same = And<<$a0 as $dim<$b0>>::Same, <($($a,)+) as $shape<($($b,)+)>>::Same>;
         }
     };
 }
-shape_cmp!(A0 B0_, A1 B1_);
-shape_cmp!(A0 B0_, A1 B1_, A2 B2_);
-shape_cmp!(A0 B0_, A1 B1_, A2 B2_, A3 B3_);
-shape_cmp!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_);
-shape_cmp!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_, A5 B5_);
+shape_cmp!(ShapeCmp, DimCmp);
 
 /// The shape `Self` (found) equals `Expected`; otherwise `Rule`'s error, both shapes in decimal.
 ///
@@ -503,28 +509,7 @@ pub trait ShapeIdentical<Other> {
     /// `B1` if both are the same type.
     type Same: Bit;
 }
-impl<A: DimIdentical<B>, B> ShapeIdentical<(B,)> for (A,) {
-    type Same = A::Same;
-}
-macro_rules! shape_identical {
-    ($a0:ident $b0:ident, $($a:ident $b:ident),+) => {
-        impl<$a0, $b0, $($a, $b),+> ShapeIdentical<($b0, $($b,)+)> for ($a0, $($a,)+)
-        where
-            $a0: DimIdentical<$b0>,
-            ($($a,)+): ShapeIdentical<($($b,)+)>,
-            <$a0 as DimIdentical<$b0>>::Same: BitAnd<<($($a,)+) as ShapeIdentical<($($b,)+)>>::Same>,
-            And<<$a0 as DimIdentical<$b0>>::Same, <($($a,)+) as ShapeIdentical<($($b,)+)>>::Same>: Bit,
-        {
-            type Same =
-                And<<$a0 as DimIdentical<$b0>>::Same, <($($a,)+) as ShapeIdentical<($($b,)+)>>::Same>;
-        }
-    };
-}
-shape_identical!(A0 B0_, A1 B1_);
-shape_identical!(A0 B0_, A1 B1_, A2 B2_);
-shape_identical!(A0 B0_, A1 B1_, A2 B2_, A3 B3_);
-shape_identical!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_);
-shape_identical!(A0 B0_, A1 B1_, A2 B2_, A3 B3_, A4 B4_, A5 B5_);
+shape_cmp!(ShapeIdentical, DimIdentical);
 
 /// How a gradient `Self` reaches a pass whose output is `Out`: the gradient [`Module::
 /// backward_train`](crate::Module::backward_train) takes, `dy`, must be a tensor of the output's

@@ -845,7 +845,10 @@ fn forward_slices<E: Element>(
     let keep = kept.is_some();
     let task_len = g.forward_scratch(keep).max(1);
     let flops = g.flops(n);
-    let parallel = par::share(flops >= PARALLEL_MIN_FLOPS, flops >= par::WAKE_MIN_FLOPS);
+    let parallel = par::share(
+        tasks > 1 && flops >= PARALLEL_MIN_FLOPS,
+        flops >= par::WAKE_MIN_FLOPS,
+    );
     if g.phased() {
         g.taps(taps);
     }
@@ -980,7 +983,10 @@ fn backward_slices<E: Element>(
     let (tasks, per_task) = tasks(n);
     let task_len = g.task_scratch(kept.is_some());
     let flops = 2 * g.flops(n);
-    let parallel = par::share(flops >= PARALLEL_MIN_FLOPS, flops >= par::WAKE_MIN_FLOPS);
+    let parallel = par::share(
+        tasks > 1 && flops >= PARALLEL_MIN_FLOPS,
+        flops >= par::WAKE_MIN_FLOPS,
+    );
     let with_bias = gb.is_some();
     let scratch = run_tasks(
         parallel,

@@ -73,7 +73,8 @@ impl Window {
     /// mostly mispredicted branches: 350 µs for LeNet's first pool, 64 × 6 × 28² inputs).
     fn tasks(&self) -> (bool, usize, usize) {
         let elems = self.planes * self.h * self.w;
-        let parallel = par::share(elems >= POOL_PARALLEL_MIN, elems >= POOL_WAKE_MIN);
+        let large = self.planes > 1 && elems >= POOL_PARALLEL_MIN;
+        let parallel = par::share(large, elems >= POOL_WAKE_MIN);
         let per = if parallel {
             self.planes.div_ceil(8)
         } else {

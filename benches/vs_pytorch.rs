@@ -154,6 +154,62 @@ where
     })
 }
 
+/// The gemm crate's own time for a `side`³ f32 product `C = A·B` (row-major), called directly
+/// as the crate's products call it, its rows split in equal blocks over `threads` threads (the
+/// calling one and scoped others): the GEMM peak the affine rows are measured against.
+#[allow(unsafe_code)] // the gemm crate's API takes raw pointers
+fn gemm_crate_seconds(side: usize, threads: usize, reps: usize) -> f64 {
+    let mut next = noise(5);
+    let a: Vec<f32> = (0..side * side).map(|_| next(&[])).collect();
+    let b: Vec<f32> = (0..side * side).map(|_| next(&[])).collect();
+    let mut c = vec![0.0f32; side * side];
+    let gemm = gemm_f32::gemm::f32::get_gemm_fn();
+    let product = |a: &[f32], c: &mut [f32]| {
+        let rows = c.len() / side;
+        // SAFETY: `c` is `rows × side`, `a` is `rows × side`, `b` is `side × side`, all
+        // row-major and borrowed for the call; `c` is written only here. The kernels want a
+        // column-major destination, so `Cᵀ = Bᵀ·Aᵀ` is what they are given.
+        unsafe {
+            gemm(
+                side,
+                rows,
+                side,
+                c.as_mut_ptr(),
+                side as isize,
+                1,
+                false,
+                b.as_ptr(),
+                side as isize,
+                1,
+                a.as_ptr(),
+                side as isize,
+                1,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm_common::Parallelism::None,
+            )
+        }
+    };
+    let block = side.div_ceil(threads) * side;
+    median_seconds(
+        || {
+            std::thread::scope(|s| {
+                let mut parts = c.chunks_mut(block).zip(a.chunks(block));
+                let (c0, a0) = parts.next().expect("one block at least");
+                for (c, a) in parts {
+                    s.spawn(|| product(a, c));
+                }
+                product(a0, c0);
+            });
+            black_box(&c);
+        },
+        reps,
+    )
+}
+
 /// `n` labels in `0..10`, the same on both sides of the comparison.
 fn labels(n: usize) -> Vec<usize> {
     (0..n).map(|i| (i * 7 + 3) % 10).collect()
@@ -359,5 +415,16 @@ fn main() {
             format!("\"{name}\": {{\"forward\": {forward:e}, \"forward_backward\": {forward_backward:e}}}")
         })
         .collect();
+    // `--gemm-peak N`: also the gemm crate's own N³ product (see `gemm_crate_seconds`).
+    let mut fields = fields;
+    if let Some(i) = args.iter().position(|a| a == "--gemm-peak") {
+        let side = match args.get(i + 1).and_then(|s| s.parse().ok()) {
+            Some(side) if side > 0 => side,
+            _ => panic!("--gemm-peak takes the side of the square product"),
+        };
+        let threads = shaped::num_threads();
+        let seconds = gemm_crate_seconds(side, threads, reps);
+        fields.push(format!("\"gemm_crate_peak\": {seconds:e}"));
+    }
     println!("{{{}}}", fields.join(", "));
 }

@@ -252,7 +252,7 @@ pub trait Gradients<E: Element>: Tensors<E> {
     /// Sets every element to zero (PyTorch's `zero_grad`).
     fn zero(&mut self) {
         for i in 0..self.count() {
-            self.tensor_mut(i).fill(E::zero());
+            crate::par::fill(self.tensor_mut(i), E::zero());
         }
     }
 

@@ -209,7 +209,7 @@ pub fn set_num_threads(threads: usize) {
 }
 
 /// How many threads a parallel pass may use now, the calling thread included (see
-/// [`set_num_threads`]). Starts the helper threads on first use.
+/// [`set_num_threads`]). Starts the helper threads on first use, unless capped at one.
 ///
 /// ```
 /// let cores = shaped::num_threads(); // every core, unless capped
@@ -221,10 +221,12 @@ pub fn set_num_threads(threads: usize) {
 /// shaped::set_num_threads(0);
 /// ```
 pub fn num_threads() -> usize {
-    let available = helpers().len() + 1;
+    // A cap of one needs no helpers: they are not started for it (a program that sets it
+    // first never has a thread spinning beside it).
     match LIMIT.load(SeqCst) {
-        0 => available,
-        cap => cap.min(available),
+        1 => 1,
+        0 => helpers().len() + 1,
+        cap => cap.min(helpers().len() + 1),
     }
 }
 
@@ -620,6 +622,12 @@ pub(crate) fn for_chunks_mut<E: Send>(y: &mut [E], f: impl Fn(Range<usize>, &mut
         let chunk = unsafe { out.slice(r.clone()) };
         f(r, chunk)
     });
+}
+
+/// Every element of `y` set to `value`: a memory-bound pass like the others, shared from the
+/// same size.
+pub(crate) fn fill<E: Copy + Send + Sync>(y: &mut [E], value: E) {
+    for_chunks_mut(y, |_, y| y.fill(value));
 }
 
 /// `y[i] = f(x[i])`. The lengths are equal (checked by the caller's shape rule).

@@ -458,6 +458,22 @@ unsafe fn on_gemm_crate<E: Element>(
     }
 }
 
+/// Asks the CPU to bring the cache line holding `x` towards the caches (a hint: nothing on
+/// targets without one). For reads that cross into a new 4 KiB page, where the hardware
+/// prefetcher stops.
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and changes no memory; `x` is a live reference anyway.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const T).cast::<i8>(),
+        )
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

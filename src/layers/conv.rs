@@ -528,10 +528,47 @@ impl Geom {
     /// of a plane ([`Geom::taps`]).
     fn phases<E: Element>(&self, x: &[E], q: &mut [E]) {
         let (s, p, pw, ph) = (self.s, self.p, self.plane_w(), self.plane_h());
-        let plane_len = ph * pw;
+        let (plane_len, channel_len) = (ph * pw, self.h * self.w);
         for c in 0..self.c {
-            let channel = &x[c * self.h * self.w..(c + 1) * self.h * self.w];
+            let channel = &x[c * channel_len..(c + 1) * channel_len];
             let planes = &mut q[c * s * s * plane_len..(c + 1) * s * s * plane_len];
+            if s == 2 {
+                // The input's rows in order, each split into the rows of its two planes; then
+                // the plane rows no input row reaches are zeroed. Row `ih` of the next channel
+                // is asked for while this channel's row `ih` is split: a channel of 32 × 32
+                // f32 is one 4 KiB page, where the hardware prefetcher stops, and the split
+                // waited on the first lines of every page (a quarter of the strided
+                // convolution's forward pass on one thread was this function; with the
+                // prefetch its forward pass takes 0.97× the time on two threads). Stride 1
+                // (the loop below) measured no gain from it (`conv_small` 1.03×): not there.
+                let next = x.get((c + 1) * channel_len..(c + 2) * channel_len);
+                for (ih, src) in channel.chunks_exact(self.w).enumerate() {
+                    if let Some(next) = next {
+                        for line in next[ih * self.w..(ih + 1) * self.w].iter().step_by(16) {
+                            crate::gemm::prefetch(line);
+                        }
+                    }
+                    let (a, r) = ((ih + p) % 2, (ih + p) / 2);
+                    if r >= ph {
+                        continue;
+                    }
+                    let (lo, hi) = planes.split_at_mut((a * 2 + 1) * plane_len + r * pw);
+                    let (b0, b1) = (&mut lo[(a * 2) * plane_len + r * pw..][..pw], &mut hi[..pw]);
+                    // Input column `iw` goes to phase `(iw + P) mod 2`, column `(iw + P) div 2`.
+                    let (even, odd) = if p % 2 == 0 { (b0, b1) } else { (b1, b0) };
+                    split2(src, p / 2, even, p.div_ceil(2), odd);
+                }
+                for a in 0..2 {
+                    let (r_lo, r_hi) = self.valid(a, ph, self.h);
+                    for r in (0..r_lo).chain(r_hi..ph) {
+                        for b in 0..2 {
+                            let row = (a * 2 + b) * plane_len + r * pw;
+                            planes[row..row + pw].fill(E::zero());
+                        }
+                    }
+                }
+                continue;
+            }
             for a in 0..s {
                 let (r_lo, r_hi) = self.valid(a, ph, self.h);
                 for r in 0..ph {
@@ -543,25 +580,13 @@ impl Geom {
                         continue;
                     }
                     let src = &channel[(r * s + a - p) * self.w..][..self.w];
-                    if s == 2 {
-                        // Both phases in one pass over the row: input column `iw` goes to
-                        // phase `(iw + P) mod 2`, column `(iw + P) div 2`.
-                        let (lo, hi) = planes.split_at_mut(row(1));
-                        let (even, odd) = if p % 2 == 0 {
-                            (&mut lo[row(0)..][..pw], &mut hi[..pw])
-                        } else {
-                            (&mut hi[..pw], &mut lo[row(0)..][..pw])
-                        };
-                        split2(src, p / 2, even, p.div_ceil(2), odd);
-                    } else {
-                        for b in 0..s {
-                            let dst = &mut planes[row(b)..row(b) + pw];
-                            let (q_lo, q_hi) = self.valid(b, pw, self.w);
-                            dst[..q_lo].fill(E::zero());
-                            dst[q_hi..].fill(E::zero());
-                            if q_lo < q_hi {
-                                gather(s, &mut dst[q_lo..q_hi], &src[q_lo * s + b - p..]);
-                            }
+                    for b in 0..s {
+                        let dst = &mut planes[row(b)..row(b) + pw];
+                        let (q_lo, q_hi) = self.valid(b, pw, self.w);
+                        dst[..q_lo].fill(E::zero());
+                        dst[q_hi..].fill(E::zero());
+                        if q_lo < q_hi {
+                            gather(s, &mut dst[q_lo..q_hi], &src[q_lo * s + b - p..]);
                         }
                     }
                 }

@@ -28,6 +28,9 @@ fn main() {
 /// the unpadded ones where they coincide). A number is spelled by chaining digits onto a type
 /// (`_7` + 8 -> `_78` + 4 -> `_784`): each lookup is keyed on a distinct nominal type, so trait
 /// selection stays linear; groups of three digits nest as a type argument (`_1<_024>` is 1024).
+/// They are documented (1,110 pages in `rules::decimal`), not `#[doc(hidden)]`: rustc prints a
+/// hidden type by its whole path, and every shape error read `shaped::rules::decimal::_4`
+/// where it reads `_4`.
 fn decimal_table() -> String {
     let mut names: Vec<String> = Vec::new();
     for width in 1..=3 {

@@ -9,7 +9,7 @@
 #[path = "common/digits.rs"]
 mod digits;
 
-use rand::{rngs::StdRng, SeedableRng};
+use shaped::rand::{rngs::StdRng, SeedableRng};
 use shaped::{io, softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Conv, Dyn};
 use shaped::{Flatten, Gradients, Init, MaxPool2d, Module, Params, ReLU, Tensor};
 use std::time::Instant;

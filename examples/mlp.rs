@@ -5,7 +5,7 @@
 #[path = "common/digits.rs"]
 mod digits;
 
-use rand::{rngs::StdRng, SeedableRng};
+use shaped::rand::{rngs::StdRng, SeedableRng};
 use shaped::{softmax_cross_entropy_into, typenum::*, Affine, Context, Dyn, Gradients, Init};
 use shaped::{Module, Params, ReLU, Sgd, Tensor};
 use std::time::Instant;

@@ -13,7 +13,7 @@
 #[path = "common/digits.rs"]
 mod digits;
 
-use rand::{rngs::StdRng, SeedableRng};
+use shaped::rand::{rngs::StdRng, SeedableRng};
 use shaped::{io, softmax_cross_entropy_into, typenum::*, Affine, BatchNorm2d, Context, Conv};
 use shaped::{Dyn, GlobalAvgPool, Gradients, Init, Module, Params, Projected, ReLU, Residual};
 use shaped::{Sgd, Tensor};

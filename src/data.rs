@@ -1,7 +1,7 @@
 //! Labelled data of any length, walked in batches with a [`Dyn`] batch dim.
 //!
 //! ```
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use shaped::rand::{rngs::StdRng, SeedableRng};
 //! use shaped::{data::Dataset, Dyn, Tensor, U2};
 //! let x = Tensor::<(Dyn, U2)>::from_vec((0..10).map(|v| v as f32).collect())?; // 5 rows
 //! let mut data = Dataset::new(x, vec![0, 1, 0, 1, 1])?;

@@ -5,7 +5,7 @@
 //! `fan_in` is `DI` for [`Affine`], `C·HF·WF` for [`Conv`].
 //!
 //! ```
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use shaped::rand::{rngs::StdRng, SeedableRng};
 //! use shaped::{Affine, Init, ReLU, typenum::*};
 //! let model = <(Affine<U4, U8>, ReLU, Affine<U8, U2>)>::init(&mut StdRng::seed_from_u64(0));
 //! assert!(model.0.weight.as_slice().iter().all(|w| w.abs() <= 0.5)); // 1/√4

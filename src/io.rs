@@ -684,7 +684,7 @@ const STEP_KEY: &str = "step";
 /// [`save`] does, so that training resumes exactly where it stopped.
 ///
 /// ```
-/// use rand::{rngs::StdRng, SeedableRng};
+/// use shaped::rand::{rngs::StdRng, SeedableRng};
 /// use shaped::{io, typenum::*, Adam, Affine, Init, Tensor};
 /// let mut model = Affine::<U2, U1>::init(&mut StdRng::seed_from_u64(0));
 /// let mut opt = Adam::new(1e-2)?;

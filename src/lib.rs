@@ -61,7 +61,7 @@
 //! `N: Dim`, nothing per tensor:
 //!
 //! ```
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use shaped::rand::{rngs::StdRng, SeedableRng};
 //! use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Dim, Dyn};
 //! use shaped::{Gradients, Init, Module, Params, ReLU, Tensor};
 //!

@@ -34,7 +34,7 @@
 //! ```
 //! use shaped::{softmax_cross_entropy_into, typenum::*, Adam, Affine, Context, Dyn, Gradients};
 //! use shaped::{Init, Module, Params, ReLU, Tensor};
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use shaped::rand::{rngs::StdRng, SeedableRng};
 //!
 //! type Mlp = (Affine<U4, U8>, ReLU, Affine<U8, U3>);
 //! let mut model = Mlp::init(&mut StdRng::seed_from_u64(0));

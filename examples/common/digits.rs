@@ -9,7 +9,7 @@
 
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use shaped::rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use shaped::{data::Dataset, Dyn, Shape, Tensor};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

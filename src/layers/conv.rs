@@ -89,6 +89,10 @@ pub struct ConvGrads<C: Dim, K: Dim, HF: Dim, WF: Dim, E = f32> {
 /// `WO`. Filter `k` belongs to group `g = k / (K/G)` and sees input channels
 /// `g·C/G .. (g + 1)·C/G` only; `G = C = K` is a depthwise convolution.
 ///
+/// Every size, the stride and the padding included, is a type: `Conv<U3, U16, U3, U3, U2,
+/// U1>`, not `…, 2, 1>` (a number there is rustc's `E0747: constant provided when a type was
+/// expected`).
+///
 /// `backward` returns, with `Xp` the padded input and `c' = c − g·C/G` the channel's index in
 /// its group,
 ///

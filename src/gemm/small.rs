@@ -553,13 +553,8 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
                     rows: pack(isa, &mut narrow, b, p0, kc, j0, nr),
                 };
                 row_tiles::<E, MR, NH>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
-            } else if let (Some(rows), true) =
-                (b.rows, nr == NR && m < <K as Kernel<E, NR>>::PACK_MIN_ROWS)
-            {
-                // Rows anywhere, read in place (a panel's rows are far apart anyway) by few
-                // tiles; from `PACK_MIN_ROWS` rows of A on, the tiles share a packed panel
-                // (aligned, where the rows of a table start anywhere in a cache line: LeNet's
-                // convolution forward+backward 0.96×, other workloads within noise).
+            } else if let (Some(rows), true) = (b.rows, nr == NR) {
+                // Rows anywhere, read in place (a panel's rows are far apart anyway).
                 let rhs = Table {
                     data: b.data,
                     rows: &rows[p0..p0 + kc],

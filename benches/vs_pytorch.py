@@ -6,11 +6,12 @@
 
 The shaped side is `benches/vs_pytorch.rs`, built once (`cargo bench --bench vs_pytorch
 --no-run`) and run directly with `--timings REPS`. Each round runs that binary, then PyTorch on
-the same workloads in this process, then a 1024³ matrix product in PyTorch; the binary also
-times the same product on the gemm crate it calls, directly (the GEMM peak the affine rows are
-measured against, beside PyTorch's), so both sides see the same machine load. Each side reports per workload
-and pass a median over REPS samples; a sample is the mean of enough consecutive calls to last
-about 20 µs, by the same rule on both sides.
+the same workloads in this process, then a 1024³ matrix product and a copy of a 256 × 4096
+tensor in PyTorch, so both sides see the same machine load. The binary also times the same
+1024³ product on the gemm crate it calls, directly: the GEMM peak the affine rows are measured
+against, beside PyTorch's. Each side reports per workload and pass a median over REPS samples;
+a sample is the mean of enough consecutive calls to last about 20 µs, by the same rule on both
+sides.
 
 Both sides train as a user's loop does: shaped keeps its step buffers and gradients across
 calls; PyTorch runs forward under `torch.no_grad()`, and forward+backward with `x` and the
@@ -177,8 +178,8 @@ def gemm_seconds(reps):
 
 
 def copy_seconds(reps):
-    """PyTorch copying the ReLU rows' 256 × 4096 input into a kept tensor: the speed of a
-    memory-bound pass on this machine, which a ReLU cannot beat by much."""
+    """PyTorch copying the ReLU rows' 256 × 4096 input into a kept tensor: PyTorch's own speed
+    on a memory-bound pass of that size, beside which the ReLU rows are read."""
     x = torch.rand(256, 4096, generator=torch.Generator().manual_seed(1))
     out = torch.empty_like(x)
     return median_seconds(lambda: out.copy_(x), reps)
@@ -308,6 +309,7 @@ def main():
             gf = f[p] / statistics.median(shaped[name][p]) / 1e9
             print(f"| {name} | {p.replace('_', '+')} | {gf:.1f} | {100 * gf / peak:.0f} % "
                   f"| {100 * gf / torch_peak:.0f} % |")
+
 
 if __name__ == "__main__":
     main()

@@ -224,7 +224,8 @@ fn split([m, n, k]: [usize; 3]) -> Option<Split> {
         return None;
     };
     // `share` is asked last, for a product that can be split: it starts the helpers (small
-    // products never ask) and notes a pass that ran alone.
+    // products never ask; nor does anything under a cap of one thread) and notes a pass that
+    // ran alone.
     if !crate::par::share(true, flops >= crate::par::WAKE_MIN_FLOPS) {
         return None;
     }
@@ -455,6 +456,8 @@ unsafe fn on_gemm_crate<E: Element>(
         call!(f32, gemm_f32::gemm::f32::get_gemm_fn);
     } else if TypeId::of::<E>() == TypeId::of::<f64>() {
         call!(f64, gemm_f64::gemm::f64::get_gemm_fn);
+    } else {
+        unreachable!("gemm: an element type other than f32 and f64 (`Element` is sealed)");
     }
 }
 

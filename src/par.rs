@@ -1,7 +1,7 @@
 //! Memory-bound passes (element-wise maps, bias sums, optimizer updates) on every core, without
 //! paying for a thread that is not there yet.
 //!
-//! Why not rayon, which the matrix products use: entering rayon's pool from the caller's thread
+//! Why not rayon (which the crate once used): entering rayon's pool from the caller's thread
 //! puts the job in a queue, wakes a worker and puts the caller to sleep until the job is done:
 //! two thread wake-ups (5–30 µs each on a VM) around a pass that takes 20–100 µs. Measured on
 //! ReLU over 256×4096 f32 (2-core Zen 4 VM): 94 µs on one thread, 110 µs through `rayon::join`

@@ -467,3 +467,51 @@ fn a_pytorch_model_of_the_options_loads_and_its_gradients_match_pytorch() {
         1e-10,
     );
 }
+
+/// An input without columns (`W = 0`, allowed by the types when the padding makes windows):
+/// every window reads padding only, so the output is the bias, `dW` is zero, `db = Σ dy`, and
+/// the input gradient is empty; stride 2 (phase planes), stride 1 with few filters (the padded
+/// plane) and with many (the explicit lowering), stateless and through the training API.
+#[test]
+fn an_input_without_columns_gives_the_bias_at_every_window() {
+    fn check<const K: usize, L, KT, H2, W2>(conv: L)
+    where
+        L: Module<f64, Tensor<(U2, U1, U5, U0), f64>, Out = Tensor<(U2, KT, H2, W2), f64>>
+            + Tensors<f64>
+            + Clone,
+        KT: shaped::Dim,
+        H2: shaped::Dim,
+        W2: shaped::Dim,
+    {
+        let x = Tensor::<(U2, U1, U5, U0), f64>::zeros();
+        let bias = conv.tensor(1).to_vec();
+        let mut model = conv.clone();
+        // dy = y: every output element is its filter's bias.
+        let (y, dx, grads) = train_pass(&mut model, &x, |y| y.clone());
+        let [_, k, ho, wo] = y.dims();
+        assert_eq!(k, K);
+        let positions = ho * wo;
+        assert!(positions > 0, "windows of padding exist");
+        for (i, v) in y.as_slice().iter().enumerate() {
+            assert_eq!(*v, bias[(i / positions) % K], "y[{i}]");
+        }
+        assert!(dx.as_slice().is_empty());
+        assert!(grads.tensor(0).iter().all(|&g| g == 0.0), "dW is zero");
+        for (k, g) in grads.tensor(1).iter().enumerate() {
+            let want = 2.0 * positions as f64 * bias[k];
+            assert!((g - want).abs() < 1e-12, "db[{k}]: {g} against {want}");
+        }
+        assert_eq!(model.infer(&x), y);
+    }
+    // Stride 2 (phase planes) with 3 × 1 windows; stride 1 with 1 × 1 windows, 3 filters (the
+    // padded plane) and 20 (the explicit lowering).
+    check::<3, _, _, _, _>(Conv::<U1, U3, U3, U1, U2, U1, f64>::seeded(1));
+    check::<3, _, _, _, _>(Conv::<U1, U3, U1, U1, U1, U1, f64>::seeded(2));
+    check::<20, _, _, _, _>(Conv::<U1, U20, U1, U1, U1, U1, f64>::seeded(3));
+    // The stateless calls.
+    let conv = Conv::<U1, U3, U3, U1, U2, U1, f64>::seeded(1);
+    let x = Tensor::<(U2, U1, U5, U0), f64>::zeros();
+    let y = conv.forward(&x);
+    let (dx, grads) = conv.backward(&x, &y);
+    assert!(dx.as_slice().is_empty() && grads.weight.as_slice().iter().all(|&g| g == 0.0));
+}

@@ -43,6 +43,8 @@ pub(super) fn matmul<E: Element>(
         f32_product(mnk, d, dst_rs, accumulate, a32, b32);
     } else if let (Some(d), Some(a64), Some(b64)) = (cast_mut(dst), a.cast(), b.cast()) {
         f64_product(mnk, d, dst_rs, accumulate, a64, b64);
+    } else {
+        unreachable!("gemm: an element type other than f32 and f64 (`Element` is sealed)");
     }
 }
 

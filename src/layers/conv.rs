@@ -536,6 +536,11 @@ impl Geom {
         for c in 0..self.c {
             let channel = &x[c * channel_len..(c + 1) * channel_len];
             let planes = &mut q[c * s * s * plane_len..(c + 1) * s * s * plane_len];
+            if self.w == 0 {
+                // No input column: the planes are all padding.
+                planes.fill(E::zero());
+                continue;
+            }
             if s == 2 {
                 // The input's rows in order, each split into the rows of its two planes; then
                 // the plane rows no input row reaches are zeroed. Row `ih` of the next channel
@@ -546,11 +551,18 @@ impl Geom {
                 // prefetch its forward pass takes 0.97× the time on two threads). Stride 1
                 // (the loop below) measured no gain from it (`conv_small` 1.03×): not there.
                 let next = x.get((c + 1) * channel_len..(c + 2) * channel_len);
+                // One element of each 64-byte line of a row, and the row's last one (a row
+                // need not start on a line).
+                let step = (64 / size_of::<E>()).max(1);
                 for (ih, src) in channel.chunks_exact(self.w).enumerate() {
                     if let Some(next) = next {
-                        for line in next[ih * self.w..(ih + 1) * self.w].iter().step_by(16) {
-                            crate::gemm::prefetch(line);
+                        let row = &next[ih * self.w..(ih + 1) * self.w];
+                        let mut i = 0;
+                        while i < row.len() {
+                            crate::gemm::prefetch(&row[i]);
+                            i += step;
                         }
+                        crate::gemm::prefetch(&row[row.len() - 1]);
                     }
                     let (a, r) = ((ih + p) % 2, (ih + p) / 2);
                     if r >= ph {
@@ -607,7 +619,8 @@ impl Geom {
         for c in 0..self.c {
             let channel = &mut dx[c * self.h * self.w..(c + 1) * self.h * self.w];
             let planes = &dq[c * s * s * plane_len..(c + 1) * s * s * plane_len];
-            for (ih, dst) in channel.chunks_exact_mut(self.w).enumerate() {
+            // (A channel without columns is empty: no row to write.)
+            for (ih, dst) in channel.chunks_exact_mut(self.w.max(1)).enumerate() {
                 let (r, a) = ((ih + p) / s, (ih + p) % s);
                 let row = |b: usize| (a * s + b) * plane_len + r * pw;
                 if s == 2 {
@@ -795,7 +808,13 @@ fn run_tasks<'s, E: Element>(
     let a_chunk = |t: usize| &a[t * a_len..((t + 1) * a_len).min(a.len())];
     match b {
         Some(b) => {
-            let tasks = tasks.min(b.len().div_ceil(b_len));
+            // An empty `b` (the gradient of an input without columns) limits nothing: each
+            // task gets an empty chunk of it.
+            let tasks = if b.len() == 0 {
+                tasks
+            } else {
+                tasks.min(b.len().div_ceil(b_len))
+            };
             let bufs = [(scratch, s_len), (b, b_len)];
             let [s, _] = par::for_task_bufs(parallel, tasks, bufs, |t, [s, b]| {
                 f(t, s, a_chunk(t), Some(b))
@@ -888,7 +907,10 @@ fn forward_slices<E: Element>(
         let xs = &x[(task * per_task * in_len).min(x.len())..];
         // Pointwise, nothing is kept or lowered: `own` is empty too.
         let mut kept = kept.map(|k| k.chunks_exact_mut(cols_len.max(1)));
-        for (yn, xn) in ys.chunks_exact_mut(out_len).zip(xs.chunks_exact(in_len)) {
+        // Sample by sample (by index, not `chunks_exact`: an input without columns has
+        // `in_len` 0, and its output is still the bias over every window of padding).
+        for (i, yn) in ys.chunks_exact_mut(out_len).enumerate() {
+            let xn = &xs[i * in_len..(i + 1) * in_len];
             let cols = match kept.as_mut().and_then(Iterator::next) {
                 Some(cols) => cols,
                 None => &mut *own,
@@ -1034,7 +1056,8 @@ fn backward_slices<E: Element>(
             let wide = &mut wide[..g.wide_len()];
             dw.fill(E::zero());
             db.fill(E::zero());
-            let mut dxs = dxs.map(|d| d.chunks_exact_mut(in_len));
+            // (An input without columns has no gradient to write: `dx` is empty.)
+            let mut dxs = dxs.map(|d| d.chunks_exact_mut(in_len.max(1)));
             for (j, dyn_) in dys.chunks_exact(out_len).enumerate() {
                 let sample = task * per_task + j;
                 let xn = &x[sample * in_len..][..in_len];
@@ -2120,6 +2143,10 @@ mod tests {
             (2, 6, 5, 3, 3, 3, 1, 1, 1, 1),
             (2, 6, 5, 20, 3, 2, 1, 1, 1, 1),
             (2, 7, 6, 4, 2, 3, 1, 0, 2, 2),
+            // An input without columns: every output column reads padding only.
+            (2, 5, 0, 3, 3, 1, 2, 1, 1, 1),
+            (2, 4, 0, 3, 3, 1, 1, 1, 1, 1),
+            (2, 4, 0, 20, 3, 1, 1, 1, 1, 1),
         ];
         for (c, h, w, k, hf, wf, s, p, d, groups) in cases {
             let out = |size: usize, f: usize| (size + 2 * p - d * (f - 1) - 1) / s + 1;

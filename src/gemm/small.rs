@@ -38,7 +38,9 @@ pub(super) fn matmul<E: Element>(
     }
     // One non-generic function per element type (`E` is sealed to these two): a generic one
     // would be compiled again, with every kernel, in each crate that multiplies (a user's
-    // release build after a one-line edit took 26 s, nine tenths of it these kernels).
+    // release build after a one-line edit took 26 s, nine tenths of it these kernels). The
+    // f32 kernels, the default element's, are compiled here, once; the f64 ones (`#[inline]`)
+    // only in a crate that multiplies f64, so that no build pays for both.
     if let (Some(d), Some(a32), Some(b32)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
         f32_product(mnk, d, dst_rs, accumulate, a32, b32);
     } else if let (Some(d), Some(a64), Some(b64)) = (cast_mut(dst), a.cast(), b.cast()) {
@@ -59,14 +61,14 @@ fn f32_product(
     b: View<'_, f32>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if x86::matmul(mnk, &mut *dst, dst_rs, accumulate, a, b) {
+    if x86::f32_product(mnk, &mut *dst, dst_rs, accumulate, a, b) {
         return;
     }
     blocked::<f32, 4, 8, 4, _>(Portable, mnk, dst, dst_rs, accumulate, a, b)
 }
 
-/// [`matmul`] on `f64`, past the definition's sizes: compiled once, in this crate.
-#[inline(never)]
+/// [`matmul`] on `f64`, past the definition's sizes: compiled in the crates that use it.
+#[inline]
 fn f64_product(
     mnk: [usize; 3],
     dst: &mut [f64],
@@ -76,7 +78,7 @@ fn f64_product(
     b: View<'_, f64>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if x86::matmul(mnk, &mut *dst, dst_rs, accumulate, a, b) {
+    if x86::f64_product(mnk, &mut *dst, dst_rs, accumulate, a, b) {
         return;
     }
     blocked::<f64, 4, 8, 4, _>(Portable, mnk, dst, dst_rs, accumulate, a, b)
@@ -187,17 +189,18 @@ impl<E: Element, const NR: usize> Kernel<E, NR> for Portable {
 mod x86 {
     use core::arch::x86_64::*;
 
-    use super::{blocked, cast_mut, Kernel, Lhs, Rhs, View, KT};
+    use super::{blocked, Kernel, Lhs, Rhs, View, KT};
     use crate::tensor::Element;
 
-    /// The product on the widest kernel the running CPU has; false if it has none.
-    pub(super) fn matmul<E: Element>(
+    /// [`super::matmul`] on `f32`, on the widest kernel the running CPU has; false if it has
+    /// none. One function per element type, which compiles the kernels of that type alone.
+    pub(super) fn f32_product(
         mnk: [usize; 3],
-        dst: &mut [E],
+        d: &mut [f32],
         dst_rs: usize,
         accumulate: bool,
-        a: View<'_, E>,
-        b: View<'_, E>,
+        a: View<'_, f32>,
+        b: View<'_, f32>,
     ) -> bool {
         // AVX-512: tiles of 8 rows of two vectors, 16 accumulators of the 32 registers. AVX2:
         // 6 rows, 12 accumulators, two vectors of B and a broadcast in the 16 registers.
@@ -207,25 +210,34 @@ mod x86 {
         // of the benchmarks: 2 threads, shaped / PyTorch, AVX2 → AVX-512 for a transposed B,
         // affine 32 × 64 → 32 forward 0.22× → 0.16×, strided convolution forward+backward 0.76×
         // → 0.71×, the ResNet step's forward 0.79× → 0.69×.)
-        let wide = Avx512::detect();
-        if let (Some(d), Some(a), Some(b)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
-            if let Some(isa) = wide {
-                isa.run::<f32, 8, 32, 16>(mnk, d, dst_rs, accumulate, a, b);
-                return true;
-            }
-            if let Some(isa) = Avx2::detect() {
-                isa.run::<f32, 6, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
-                return true;
-            }
-        } else if let (Some(d), Some(a), Some(b)) = (cast_mut(dst), a.cast(), b.cast()) {
-            if let Some(isa) = wide {
-                isa.run::<f64, 8, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
-                return true;
-            }
-            if let Some(isa) = Avx2::detect() {
-                isa.run::<f64, 6, 8, 4>(mnk, d, dst_rs, accumulate, a, b);
-                return true;
-            }
+        if let Some(isa) = Avx512::detect() {
+            isa.run::<f32, 8, 32, 16>(mnk, d, dst_rs, accumulate, a, b);
+            return true;
+        }
+        if let Some(isa) = Avx2::detect() {
+            isa.run::<f32, 6, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
+            return true;
+        }
+        false
+    }
+
+    /// [`super::matmul`] on `f64`, as [`f32_product`].
+    #[inline]
+    pub(super) fn f64_product(
+        mnk: [usize; 3],
+        d: &mut [f64],
+        dst_rs: usize,
+        accumulate: bool,
+        a: View<'_, f64>,
+        b: View<'_, f64>,
+    ) -> bool {
+        if let Some(isa) = Avx512::detect() {
+            isa.run::<f64, 8, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
+            return true;
+        }
+        if let Some(isa) = Avx2::detect() {
+            isa.run::<f64, 6, 8, 4>(mnk, d, dst_rs, accumulate, a, b);
+            return true;
         }
         false
     }

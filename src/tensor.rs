@@ -7,10 +7,19 @@ use crate::dims::{Dim, Dyn};
 use crate::rules::{mismatch, DimEq, ReshapeCount};
 use crate::shape::{describe, ConstShape, Count, ProdDims, Shape};
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+pub(crate) mod sealed {
+    pub trait Sealed {
+        /// Whether the type is `f32` (else `f64`), as a constant: a branch on it is decided
+        /// when generic code is compiled for the type, so the other type's code is not
+        /// compiled at all (the matrix kernels, see `gemm::small::matmul`).
+        const IS_F32: bool;
+    }
+    impl Sealed for f32 {
+        const IS_F32: bool = true;
+    }
+    impl Sealed for f64 {
+        const IS_F32: bool = false;
+    }
 }
 
 /// An element type: `f32` or `f64`.

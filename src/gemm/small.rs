@@ -41,13 +41,16 @@ pub(super) fn matmul<E: Element>(
     // release build after a one-line edit took 26 s, nine tenths of it these kernels). The
     // f32 kernels, the default element's, are compiled here, once; the f64 ones (`#[inline]`)
     // only in a crate that multiplies f64, so that no build pays for both.
-    if let (Some(d), Some(a32), Some(b32)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
-        f32_product(mnk, d, dst_rs, accumulate, a32, b32);
+    // The branch is on a constant of `E`, decided where `E` is known: a crate that multiplies
+    // f32 only never compiles the f64 call below, and so not its kernels.
+    if <E as crate::tensor::sealed::Sealed>::IS_F32 {
+        if let (Some(d), Some(a32), Some(b32)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
+            return f32_product(mnk, d, dst_rs, accumulate, a32, b32);
+        }
     } else if let (Some(d), Some(a64), Some(b64)) = (cast_mut(dst), a.cast(), b.cast()) {
-        f64_product(mnk, d, dst_rs, accumulate, a64, b64);
-    } else {
-        unreachable!("gemm: an element type other than f32 and f64 (`Element` is sealed)");
+        return f64_product(mnk, d, dst_rs, accumulate, a64, b64);
     }
+    unreachable!("gemm: an element type other than f32 and f64 (`Element` is sealed)");
 }
 
 /// [`matmul`] on `f32`, past the definition's sizes: compiled once, in this crate.

@@ -468,7 +468,8 @@ fn a_pytorch_model_of_the_options_loads_and_its_gradients_match_pytorch() {
     );
 }
 
-/// An input without columns (`W = 0`, allowed by the types when the padding makes windows):
+/// An input without columns (`W = 0`, allowed by the types when the padding makes windows), or
+/// without rows:
 /// every window reads padding only, so the output is the bias, `dW` is zero, `db = Σ dy`, and
 /// the input gradient is empty; stride 2 (phase planes), stride 1 with few filters (the padded
 /// plane) and with many (the explicit lowering), stateless and through the training API.
@@ -514,4 +515,17 @@ fn an_input_without_columns_gives_the_bias_at_every_window() {
     let y = conv.forward(&x);
     let (dx, grads) = conv.backward(&x, &y);
     assert!(dx.as_slice().is_empty() && grads.weight.as_slice().iter().all(|&g| g == 0.0));
+    // An input without rows, likewise: (2, 1, 0, 5) through 1 × 3 windows, stride 2, padding 1.
+    let conv = Conv::<U1, U2, U1, U3, U2, U1, f64>::seeded(4);
+    let x = Tensor::<(U2, U1, U0, U5), f64>::zeros();
+    let y = conv.forward(&x);
+    assert_eq!(y.dims(), [2, 2, 1, 3]);
+    for (i, v) in y.as_slice().iter().enumerate() {
+        assert_eq!(*v, conv.bias.as_slice()[(i / 3) % 2], "y[{i}]");
+    }
+    let (dx, grads) = conv.backward(&x, &y);
+    assert!(dx.as_slice().is_empty() && grads.weight.as_slice().iter().all(|&g| g == 0.0));
+    for (k, g) in grads.bias.as_slice().iter().enumerate() {
+        assert!((g - 6.0 * conv.bias.as_slice()[k]).abs() < 1e-12, "db[{k}]");
+    }
 }

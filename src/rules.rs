@@ -554,8 +554,8 @@ impl<T> GradOf<T, Exact> for T {
 // first, so that shapes of two ranks fail with the rule, not with the rank-wise traits.
 impl<S, G, E> GradOf<Tensor<S, E>, Mismatched> for Tensor<G, E>
 where
-    S: ShapeRank,
-    G: ShapeRank,
+    S: RankOf,
+    G: RankOf,
     G::Rank: IsEqual<S::Rank>,
     Eq<G::Rank, S::Rank>: GradVerdict<S, G>,
 {
@@ -563,26 +563,6 @@ where
         unreachable!("the bounds of this impl never hold")
     }
 }
-
-/// The number of dims of a shape, as a type.
-#[doc(hidden)]
-pub trait ShapeRank {
-    /// `U1` .. `U6`.
-    type Rank: Unsigned;
-}
-macro_rules! shape_rank {
-    ($n:ident: $($d:ident),+) => {
-        impl<$($d),+> ShapeRank for ($($d,)+) {
-            type Rank = typenum::$n;
-        }
-    };
-}
-shape_rank!(U1: A);
-shape_rank!(U2: A, B);
-shape_rank!(U3: A, B, C);
-shape_rank!(U4: A, B, C, D);
-shape_rank!(U5: A, B, C, D, F);
-shape_rank!(U6: A, B, C, D, F, G);
 
 /// The verdict on a gradient of shape `Found` for an output of shape `Expected`, given whether
 /// their ranks agree (`B1`) or not (`B0`, the [`ModelGradOutput`] error).

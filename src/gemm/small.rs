@@ -40,9 +40,8 @@ pub(super) fn matmul<E: Element>(
     // would be compiled again, with every kernel, in each crate that multiplies (a user's
     // release build after a one-line edit took 26 s, nine tenths of it these kernels). The
     // f32 kernels, the default element's, are compiled here, once; the f64 ones (`#[inline]`)
-    // only in a crate that multiplies f64, so that no build pays for both.
-    // The branch is on a constant of `E`, decided where `E` is known: a crate that multiplies
-    // f32 only never compiles the f64 call below, and so not its kernels.
+    // only in a crate that multiplies f64: the branch is on a constant of `E`, decided where
+    // `E` is known, so a crate that multiplies f32 only never compiles the f64 call.
     if <E as crate::tensor::sealed::Sealed>::IS_F32 {
         if let (Some(d), Some(a32), Some(b32)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
             return f32_product(mnk, d, dst_rs, accumulate, a32, b32);
@@ -53,39 +52,54 @@ pub(super) fn matmul<E: Element>(
     unreachable!("gemm: an element type other than f32 and f64 (`Element` is sealed)");
 }
 
-/// [`matmul`] on `f32`, past the definition's sizes: compiled once, in this crate.
-#[inline(never)]
-fn f32_product(
-    mnk: [usize; 3],
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    a: View<'_, f32>,
-    b: View<'_, f32>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::f32_product(mnk, &mut *dst, dst_rs, accumulate, a, b) {
-        return;
-    }
-    blocked::<f32, 4, 8, 4, _>(Portable, mnk, dst, dst_rs, accumulate, a, b)
+/// [`matmul`] on one element type, past the definition's sizes, on the widest kernel the
+/// running CPU has: `MR × NR` tiles (`NH` wide on a narrow last panel) on AVX-512 and on AVX2,
+/// the portable kernel otherwise.
+///
+/// AVX-512: tiles of 8 rows of two vectors, 16 accumulators of the 32 registers. AVX2: 6 rows,
+/// 12 accumulators, two vectors of B and a broadcast in the 16 registers. AVX-512 whenever the
+/// CPU has it. (With broadcasts from registers, a transposed B had run faster on AVX2 on a Zen 4
+/// core; since the broadcasts come from memory (`Lhs::at`), AVX-512 is ahead on an Intel core
+/// with two FMA units for every product of the benchmarks: 2 threads, shaped / PyTorch, AVX2 →
+/// AVX-512 for a transposed B, affine 32 × 64 → 32 forward 0.22× → 0.16×, strided convolution
+/// forward+backward 0.76× → 0.71×, the ResNet step's forward 0.79× → 0.69×.)
+macro_rules! product {
+    ($(#[$attr:meta])* $name:ident, $t:ty, avx512: $w:tt, avx2: $n:tt) => {
+        $(#[$attr])*
+        fn $name(
+            mnk: [usize; 3],
+            dst: &mut [$t],
+            dst_rs: usize,
+            accumulate: bool,
+            a: View<'_, $t>,
+            b: View<'_, $t>,
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if let Some(isa) = x86::Avx512::detect() {
+                    return product!(@run isa, $t, $w, mnk, dst, dst_rs, accumulate, a, b);
+                }
+                if let Some(isa) = x86::Avx2::detect() {
+                    return product!(@run isa, $t, $n, mnk, dst, dst_rs, accumulate, a, b);
+                }
+            }
+            blocked::<$t, 4, 8, 4, _>(Portable, mnk, dst, dst_rs, accumulate, a, b)
+        }
+    };
+    (@run $isa:ident, $t:ty, [$mr:literal, $nr:literal, $nh:literal], $($arg:ident),+) => {
+        $isa.run::<$t, $mr, $nr, $nh>($($arg),+)
+    };
 }
-
-/// [`matmul`] on `f64`, past the definition's sizes: compiled in the crates that use it.
-#[inline]
-fn f64_product(
-    mnk: [usize; 3],
-    dst: &mut [f64],
-    dst_rs: usize,
-    accumulate: bool,
-    a: View<'_, f64>,
-    b: View<'_, f64>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::f64_product(mnk, &mut *dst, dst_rs, accumulate, a, b) {
-        return;
-    }
-    blocked::<f64, 4, 8, 4, _>(Portable, mnk, dst, dst_rs, accumulate, a, b)
-}
+product!(
+    /// [`matmul`] on `f32`: compiled once, in this crate.
+    #[inline(never)]
+    f32_product, f32, avx512: [8, 32, 16], avx2: [6, 16, 8]
+);
+product!(
+    /// [`matmul`] on `f64`: compiled in the crates that use it.
+    #[inline]
+    f64_product, f64, avx512: [8, 16, 8], avx2: [6, 8, 4]
+);
 
 /// Products of at most this many multiply-adds are computed by the definition: the tiled path
 /// costs 60-90 ns before its first multiply. Measured (f32, this machine), definition vs tiled:
@@ -194,56 +208,6 @@ mod x86 {
 
     use super::{blocked, Kernel, Lhs, Rhs, View, KT};
     use crate::tensor::Element;
-
-    /// [`super::matmul`] on `f32`, on the widest kernel the running CPU has; false if it has
-    /// none. One function per element type, which compiles the kernels of that type alone.
-    pub(super) fn f32_product(
-        mnk: [usize; 3],
-        d: &mut [f32],
-        dst_rs: usize,
-        accumulate: bool,
-        a: View<'_, f32>,
-        b: View<'_, f32>,
-    ) -> bool {
-        // AVX-512: tiles of 8 rows of two vectors, 16 accumulators of the 32 registers. AVX2:
-        // 6 rows, 12 accumulators, two vectors of B and a broadcast in the 16 registers.
-        // AVX-512 whenever the CPU has it. (With broadcasts from registers, a transposed B had
-        // run faster on AVX2 on a Zen 4 core; since the broadcasts come from memory
-        // (`Lhs::at`), AVX-512 is ahead on an Intel core with two FMA units for every product
-        // of the benchmarks: 2 threads, shaped / PyTorch, AVX2 → AVX-512 for a transposed B,
-        // affine 32 × 64 → 32 forward 0.22× → 0.16×, strided convolution forward+backward 0.76×
-        // → 0.71×, the ResNet step's forward 0.79× → 0.69×.)
-        if let Some(isa) = Avx512::detect() {
-            isa.run::<f32, 8, 32, 16>(mnk, d, dst_rs, accumulate, a, b);
-            return true;
-        }
-        if let Some(isa) = Avx2::detect() {
-            isa.run::<f32, 6, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
-            return true;
-        }
-        false
-    }
-
-    /// [`super::matmul`] on `f64`, as [`f32_product`].
-    #[inline]
-    pub(super) fn f64_product(
-        mnk: [usize; 3],
-        d: &mut [f64],
-        dst_rs: usize,
-        accumulate: bool,
-        a: View<'_, f64>,
-        b: View<'_, f64>,
-    ) -> bool {
-        if let Some(isa) = Avx512::detect() {
-            isa.run::<f64, 8, 16, 8>(mnk, d, dst_rs, accumulate, a, b);
-            return true;
-        }
-        if let Some(isa) = Avx2::detect() {
-            isa.run::<f64, 6, 8, 4>(mnk, d, dst_rs, accumulate, a, b);
-            return true;
-        }
-        false
-    }
 
     /// Proof that the running CPU has AVX-512F, AVX2 and FMA: only `detect` makes one.
     #[derive(Clone, Copy)]

@@ -547,9 +547,11 @@ impl Geom {
                 // is asked for while this channel's row `ih` is split: a channel of 32 × 32
                 // f32 is one 4 KiB page, where the hardware prefetcher stops, and the split
                 // waited on the first lines of every page (a quarter of the strided
-                // convolution's forward pass on one thread was this function; with the
-                // prefetch its forward pass takes 0.97× the time on two threads). Stride 1
-                // (the loop below) measured no gain from it (`conv_small` 1.03×): not there.
+                // convolution's forward pass on one thread was this function, its loads
+                // stalling; with the prefetch the stalls were gone, and the forward pass took
+                // 0.97–0.98× the time on two threads in two A/B runs, within noise in a
+                // third). Stride 1 (the loop below) measured no gain from it (`conv_small`
+                // 1.03×): not there.
                 let next = x.get((c + 1) * channel_len..(c + 2) * channel_len);
                 // One element of each 64-byte line of a row, and the row's last one (a row
                 // need not start on a line).
@@ -564,10 +566,11 @@ impl Geom {
                         }
                         crate::gemm::prefetch(&row[row.len() - 1]);
                     }
+                    // Always inside the planes: with `e = (HF − 1)·D`, the plane has
+                    // `HO + ⌊e/2⌋ + 1 ≥ ⌊(H + 2P − 1)/2⌋ + 1` rows, more than the last input
+                    // row's `⌊(H − 1 + P)/2⌋` (and the slicing below checks it too).
                     let (a, r) = ((ih + p) % 2, (ih + p) / 2);
-                    if r >= ph {
-                        continue;
-                    }
+                    debug_assert!(r < ph, "an input row past the phase planes");
                     let (lo, hi) = planes.split_at_mut((a * 2 + 1) * plane_len + r * pw);
                     let (b0, b1) = (&mut lo[(a * 2) * plane_len + r * pw..][..pw], &mut hi[..pw]);
                     // Input column `iw` goes to phase `(iw + P) mod 2`, column `(iw + P) div 2`.

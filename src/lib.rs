@@ -118,6 +118,7 @@ mod ops;
 pub mod optim;
 mod par;
 pub mod prelude;
+mod rows;
 pub mod rules;
 mod shape;
 mod tensor;

@@ -19,6 +19,7 @@ use crate::gemm::{matmul, View};
 use crate::init::{uniform, Init};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::par::{self, Buf};
+use crate::rows::{merge_rows2, split_rows2, unwiden};
 use crate::rules::{check_dim, check_dims, check_non_zero, AtBatch, ConvChannels};
 use crate::rules::{Conv2dWeightShape, ConvBiasShape, ConvWeightShape, ParamIs};
 use crate::rules::{ConvGradOutput, ConvNonZero, DimEq, NonZero, ShapeEq, Via};
@@ -542,41 +543,15 @@ impl Geom {
                 continue;
             }
             if s == 2 {
-                // The input's rows in order, each split into the rows of its two planes; then
-                // the plane rows no input row reaches are zeroed. Row `ih` of the next channel
-                // is asked for while this channel's row `ih` is split: a channel of 32 × 32
-                // f32 is one 4 KiB page, where the hardware prefetcher stops, and the split
-                // waited on the first lines of every page (a quarter of the strided
-                // convolution's forward pass on one thread was this function, its loads
-                // stalling; with the prefetch the stalls were gone, and the forward pass took
-                // 0.97–0.98× the time on two threads in two A/B runs, within noise in a
-                // third). Stride 1 (the loop below) measured no gain from it (`conv_small`
-                // 1.03×): not there.
+                // The input's rows in order, each split into the rows of its two planes
+                // (asking for the next channel's rows meanwhile: a quarter of the strided
+                // convolution's forward pass on one thread was this split, its loads stalling
+                // on the first lines of every 4 KiB page; with the prefetch the forward pass
+                // took 0.97–0.98× the time on two threads in two A/B runs, within noise in a
+                // third); then the plane rows no input row reaches are zeroed. Stride 1 (the
+                // loop below) measured no gain from a prefetch (`conv_small` 1.03×): not there.
                 let next = x.get((c + 1) * channel_len..(c + 2) * channel_len);
-                // One element of each 64-byte line of a row, and the row's last one (a row
-                // need not start on a line).
-                let step = (64 / size_of::<E>()).max(1);
-                for (ih, src) in channel.chunks_exact(self.w).enumerate() {
-                    if let Some(next) = next {
-                        let row = &next[ih * self.w..(ih + 1) * self.w];
-                        let mut i = 0;
-                        while i < row.len() {
-                            crate::gemm::prefetch(&row[i]);
-                            i += step;
-                        }
-                        crate::gemm::prefetch(&row[row.len() - 1]);
-                    }
-                    // Always inside the planes: with `e = (HF − 1)·D`, the plane has
-                    // `HO + ⌊e/2⌋ + 1 ≥ ⌊(H + 2P − 1)/2⌋ + 1` rows, more than the last input
-                    // row's `⌊(H − 1 + P)/2⌋` (and the slicing below checks it too).
-                    let (a, r) = ((ih + p) % 2, (ih + p) / 2);
-                    debug_assert!(r < ph, "an input row past the phase planes");
-                    let (lo, hi) = planes.split_at_mut((a * 2 + 1) * plane_len + r * pw);
-                    let (b0, b1) = (&mut lo[(a * 2) * plane_len + r * pw..][..pw], &mut hi[..pw]);
-                    // Input column `iw` goes to phase `(iw + P) mod 2`, column `(iw + P) div 2`.
-                    let (even, odd) = if p % 2 == 0 { (b0, b1) } else { (b1, b0) };
-                    split2(src, p / 2, even, p.div_ceil(2), odd);
-                }
+                split_rows2(channel, self.w, planes, plane_len, pw, p, next);
                 for a in 0..2 {
                     let (r_lo, r_hi) = self.valid(a, ph, self.h);
                     for r in (0..r_lo).chain(r_hi..ph) {
@@ -623,19 +598,16 @@ impl Geom {
             let channel = &mut dx[c * self.h * self.w..(c + 1) * self.h * self.w];
             let planes = &dq[c * s * s * plane_len..(c + 1) * s * s * plane_len];
             // (A channel without columns is empty: no row to write.)
+            if s == 2 {
+                merge_rows2(channel, self.w, planes, plane_len, pw, p);
+                continue;
+            }
             for (ih, dst) in channel.chunks_exact_mut(self.w.max(1)).enumerate() {
                 let (r, a) = ((ih + p) / s, (ih + p) % s);
                 let row = |b: usize| (a * s + b) * plane_len + r * pw;
-                if s == 2 {
-                    let (b_even, b_odd) = (p % 2, (p + 1) % 2);
-                    let even = &planes[row(b_even)..][..pw];
-                    let odd = &planes[row(b_odd)..][..pw];
-                    merge2(dst, &even[p / 2..], &odd[p.div_ceil(2)..]);
-                } else {
-                    for (iw, d) in dst.iter_mut().enumerate() {
-                        let (qq, b) = ((iw + p) / s, (iw + p) % s);
-                        *d = planes[row(b) + qq];
-                    }
+                for (iw, d) in dst.iter_mut().enumerate() {
+                    let (qq, b) = ((iw + p) / s, (iw + p) % s);
+                    *d = planes[row(b) + qq];
                 }
             }
         }
@@ -727,49 +699,6 @@ fn scatter_add<E: Element>(s: usize, dst: &mut [E], src: &[E]) {
                 *d += *v;
             }
         }
-    }
-}
-
-/// `even[e0 + m] = src[2m]`, `odd[o0 + m] = src[2m + 1]`, zero elsewhere in both (`e0`, `o0`
-/// are at most 1 past the start); the pair loop vectorises into shuffles.
-#[inline]
-fn split2<E: Element>(src: &[E], e0: usize, even: &mut [E], o0: usize, odd: &mut [E]) {
-    let (ne, no) = (src.len().div_ceil(2), src.len() / 2);
-    zero_short(&mut even[..e0]);
-    zero_short(&mut even[e0 + ne..]);
-    zero_short(&mut odd[..o0]);
-    zero_short(&mut odd[o0 + no..]);
-    let (e, o) = (&mut even[e0..e0 + no], &mut odd[o0..o0 + no]);
-    for ((pair, e), o) in src.chunks_exact(2).zip(e).zip(o) {
-        *e = pair[0];
-        *o = pair[1];
-    }
-    if ne > no {
-        even[e0 + no] = src[2 * no];
-    }
-}
-
-/// Zeros a slice that is usually one or two elements long (a row's padding) without a call.
-#[inline(always)]
-fn zero_short<E: Element>(x: &mut [E]) {
-    match x {
-        [] => {}
-        [a] => *a = E::zero(),
-        [a, b] => (*a, *b) = (E::zero(), E::zero()),
-        _ => x.fill(E::zero()),
-    }
-}
-
-/// The inverse of [`split2`]: `dst[2m] = even[m]`, `dst[2m + 1] = odd[m]`.
-#[inline]
-fn merge2<E: Element>(dst: &mut [E], even: &[E], odd: &[E]) {
-    let no = dst.len() / 2;
-    for ((pair, &e), &o) in dst.chunks_exact_mut(2).zip(&even[..no]).zip(&odd[..no]) {
-        pair[0] = e;
-        pair[1] = o;
-    }
-    if dst.len() % 2 == 1 {
-        dst[2 * no] = even[no];
     }
 }
 
@@ -963,16 +892,7 @@ fn forward_one<E: Element>(
             let rows = View::table(cols, &taps[group * patch..(group + 1) * patch]);
             matmul([kg, cp, patch], yg, cp, false, View::rows(wg, patch), rows);
         }
-        for (k, (yk, wk)) in y
-            .chunks_exact_mut(positions)
-            .zip(wide.chunks_exact(cp))
-            .enumerate()
-        {
-            let b = kernel.bias.map_or(E::zero(), |b| b[k]);
-            for (yr, wr) in yk.chunks_exact_mut(wo).zip(wk.chunks_exact(pw)) {
-                yr.iter_mut().zip(wr).for_each(|(y, w)| *y = *w + b);
-            }
-        }
+        unwiden(y, wide, (positions, cp), (wo, pw), kernel.bias);
         return;
     }
     let lowered: &[E] = if g.is_pointwise() {

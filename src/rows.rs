@@ -1,0 +1,558 @@
+//! Short row passes of the strided convolution's phase planes, on AVX-512 where the CPU has it.
+//!
+//! The crate is compiled for the baseline x86-64 (SSE2), so a generic loop over a 16- or
+//! 32-element row ran 4 elements at a time with its bookkeeping around every row: on the
+//! benchmark's strided convolution (`(32, 16, 32, 32)`, 32 filters 3 × 3, stride 2, one
+//! thread) splitting the input into its phase planes and copying the wide output back were a
+//! quarter of the forward pass. For `f32` on a CPU with AVX-512 a row is one or two vector
+//! shuffles instead. As the matrix kernels (`gemm::small::matmul`), the branch is on a
+//! constant of the element type, so the `f32` kernels are compiled once, here, and a crate
+//! never compiles code for the other type.
+#![allow(unsafe_code)]
+
+use core::any::TypeId;
+
+use crate::tensor::Element;
+
+/// Splits the rows of one channel (`rows` of `w` elements) of a stride-2 convolution's input
+/// into its phase planes: input row `ih` is row `r = (ih + p) / 2` of plane pair
+/// `a = (ih + p) mod 2`, input column `iw` goes to phase `(iw + p) mod 2`, column
+/// `(iw + p) / 2`; plane `(a, b)` starts at `(2a + b) · plane_len` in `planes`, its rows `pw`
+/// apart, and the columns of a plane row that no input column reaches are zeroed (rows that
+/// no input row reaches are the caller's). While it splits row `ih` it asks for row `ih` of
+/// `next` (the next channel): a channel of 32 × 32 f32 is one 4 KiB page, where the hardware
+/// prefetcher stops, and the split waited on the first lines of every page.
+///
+/// # Panics
+///
+/// If a row does not fit its plane (`pw < ⌈(w + p) / 2⌉`, or `planes` too short).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn split_rows2<E: Element>(
+    channel: &[E],
+    w: usize,
+    planes: &mut [E],
+    plane_len: usize,
+    pw: usize,
+    p: usize,
+    next: Option<&[E]>,
+) {
+    let geom = Rows2 {
+        w,
+        plane_len,
+        pw,
+        p,
+    };
+    if <E as crate::tensor::sealed::Sealed>::IS_F32
+        && let (Some(c), Some(q)) = (cast(channel), cast_mut(&mut *planes))
+    {
+        return split_rows2_f32(geom, c, q, next.and_then(cast));
+    }
+    geom.split(channel, planes, next, split2_portable);
+}
+
+/// The inverse of [`split_rows2`] on the input's elements: the rows of one channel of `dx`
+/// from its phase planes' gradient `planes` (the padding's entries are dropped).
+///
+/// # Panics
+///
+/// As [`split_rows2`].
+pub(crate) fn merge_rows2<E: Element>(
+    channel: &mut [E],
+    w: usize,
+    planes: &[E],
+    plane_len: usize,
+    pw: usize,
+    p: usize,
+) {
+    let geom = Rows2 {
+        w,
+        plane_len,
+        pw,
+        p,
+    };
+    if <E as crate::tensor::sealed::Sealed>::IS_F32
+        && let (Some(c), Some(q)) = (cast_mut(&mut *channel), cast(planes))
+    {
+        return merge_rows2_f32(geom, c, q);
+    }
+    geom.merge(channel, planes, merge2_portable);
+}
+
+/// `y[k][oh · wo + ow] = wide[k][oh · pw + ow] + bias[k]` (or `+ 0` without a bias): the
+/// output of one sample from its wide rows (`pw ≥ wo` columns, the last `pw − wo` junk), `k`
+/// planes of `positions` in `y`, of `cp` in `wide`.
+///
+/// # Panics
+///
+/// If a plane of `y` is not whole rows of `wo`, or `wide` or `bias` is too short.
+pub(crate) fn unwiden<E: Element>(
+    y: &mut [E],
+    wide: &[E],
+    (positions, cp): (usize, usize),
+    (wo, pw): (usize, usize),
+    bias: Option<&[E]>,
+) {
+    let geom = Unwiden {
+        positions,
+        cp,
+        wo,
+        pw,
+    };
+    // (The bias is `E` too: its cast succeeds where the others do.)
+    if <E as crate::tensor::sealed::Sealed>::IS_F32
+        && let (Some(y32), Some(w32)) = (cast_mut(&mut *y), cast(wide))
+        && let Some(b32) = bias.map_or(Some(None), |b| cast(b).map(Some))
+    {
+        return unwiden_f32(geom, y32, w32, b32);
+    }
+    geom.run(y, wide, bias, add_scalar_portable);
+}
+
+/// The geometry of [`split_rows2`] and [`merge_rows2`].
+#[derive(Clone, Copy)]
+struct Rows2 {
+    w: usize,
+    plane_len: usize,
+    pw: usize,
+    p: usize,
+}
+
+impl Rows2 {
+    /// Plane row pair `(even, odd)` of input row `ih`: the even input columns go to `even`
+    /// from column `p / 2`, the odd ones to `odd` from column `⌈p/2⌉`.
+    #[inline(always)]
+    fn at(&self, ih: usize) -> (usize, usize) {
+        let (a, r) = ((ih + self.p) % 2, (ih + self.p) / 2);
+        let b0 = (a * 2) * self.plane_len + r * self.pw;
+        let b1 = b0 + self.plane_len;
+        if self.p.is_multiple_of(2) {
+            (b0, b1)
+        } else {
+            (b1, b0)
+        }
+    }
+
+    #[inline(always)]
+    fn split<E: Element>(
+        self,
+        channel: &[E],
+        planes: &mut [E],
+        next: Option<&[E]>,
+        split: impl Fn(&[E], &mut [E], &mut [E]),
+    ) {
+        let (w, pw, p) = (self.w, self.pw, self.p);
+        if w == 0 {
+            return;
+        }
+        let (e0, o0, ne, no) = (p / 2, p.div_ceil(2), w.div_ceil(2), w / 2);
+        assert!(e0 + ne <= pw && o0 + no <= pw, "a row past its phase plane");
+        // One element of each 64-byte line of a row, and the row's last one (a row need not
+        // start on a line).
+        let step = (64 / size_of::<E>()).max(1);
+        for (ih, src) in channel.chunks_exact(w).enumerate() {
+            if let Some(row) = next.and_then(|n| n.get(ih * w..(ih + 1) * w)) {
+                let mut i = 0;
+                while i < row.len() {
+                    crate::gemm::prefetch(&row[i]);
+                    i += step;
+                }
+                crate::gemm::prefetch(&row[row.len() - 1]);
+            }
+            let (ev, od) = self.at(ih);
+            let (even, odd) = if ev < od {
+                let (lo, hi) = planes.split_at_mut(od);
+                (&mut lo[ev..ev + pw], &mut hi[..pw])
+            } else {
+                let (lo, hi) = planes.split_at_mut(ev);
+                (&mut hi[..pw], &mut lo[od..od + pw])
+            };
+            zero_short(&mut even[..e0]);
+            zero_short(&mut even[e0 + ne..]);
+            zero_short(&mut odd[..o0]);
+            zero_short(&mut odd[o0 + no..]);
+            split(src, &mut even[e0..e0 + ne], &mut odd[o0..o0 + no]);
+        }
+    }
+
+    #[inline(always)]
+    fn merge<E: Element>(
+        self,
+        channel: &mut [E],
+        planes: &[E],
+        merge: impl Fn(&mut [E], &[E], &[E]),
+    ) {
+        let (w, pw, p) = (self.w, self.pw, self.p);
+        if w == 0 {
+            return;
+        }
+        let (e0, o0, ne, no) = (p / 2, p.div_ceil(2), w.div_ceil(2), w / 2);
+        assert!(e0 + ne <= pw && o0 + no <= pw, "a row past its phase plane");
+        for (ih, dst) in channel.chunks_exact_mut(w).enumerate() {
+            let (ev, od) = self.at(ih);
+            merge(dst, &planes[ev + e0..][..ne], &planes[od + o0..][..no]);
+        }
+    }
+}
+
+/// The geometry of [`unwiden`].
+#[derive(Clone, Copy)]
+struct Unwiden {
+    positions: usize,
+    cp: usize,
+    wo: usize,
+    pw: usize,
+}
+
+impl Unwiden {
+    #[inline(always)]
+    fn run<E: Element>(
+        self,
+        y: &mut [E],
+        wide: &[E],
+        bias: Option<&[E]>,
+        add: impl Fn(&mut [E], &[E], E),
+    ) {
+        if self.wo == 0 {
+            return;
+        }
+        for (k, (yk, wk)) in y
+            .chunks_exact_mut(self.positions)
+            .zip(wide.chunks_exact(self.cp))
+            .enumerate()
+        {
+            let b = bias.map_or(E::zero(), |b| b[k]);
+            for (yr, wr) in yk.chunks_exact_mut(self.wo).zip(wk.chunks_exact(self.pw)) {
+                add(yr, &wr[..self.wo], b);
+            }
+        }
+    }
+}
+
+/// Zeros a slice that is usually one or two elements long (a row's padding) without a call.
+#[inline(always)]
+fn zero_short<E: Element>(x: &mut [E]) {
+    match x {
+        [] => {}
+        [a] => *a = E::zero(),
+        [a, b] => (*a, *b) = (E::zero(), E::zero()),
+        _ => x.fill(E::zero()),
+    }
+}
+
+/// `even[m] = src[2m]`, `odd[m] = src[2m + 1]`, for slices of `⌈len/2⌉` and `⌊len/2⌋`.
+#[inline(always)]
+fn split2_portable<E: Copy>(src: &[E], even: &mut [E], odd: &mut [E]) {
+    for ((pair, e), o) in src.chunks_exact(2).zip(&mut *even).zip(&mut *odd) {
+        *e = pair[0];
+        *o = pair[1];
+    }
+    if src.len() % 2 == 1 {
+        even[src.len() / 2] = src[src.len() - 1];
+    }
+}
+
+/// The inverse of [`split2_portable`].
+#[inline(always)]
+fn merge2_portable<E: Copy>(dst: &mut [E], even: &[E], odd: &[E]) {
+    let no = dst.len() / 2;
+    for ((pair, &e), &o) in dst.chunks_exact_mut(2).zip(even).zip(odd) {
+        pair[0] = e;
+        pair[1] = o;
+    }
+    if dst.len() % 2 == 1 {
+        dst[2 * no] = even[no];
+    }
+}
+
+#[inline(always)]
+fn add_scalar_portable<E: Element>(dst: &mut [E], src: &[E], b: E) {
+    dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s + b);
+}
+
+fn split_rows2_f32(geom: Rows2, channel: &[f32], planes: &mut [f32], next: Option<&[f32]>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(isa) = x86::Avx512::detect() {
+        return isa.split_rows2(geom, channel, planes, next);
+    }
+    geom.split(channel, planes, next, split2_portable);
+}
+
+fn merge_rows2_f32(geom: Rows2, channel: &mut [f32], planes: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(isa) = x86::Avx512::detect() {
+        return isa.merge_rows2(geom, channel, planes);
+    }
+    geom.merge(channel, planes, merge2_portable);
+}
+
+fn unwiden_f32(geom: Unwiden, y: &mut [f32], wide: &[f32], bias: Option<&[f32]>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(isa) = x86::Avx512::detect() {
+        return isa.unwiden(geom, y, wide, bias);
+    }
+    geom.run(y, wide, bias, add_scalar_portable);
+}
+
+/// `x` as a slice of `T`, when `E` is `T`.
+fn cast<E: 'static, T: 'static>(x: &[E]) -> Option<&[T]> {
+    // SAFETY: `E` and `T` are the same type (same `TypeId`), so this changes nothing but the
+    // name of the element type.
+    (TypeId::of::<E>() == TypeId::of::<T>()).then(|| unsafe { &*(x as *const [E] as *const [T]) })
+}
+
+/// As [`cast`], for a mutable slice.
+fn cast_mut<E: 'static, T: 'static>(x: &mut [E]) -> Option<&mut [T]> {
+    // SAFETY: as in `cast`.
+    (TypeId::of::<E>() == TypeId::of::<T>()).then(|| unsafe { &mut *(x as *mut [E] as *mut [T]) })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    use super::{Rows2, Unwiden};
+
+    /// Proof that the running CPU has AVX-512F: only `detect` makes one.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512(());
+
+    /// The mask of the first `n ≤ 16` lanes.
+    #[inline(always)]
+    fn first(n: usize) -> __mmask16 {
+        debug_assert!(n <= 16);
+        ((1u32 << n) - 1) as __mmask16
+    }
+
+    impl Avx512 {
+        pub(super) fn detect() -> Option<Self> {
+            is_x86_feature_detected!("avx512f").then_some(Self(()))
+        }
+
+        /// [`Rows2::split`] with the rows split by vector shuffles.
+        pub(super) fn split_rows2(
+            self,
+            geom: Rows2,
+            channel: &[f32],
+            planes: &mut [f32],
+            next: Option<&[f32]>,
+        ) {
+            #[target_feature(enable = "avx512f")]
+            fn run(geom: Rows2, channel: &[f32], planes: &mut [f32], next: Option<&[f32]>) {
+                geom.split(channel, planes, next, |src, even, odd| {
+                    assert!(even.len() == src.len().div_ceil(2) && odd.len() == src.len() / 2);
+                    // SAFETY: the CPU has AVX-512F (this function's feature); the lengths are
+                    // as asserted.
+                    unsafe { split2(src, even, odd) }
+                })
+            }
+            // SAFETY: `self` exists, so the CPU has AVX-512F.
+            unsafe { run(geom, channel, planes, next) }
+        }
+
+        /// [`Rows2::merge`] with the rows merged by vector shuffles.
+        pub(super) fn merge_rows2(self, geom: Rows2, channel: &mut [f32], planes: &[f32]) {
+            #[target_feature(enable = "avx512f")]
+            fn run(geom: Rows2, channel: &mut [f32], planes: &[f32]) {
+                geom.merge(channel, planes, |dst, even, odd| {
+                    assert!(even.len() == dst.len().div_ceil(2) && odd.len() == dst.len() / 2);
+                    // SAFETY: as in `split_rows2`.
+                    unsafe { merge2(dst, even, odd) }
+                })
+            }
+            // SAFETY: `self` exists, so the CPU has AVX-512F.
+            unsafe { run(geom, channel, planes) }
+        }
+
+        /// [`Unwiden::run`] a vector at a time.
+        pub(super) fn unwiden(self, geom: Unwiden, y: &mut [f32], wide: &[f32], b: Option<&[f32]>) {
+            #[target_feature(enable = "avx512f")]
+            fn run(geom: Unwiden, y: &mut [f32], wide: &[f32], bias: Option<&[f32]>) {
+                geom.run(y, wide, bias, |dst, src, b| {
+                    assert_eq!(dst.len(), src.len());
+                    // SAFETY: as in `split_rows2`.
+                    unsafe { add_scalar(dst, src, b) }
+                })
+            }
+            // SAFETY: `self` exists, so the CPU has AVX-512F.
+            unsafe { run(geom, y, wide, b) }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; `even` is `⌈len/2⌉` long and `odd` `⌊len/2⌋`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn split2(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+        let ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        let (s, e, o) = (src.as_ptr(), even.as_mut_ptr(), odd.as_mut_ptr());
+        let mut i = 0;
+        // SAFETY (all the pointer reads and writes below): source elements `i..i + 32` (or the
+        // `r` left) lie in `src`; the 16 (or `⌈r/2⌉`, `⌊r/2⌋`) written from `i/2` on lie in
+        // `even` and `odd`, whose lengths are as the contract says. Masked lanes are neither
+        // read nor written (AVX-512 suppresses their faults); a second half with no lane is
+        // addressed with `wrapping_add`, as it may lie past the slice.
+        while i + 32 <= src.len() {
+            unsafe {
+                let a = _mm512_loadu_ps(s.add(i));
+                let b = _mm512_loadu_ps(s.add(i + 16));
+                _mm512_storeu_ps(e.add(i / 2), _mm512_permutex2var_ps(a, ie, b));
+                _mm512_storeu_ps(o.add(i / 2), _mm512_permutex2var_ps(a, io, b));
+            }
+            i += 32;
+        }
+        let r = src.len() - i;
+        if r > 0 {
+            unsafe {
+                let a = _mm512_maskz_loadu_ps(first(r.min(16)), s.add(i));
+                let b = _mm512_maskz_loadu_ps(first(r.saturating_sub(16)), s.wrapping_add(i + 16));
+                let (ne, no) = (r.div_ceil(2), r / 2);
+                _mm512_mask_storeu_ps(e.add(i / 2), first(ne), _mm512_permutex2var_ps(a, ie, b));
+                _mm512_mask_storeu_ps(o.add(i / 2), first(no), _mm512_permutex2var_ps(a, io, b));
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; `even` is `⌈len/2⌉` long and `odd` `⌊len/2⌋`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn merge2(dst: &mut [f32], even: &[f32], odd: &[f32]) {
+        let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        let (d, e, o) = (dst.as_mut_ptr(), even.as_ptr(), odd.as_ptr());
+        let mut i = 0;
+        // SAFETY: as in `split2`, with the roles of the source and the halves swapped.
+        while i + 32 <= dst.len() {
+            unsafe {
+                let a = _mm512_loadu_ps(e.add(i / 2));
+                let b = _mm512_loadu_ps(o.add(i / 2));
+                _mm512_storeu_ps(d.add(i), _mm512_permutex2var_ps(a, lo, b));
+                _mm512_storeu_ps(d.add(i + 16), _mm512_permutex2var_ps(a, hi, b));
+            }
+            i += 32;
+        }
+        let r = dst.len() - i;
+        if r > 0 {
+            unsafe {
+                let a = _mm512_maskz_loadu_ps(first(r.div_ceil(2)), e.add(i / 2));
+                let b = _mm512_maskz_loadu_ps(first(r / 2), o.add(i / 2));
+                let lo_v = _mm512_permutex2var_ps(a, lo, b);
+                let hi_v = _mm512_permutex2var_ps(a, hi, b);
+                _mm512_mask_storeu_ps(d.add(i), first(r.min(16)), lo_v);
+                _mm512_mask_storeu_ps(d.wrapping_add(i + 16), first(r.saturating_sub(16)), hi_v);
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; `src` is as long as `dst`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn add_scalar(dst: &mut [f32], src: &[f32], b: f32) {
+        let bv = _mm512_set1_ps(b);
+        let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+        let mut i = 0;
+        // SAFETY: elements `i..i + 16` (or the `r` left, masked) lie in both slices.
+        while i + 16 <= dst.len() {
+            unsafe { _mm512_storeu_ps(d.add(i), _mm512_add_ps(_mm512_loadu_ps(s.add(i)), bv)) };
+            i += 16;
+        }
+        let r = dst.len() - i;
+        if r > 0 {
+            unsafe {
+                let v = _mm512_maskz_loadu_ps(first(r), s.add(i));
+                _mm512_mask_storeu_ps(d.add(i), first(r), _mm512_add_ps(v, bv));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row length from 0 to 40, paddings 0 to 3, a few row counts, both element types
+    /// (f32 runs the AVX-512 kernels where the CPU has them), against the definition: plane
+    /// `(a, b)` holds `Xp[2r + a, 2q + b]` at `(r, q)`, `Xp` the input padded by `p` zeros.
+    #[test]
+    fn phase_rows_match_the_definition() {
+        fn run<E: Element>() {
+            for (h, w, p) in (0..4usize)
+                .flat_map(|p| [1, 2, 5].map(|h| (h, p)))
+                .flat_map(|(h, p)| (0..41usize).map(move |w| (h, w, p)))
+            {
+                let (pw, ph) = ((w + 2 * p).div_ceil(2), (h + 2 * p).div_ceil(2) + 1);
+                let plane_len = ph * pw;
+                let x: Vec<E> = (0..h * w).map(|i| E::from(i + 1).unwrap()).collect();
+                let next: Vec<E> = x.clone();
+                let mut planes = vec![E::nan(); 4 * plane_len];
+                split_rows2(&x, w, &mut planes, plane_len, pw, p, Some(&next));
+                let at = |r: usize, c: usize| -> E {
+                    let (r, c) = (r.wrapping_sub(p), c.wrapping_sub(p));
+                    if r < h && c < w {
+                        x[r * w + c]
+                    } else {
+                        E::zero()
+                    }
+                };
+                for (a, b, r, q) in
+                    (0..2)
+                        .flat_map(|a| (0..2).map(move |b| (a, b)))
+                        .flat_map(|(a, b)| {
+                            (0..ph).flat_map(move |r| (0..pw).map(move |q| (a, b, r, q)))
+                        })
+                {
+                    let row_reached = (2 * r + a).wrapping_sub(p) < h;
+                    let got = planes[(2 * a + b) * plane_len + r * pw + q];
+                    if w > 0 && row_reached {
+                        assert_eq!(
+                            got,
+                            at(2 * r + a, 2 * q + b),
+                            "{h}x{w} p {p} plane ({a},{b}) at ({r},{q})"
+                        );
+                    } else {
+                        assert!(
+                            got.is_nan(),
+                            "{h}x{w} p {p}: wrote a row no input row reaches"
+                        );
+                    }
+                }
+                let mut back = vec![E::nan(); h * w];
+                merge_rows2(&mut back, w, &planes, plane_len, pw, p);
+                assert_eq!(back, x, "{h}x{w} p {p}: merge");
+            }
+        }
+        run::<f32>();
+        run::<f64>();
+    }
+
+    #[test]
+    fn unwidened_rows_match_the_definition() {
+        fn run<E: Element>() {
+            for (wo, junk, rows, k) in [(16, 1, 16, 3), (5, 2, 3, 2), (33, 1, 2, 1), (1, 0, 4, 2)] {
+                let (pw, positions) = (wo + junk, rows * wo);
+                let cp = rows * pw;
+                let wide: Vec<E> = (0..k * cp).map(|i| E::from(i).unwrap()).collect();
+                let bias: Vec<E> = (0..k).map(|i| E::from(10 * i + 1).unwrap()).collect();
+                for with_bias in [false, true] {
+                    let mut y = vec![E::nan(); k * positions + 1];
+                    let b = with_bias.then_some(&bias[..]);
+                    unwiden(&mut y[..k * positions], &wide, (positions, cp), (wo, pw), b);
+                    for (kk, r, c) in (0..k).flat_map(|kk| {
+                        (0..rows).flat_map(move |r| (0..wo).map(move |c| (kk, r, c)))
+                    }) {
+                        let want = wide[kk * cp + r * pw + c] + b.map_or(E::zero(), |b| b[kk]);
+                        assert_eq!(y[kk * positions + r * wo + c], want);
+                    }
+                    assert!(y[k * positions].is_nan(), "wrote past the output");
+                }
+            }
+        }
+        run::<f32>();
+        run::<f64>();
+    }
+}

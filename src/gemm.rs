@@ -4,6 +4,8 @@
 
 mod small;
 
+pub(crate) use small::lanes;
+
 use core::any::TypeId;
 use core::mem::MaybeUninit;
 
@@ -20,6 +22,19 @@ pub(crate) struct View<'a, E> {
     /// columns, `rs` unused): a strided convolution's lowered input read in place from its
     /// phase planes, never copied. Only the kernel of [`small`] reads such a view.
     pub rows: Option<&'a [usize]>,
+    /// With a row table: the columns wrap every `width` onto a line `pitch` further on
+    /// ([`View::wrapped`]).
+    pub wrap: Option<Wrap>,
+}
+
+/// Columns that wrap: column `j` of a row lies `(j / width) · pitch + j mod width` past the
+/// row's start (`pitch ≥ width`). A strided convolution's output rows are `width = WO`
+/// positions, read from phase-plane rows `pitch` apart: the product writes the output in
+/// place, with no junk columns between its rows.
+#[derive(Clone, Copy)]
+pub(crate) struct Wrap {
+    pub width: usize,
+    pub pitch: usize,
 }
 
 impl<'a, E> View<'a, E> {
@@ -30,6 +45,7 @@ impl<'a, E> View<'a, E> {
             rs: cols,
             cs: 1,
             rows: None,
+            wrap: None,
         }
     }
     /// The transpose of a row-major matrix with `cols` columns.
@@ -39,6 +55,7 @@ impl<'a, E> View<'a, E> {
             rs: 1,
             cs: cols,
             rows: None,
+            wrap: None,
         }
     }
     /// A matrix whose row `r` is `data[rows[r]..]`.
@@ -48,6 +65,27 @@ impl<'a, E> View<'a, E> {
             rs: 0,
             cs: 1,
             rows: Some(rows),
+            wrap: None,
+        }
+    }
+    /// A matrix whose row `r` starts at `data[rows[r]..]` and whose columns wrap every `width`
+    /// onto a line `pitch` further on ([`Wrap`]).
+    pub fn wrapped(data: &'a [E], rows: &'a [usize], width: usize, pitch: usize) -> Self {
+        assert!(
+            width > 0 && pitch >= width,
+            "gemm: a wrap narrower than its lines"
+        );
+        Self {
+            wrap: Some(Wrap { width, pitch }),
+            ..Self::table(data, rows)
+        }
+    }
+    /// Where column `c` lies from the start of its row.
+    #[inline(always)]
+    fn col_offset(&self, c: usize) -> usize {
+        match self.wrap {
+            Some(Wrap { width, pitch }) => (c / width) * pitch + c % width,
+            None => c * self.cs,
         }
     }
     /// Where row `r` starts in `data`.
@@ -63,7 +101,9 @@ impl<'a, E> View<'a, E> {
         match self.rows {
             _ if rows == 0 || cols == 0 => true,
             Some(table) => {
-                table.len() >= rows && table[..rows].iter().all(|&r| r + cols <= self.data.len())
+                // The last column lies furthest on (`pitch ≥ width`).
+                let last = self.col_offset(cols - 1);
+                table.len() >= rows && table[..rows].iter().all(|&r| r + last < self.data.len())
             }
             None => fits(rows, cols, self.rs, self.cs, self.data.len()),
         }
@@ -597,12 +637,14 @@ mod tests {
                     rs: av.rs,
                     cs: av.cs,
                     rows: None,
+                    wrap: None,
                 },
                 View {
                     data: &b64,
                     rs: bv.rs,
                     cs: bv.cs,
                     rows: None,
+                    wrap: None,
                 },
             );
             for accumulate in [false, true] {
@@ -688,6 +730,63 @@ mod tests {
         for mnk in [[3, 5, 2], [32, 272, 144], [9, 48, 300], [17, 33, 129]] {
             run::<f32>(mnk);
             run::<f64>(mnk);
+        }
+    }
+
+    #[test]
+    fn wrapped_row_table_products_match_the_definition() {
+        // B's rows from a table, their columns wrapping every `width` onto lines `pitch`
+        // apart (a strided convolution's output rows read from its phase planes): widths that
+        // are a multiple of every kernel's vector (read in place by vectors), and widths that
+        // are not (packed), with narrow last panels and several depth blocks.
+        fn run<E: Element>([m, n, k]: [usize; 3], width: usize, pitch: usize) {
+            let span = ((n - 1) / width) * pitch + (n - 1) % width + 1;
+            let data: Vec<E> = (0..3 * k * span + 64)
+                .map(|i| E::from_usize(i % 13).unwrap() - E::from_f64(6.0).unwrap())
+                .collect();
+            let starts: Vec<usize> = (0..k).map(|r| (r * 7919) % (data.len() - span)).collect();
+            let plain_a: Vec<E> = (0..m * k).map(|i| E::from_usize(i % 7).unwrap()).collect();
+            let a64: Vec<f64> = plain_a.iter().map(|x| x.to_f64().unwrap()).collect();
+            let b64: Vec<f64> = starts
+                .iter()
+                .flat_map(|&s| {
+                    let data = &data;
+                    (0..n).map(move |j| data[s + (j / width) * pitch + j % width].to_f64().unwrap())
+                })
+                .collect();
+            let want = naive(m, n, k, View::rows(&a64, k), View::rows(&b64, n));
+            let b = View::wrapped(&data, &starts, width, pitch);
+            for accumulate in [false, true] {
+                let mut dst = vec![E::one(); m * n];
+                matmul(
+                    [m, n, k],
+                    &mut dst,
+                    n,
+                    accumulate,
+                    View::rows(&plain_a, k),
+                    b,
+                );
+                let old = if accumulate { 1.0 } else { 0.0 };
+                for (i, (d, w)) in dst.iter().zip(&want).enumerate() {
+                    let d = d.to_f64().unwrap();
+                    assert!(
+                        (d - old - w).abs() < 1e-9 * (1.0 + w.abs()),
+                        "{m}x{n}x{k} wrap {width}/{pitch} [{i}]: {d} vs {old} + {w}"
+                    );
+                }
+            }
+        }
+        for (mnk, width, pitch) in [
+            ([32, 256, 144], 16, 17),
+            ([9, 272, 145], 16, 17),
+            ([8, 64, 27], 32, 35),
+            ([5, 48, 300], 16, 19),
+            ([17, 40, 20], 8, 9),
+            ([7, 35, 9], 5, 6),
+            ([2, 3, 2], 3, 3),
+        ] {
+            run::<f32>(mnk, width, pitch);
+            run::<f64>(mnk, width, pitch);
         }
     }
 

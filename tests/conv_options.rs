@@ -529,3 +529,98 @@ fn an_input_without_columns_gives_the_bias_at_every_window() {
         assert!((g - 6.0 * conv.bias.as_slice()[k]).abs() < 1e-12, "db[{k}]");
     }
 }
+
+/// `y[n, k, oh, ow] = b[k] + Σ W[k, c', i, j] · Xp[n, g·C/G + c', oh·S + i·D, ow·S + j·D]`,
+/// summed in f64: the definition the layers are checked against below.
+#[allow(clippy::too_many_arguments)]
+fn conv_definition(
+    x: &[f32],
+    [n, c, h, w]: [usize; 4],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    [k, hf, wf]: [usize; 3],
+    [s, p, d, groups]: [usize; 4],
+) -> Vec<f64> {
+    let ho = (h + 2 * p - d * (hf - 1) - 1) / s + 1;
+    let wo = (w + 2 * p - d * (wf - 1) - 1) / s + 1;
+    let (cg, kg) = (c / groups, k / groups);
+    let mut y = Vec::with_capacity(n * k * ho * wo);
+    for (ni, kk, oh, ow) in (0..n).flat_map(|ni| {
+        (0..k)
+            .flat_map(move |kk| (0..ho).flat_map(move |oh| (0..wo).map(move |ow| (ni, kk, oh, ow))))
+    }) {
+        let mut sum = bias.map_or(0.0, |b| f64::from(b[kk]));
+        for (ci, i, j) in
+            (0..cg).flat_map(|ci| (0..hf).flat_map(move |i| (0..wf).map(move |j| (ci, i, j))))
+        {
+            let (ih, iw) = (
+                (oh * s + i * d).wrapping_sub(p),
+                (ow * s + j * d).wrapping_sub(p),
+            );
+            if ih < h && iw < w {
+                let ch = (kk / kg) * cg + ci;
+                let xv = x[((ni * c + ch) * h + ih) * w + iw];
+                sum += f64::from(weight[((kk * cg + ci) * hf + i) * wf + j]) * f64::from(xv);
+            }
+        }
+        y.push(sum);
+    }
+    y
+}
+
+/// Output rows a multiple of the kernel's vectors long (16 f32 lanes on AVX-512, 8 on AVX2):
+/// the forward pass writes the output in place through wrapped rows of the phase planes, with
+/// no junk columns (stride 2, and stride 1 with few filters, which reads its padded plane); the
+/// same layers with rows of other lengths go through the wide output. Each against the
+/// definition, with and without bias, grouped and dilated, stateless and in training.
+#[test]
+fn convolutions_whose_output_rows_fill_whole_vectors_match_the_definition() {
+    macro_rules! check {
+        ($layer:ty, $seed:expr, $bias:expr, ($n:ty, $c:ty, $h:ty, $w:ty), $kernel:expr, $opts:expr) => {{
+            let mut layer = <$layer>::seeded($seed);
+            let dims = [<$n>::USIZE, <$c>::USIZE, <$h>::USIZE, <$w>::USIZE];
+            let xs: Vec<f32> = (0..dims.iter().product::<usize>())
+                .map(|i| ((i as f32) * 0.37).sin())
+                .collect();
+            let weight = layer.tensor(0).to_vec();
+            let bias = $bias.then(|| layer.tensor(1).to_vec());
+            let want = conv_definition(&xs, dims, &weight, bias.as_deref(), $kernel, $opts);
+            let x = Tensor::<($n, $c, $h, $w), f32>::from_vec(xs).unwrap();
+            let fresh = layer.forward(&x);
+            let inferred = layer.infer(&x);
+            let (trained, _, _) = train_pass(&mut layer, &x, |y| y.clone());
+            for (how, y) in [("forward", fresh), ("infer", inferred), ("train", trained)] {
+                assert_eq!(y.as_slice().len(), want.len());
+                for (i, (g, w)) in y.as_slice().iter().zip(&want).enumerate() {
+                    assert!(
+                        (f64::from(*g) - w).abs() < 1e-4 * (1.0 + w.abs()),
+                        "{} {how} y[{i}]: {g} against {w}",
+                        stringify!($layer)
+                    );
+                }
+            }
+        }};
+    }
+    // Stride 2, output rows of 16 and 32; stride 1 with few filters, rows of 16; stride 2 with
+    // rows of 6 (the wide output); dilated, grouped, without bias (rows of 16); grouped (16).
+    check!(Conv<U3, U5, U3, U3, U2, U1>, 1, true, (U2, U3, U32, U32), [5, 3, 3], [2, 1, 1, 1]);
+    check!(Conv<U2, U4, U3, U3, U2, U1>, 2, true, (U3, U2, U9, U64), [4, 3, 3], [2, 1, 1, 1]);
+    check!(Conv<U3, U4, U3, U3, U1, U1>, 3, true, (U2, U3, U5, U16), [4, 3, 3], [1, 1, 1, 1]);
+    check!(Conv<U2, U3, U3, U3, U2, U1>, 4, true, (U2, U2, U11, U12), [3, 3, 3], [2, 1, 1, 1]);
+    check!(
+        Conv2d<U4, U4, U3, U3, U2, U2, U2, U2, NoBias>,
+        5,
+        false,
+        (U2, U4, U12, U32),
+        [4, 3, 3],
+        [2, 2, 2, 2]
+    );
+    check!(
+        Conv2d<U4, U6, U3, U3, U2, U1, U1, U2>,
+        6,
+        true,
+        (U2, U4, U6, U32),
+        [6, 3, 3],
+        [2, 1, 1, 2]
+    );
+}

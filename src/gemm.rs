@@ -4,7 +4,8 @@
 
 mod small;
 
-pub(crate) use small::lanes;
+use small::Init;
+pub(crate) use small::{cast, cast_mut, lanes};
 
 use core::any::TypeId;
 use core::mem::MaybeUninit;
@@ -200,7 +201,7 @@ pub(crate) fn matmul<E: Element>(
     if a.rows.is_some() || b.rows.is_some() {
         // Only the small kernel reads row tables; such products run inside a batch-parallel
         // pass, on one thread each.
-        small::matmul([m, n, k], dst, dst_rs, accumulate, a, b);
+        small::matmul([m, n, k], dst, dst_rs, accumulate.into(), a, b);
         return;
     }
     let Some(Split {
@@ -235,6 +236,36 @@ pub(crate) fn matmul<E: Element>(
         // them, and `dst` is borrowed mutably for the whole call.
         unsafe { on_gemm_crate(mnk, out.at(offset), dst_rs, accumulate, a, b, none) };
     });
+}
+
+/// `dst (m x n) = bias · 1ᵀ + a (m x k) · b (k x n)`: `bias[i]` added to row `i` of the
+/// product. A product read from a row table (on the kernel of [`small`], which runs inside a
+/// batch-parallel pass) adds the bias as it stores each tile; any other fills `dst` with the
+/// bias first and adds to it.
+///
+/// # Panics
+///
+/// As [`matmul`], or if `bias` is shorter than `m`.
+pub(crate) fn matmul_bias<E: Element>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [E],
+    dst_rs: usize,
+    bias: &[E],
+    a: View<'_, E>,
+    b: View<'_, E>,
+) {
+    assert!(bias.len() >= m, "gemm: bias too short");
+    if (a.rows.is_some() || b.rows.is_some()) && m > 0 && n > 0 {
+        assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
+        assert!(a.fits(m, k), "gemm: lhs out of bounds");
+        assert!(b.fits(k, n), "gemm: rhs out of bounds");
+        small::matmul([m, n, k], dst, dst_rs, Init::Bias(bias), a, b);
+        return;
+    }
+    for (row, &v) in dst.chunks_mut(dst_rs.max(1)).take(m).zip(bias) {
+        row[..n].fill(v);
+    }
+    matmul([m, n, k], dst, dst_rs, true, a, b);
 }
 
 /// How a product is shared between the cores: `tasks` blocks of `block` rows (`by_rows`) or
@@ -429,7 +460,7 @@ fn one_thread<E: Element>(
     b: View<'_, E>,
 ) {
     if 2 * m * n * k < SMALL_MAX_FLOPS {
-        small::matmul([m, n, k], dst, dst_rs, accumulate, a, b);
+        small::matmul([m, n, k], dst, dst_rs, accumulate.into(), a, b);
     } else {
         let none = gemm_common::Parallelism::None;
         // SAFETY: `dst` holds the `m × n` product (checked by `matmul`), borrowed mutably.
@@ -756,6 +787,21 @@ mod tests {
                 .collect();
             let want = naive(m, n, k, View::rows(&a64, k), View::rows(&b64, n));
             let b = View::wrapped(&data, &starts, width, pitch);
+            // The bias added as the tiles are stored (a row table), and by a fill first (a
+            // plain B: the same product on the gemm crate's side of the dispatch).
+            let bias: Vec<E> = (0..m).map(|i| E::from_usize(3 * i + 1).unwrap()).collect();
+            let plain_b: Vec<E> = b64.iter().map(|&x| E::from_f64(x).unwrap()).collect();
+            for bv in [b, View::rows(&plain_b, n)] {
+                let mut dst = vec![E::nan(); m * n];
+                matmul_bias([m, n, k], &mut dst, n, &bias, View::rows(&plain_a, k), bv);
+                for (i, (d, w)) in dst.iter().zip(&want).enumerate() {
+                    let (d, w) = (d.to_f64().unwrap(), w + bias[i / n].to_f64().unwrap());
+                    assert!(
+                        (d - w).abs() < 1e-9 * (1.0 + w.abs()),
+                        "bias [{i}]: {d} vs {w}"
+                    );
+                }
+            }
             for accumulate in [false, true] {
                 let mut dst = vec![E::one(); m * n];
                 matmul(

@@ -10,8 +10,7 @@
 //! never compiles code for the other type.
 #![allow(unsafe_code)]
 
-use core::any::TypeId;
-
+use crate::gemm::{cast, cast_mut};
 use crate::tensor::Element;
 
 /// Splits the rows of one channel (`rows` of `w` elements) of a stride-2 convolution's input
@@ -291,19 +290,6 @@ fn unwiden_f32(geom: Unwiden, y: &mut [f32], wide: &[f32], bias: Option<&[f32]>)
         return isa.unwiden(geom, y, wide, bias);
     }
     geom.run(y, wide, bias, add_scalar_portable);
-}
-
-/// `x` as a slice of `T`, when `E` is `T`.
-fn cast<E: 'static, T: 'static>(x: &[E]) -> Option<&[T]> {
-    // SAFETY: `E` and `T` are the same type (same `TypeId`), so this changes nothing but the
-    // name of the element type.
-    (TypeId::of::<E>() == TypeId::of::<T>()).then(|| unsafe { &*(x as *const [E] as *const [T]) })
-}
-
-/// As [`cast`], for a mutable slice.
-fn cast_mut<E: 'static, T: 'static>(x: &mut [E]) -> Option<&mut [T]> {
-    // SAFETY: as in `cast`.
-    (TypeId::of::<E>() == TypeId::of::<T>()).then(|| unsafe { &mut *(x as *mut [E] as *mut [T]) })
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -22,19 +22,59 @@ const KC: usize = 128;
 /// Depth of one step of the blocked transposition of B (`KC` is a multiple of it).
 const KT: usize = 16;
 
-/// `dst = a · b (+ dst when accumulate)`; the caller has checked the bounds (`super::matmul`)
-/// and that `m` and `n` are not zero.
+/// What a product does with `dst`: `dst = a · b`, `dst += a · b`, or `dst = bias + a · b`
+/// with one bias per row of `dst` (a layer's output written whole by the product, the bias
+/// added where each tile is stored rather than in a pass of its own over `dst` first).
+#[derive(Clone, Copy)]
+pub(crate) enum Init<'a, E> {
+    Write,
+    Add,
+    Bias(&'a [E]),
+}
+
+impl<E> From<bool> for Init<'_, E> {
+    /// `Add` when accumulating, else `Write`.
+    fn from(accumulate: bool) -> Self {
+        if accumulate {
+            Init::Add
+        } else {
+            Init::Write
+        }
+    }
+}
+
+impl<'a, E: 'static> Init<'a, E> {
+    /// The same from row `i0` of `dst` on.
+    #[inline(always)]
+    fn past_rows(self, i0: usize) -> Self {
+        match self {
+            Init::Bias(b) => Init::Bias(&b[i0..]),
+            other => other,
+        }
+    }
+    /// The same with element type `T`, when `E` is `T`.
+    fn cast<T: 'static>(self) -> Option<Init<'a, T>> {
+        Some(match self {
+            Init::Write => Init::Write,
+            Init::Add => Init::Add,
+            Init::Bias(b) => Init::Bias(cast(b)?),
+        })
+    }
+}
+
+/// `dst = a · b` (see [`Init`]); the caller has checked the bounds (`super::matmul`), that `m`
+/// and `n` are not zero, and that a bias has `m` elements.
 pub(super) fn matmul<E: Element>(
     mnk: [usize; 3],
     dst: &mut [E],
     dst_rs: usize,
-    accumulate: bool,
+    init: Init<'_, E>,
     a: View<'_, E>,
     b: View<'_, E>,
 ) {
     let [m, n, k] = mnk;
     if m * n * k <= TINY_MAX_MACS {
-        return definition(mnk, dst, dst_rs, accumulate, a, b);
+        return definition(mnk, dst, dst_rs, init, a, b);
     }
     // One non-generic function per element type (`E` is sealed to these two): a generic one
     // would be compiled again, with every kernel, in each crate that multiplies (a user's
@@ -43,11 +83,15 @@ pub(super) fn matmul<E: Element>(
     // only in a crate that multiplies f64: the branch is on a constant of `E`, decided where
     // `E` is known, so a crate that multiplies f32 only never compiles the f64 call.
     if <E as crate::tensor::sealed::Sealed>::IS_F32 {
-        if let (Some(d), Some(a32), Some(b32)) = (cast_mut(&mut *dst), a.cast(), b.cast()) {
-            return f32_product(mnk, d, dst_rs, accumulate, a32, b32);
+        if let (Some(d), Some(a32), Some(b32), Some(i32)) =
+            (cast_mut(&mut *dst), a.cast(), b.cast(), init.cast())
+        {
+            return f32_product(mnk, d, dst_rs, i32, a32, b32);
         }
-    } else if let (Some(d), Some(a64), Some(b64)) = (cast_mut(dst), a.cast(), b.cast()) {
-        return f64_product(mnk, d, dst_rs, accumulate, a64, b64);
+    } else if let (Some(d), Some(a64), Some(b64), Some(i64)) =
+        (cast_mut(dst), a.cast(), b.cast(), init.cast())
+    {
+        return f64_product(mnk, d, dst_rs, i64, a64, b64);
     }
     unreachable!("gemm: an element type other than f32 and f64 (`Element` is sealed)");
 }
@@ -70,20 +114,20 @@ macro_rules! product {
             mnk: [usize; 3],
             dst: &mut [$t],
             dst_rs: usize,
-            accumulate: bool,
+            init: Init<'_, $t>,
             a: View<'_, $t>,
             b: View<'_, $t>,
         ) {
             #[cfg(target_arch = "x86_64")]
             {
                 if let Some(isa) = x86::Avx512::detect() {
-                    return product!(@run isa, $t, $w, mnk, dst, dst_rs, accumulate, a, b);
+                    return product!(@run isa, $t, $w, mnk, dst, dst_rs, init, a, b);
                 }
                 if let Some(isa) = x86::Avx2::detect() {
-                    return product!(@run isa, $t, $n, mnk, dst, dst_rs, accumulate, a, b);
+                    return product!(@run isa, $t, $n, mnk, dst, dst_rs, init, a, b);
                 }
             }
-            blocked::<$t, 4, 8, 4, _>(Portable, mnk, dst, dst_rs, accumulate, a, b)
+            blocked::<$t, 4, 8, 4, _>(Portable, mnk, dst, dst_rs, init, a, b)
         }
     };
     (@run $isa:ident, $t:ty, [$mr:literal, $nr:literal, $nh:literal], $($arg:ident),+) => {
@@ -130,13 +174,17 @@ fn definition<E: Element>(
     [m, n, k]: [usize; 3],
     dst: &mut [E],
     dst_rs: usize,
-    accumulate: bool,
+    init: Init<'_, E>,
     a: View<'_, E>,
     b: View<'_, E>,
 ) {
     for (i, row) in dst.chunks_mut(dst_rs).take(m).enumerate() {
         for (j, d) in row[..n].iter_mut().enumerate() {
-            let mut sum = if accumulate { *d } else { E::zero() };
+            let mut sum = match init {
+                Init::Write => E::zero(),
+                Init::Add => *d,
+                Init::Bias(b) => b[i],
+            };
             for p in 0..k {
                 sum += a.data[a.row_start(i) + a.col_offset(p)]
                     * b.data[b.row_start(p) + b.col_offset(j)];
@@ -146,19 +194,24 @@ fn definition<E: Element>(
     }
 }
 
-/// `x` as a slice of `T`, when `E` is `T`.
-fn cast_mut<E: 'static, T: 'static>(x: &mut [E]) -> Option<&mut [T]> {
+/// `x` as a slice of `T`, when `E` is `T` (a generic element type's slice handed to the
+/// kernels compiled for one type).
+pub(crate) fn cast<E: 'static, T: 'static>(x: &[E]) -> Option<&[T]> {
     // SAFETY: `E` and `T` are the same type (same `TypeId`), so this changes nothing but the
     // name of the element type.
+    (TypeId::of::<E>() == TypeId::of::<T>()).then(|| unsafe { &*(x as *const [E] as *const [T]) })
+}
+
+/// As [`cast`], for a mutable slice.
+pub(crate) fn cast_mut<E: 'static, T: 'static>(x: &mut [E]) -> Option<&mut [T]> {
+    // SAFETY: as in `cast`.
     (TypeId::of::<E>() == TypeId::of::<T>()).then(|| unsafe { &mut *(x as *mut [E] as *mut [T]) })
 }
 
 impl<'a, E: 'static> View<'a, E> {
     /// The same view with element type `T`, when `E` is `T`.
     fn cast<T: 'static>(self) -> Option<View<'a, T>> {
-        // SAFETY: as in `cast_mut`.
-        let data = (TypeId::of::<E>() == TypeId::of::<T>())
-            .then(|| unsafe { &*(self.data as *const [E] as *const [T]) })?;
+        let data = cast(self.data)?;
         Some(View {
             data,
             rs: self.rs,
@@ -230,7 +283,7 @@ impl<E: Element, const NR: usize> Kernel<E, NR> for Portable {
 mod x86 {
     use core::arch::x86_64::*;
 
-    use super::{blocked, Kernel, Lhs, Rhs, View, KT};
+    use super::{blocked, Init, Kernel, Lhs, Rhs, View, KT};
     use crate::tensor::Element;
 
     /// Proof that the running CPU has AVX-512F, AVX2 and FMA: only `detect` makes one.
@@ -252,7 +305,7 @@ mod x86 {
             mnk: [usize; 3],
             dst: &mut [E],
             dst_rs: usize,
-            accumulate: bool,
+            init: Init<'_, E>,
             a: View<'_, E>,
             b: View<'_, E>,
         ) where
@@ -264,16 +317,16 @@ mod x86 {
                 mnk: [usize; 3],
                 dst: &mut [E],
                 dst_rs: usize,
-                accumulate: bool,
+                init: Init<'_, E>,
                 a: View<'_, E>,
                 b: View<'_, E>,
             ) where
                 Avx512: Kernel<E, NR> + Kernel<E, NH>,
             {
-                blocked::<E, MR, NR, NH, _>(isa, mnk, dst, dst_rs, accumulate, a, b)
+                blocked::<E, MR, NR, NH, _>(isa, mnk, dst, dst_rs, init, a, b)
             }
             // SAFETY: `self` exists, so the CPU has these features.
-            unsafe { run::<E, MR, NR, NH>(self, mnk, dst, dst_rs, accumulate, a, b) }
+            unsafe { run::<E, MR, NR, NH>(self, mnk, dst, dst_rs, init, a, b) }
         }
     }
 
@@ -294,7 +347,7 @@ mod x86 {
             mnk: [usize; 3],
             dst: &mut [E],
             dst_rs: usize,
-            accumulate: bool,
+            init: Init<'_, E>,
             a: View<'_, E>,
             b: View<'_, E>,
         ) where
@@ -306,16 +359,16 @@ mod x86 {
                 mnk: [usize; 3],
                 dst: &mut [E],
                 dst_rs: usize,
-                accumulate: bool,
+                init: Init<'_, E>,
                 a: View<'_, E>,
                 b: View<'_, E>,
             ) where
                 Avx2: Kernel<E, NR> + Kernel<E, NH>,
             {
-                blocked::<E, MR, NR, NH, _>(isa, mnk, dst, dst_rs, accumulate, a, b)
+                blocked::<E, MR, NR, NH, _>(isa, mnk, dst, dst_rs, init, a, b)
             }
             // SAFETY: `self` exists, so the CPU has these features.
-            unsafe { run::<E, MR, NR, NH>(self, mnk, dst, dst_rs, accumulate, a, b) }
+            unsafe { run::<E, MR, NR, NH>(self, mnk, dst, dst_rs, init, a, b) }
         }
     }
 
@@ -526,7 +579,7 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
     [m, n, k]: [usize; 3],
     dst: &mut [E],
     dst_rs: usize,
-    accumulate: bool,
+    init: Init<'_, E>,
     a: View<'_, E>,
     b: View<'_, E>,
 ) where
@@ -534,9 +587,11 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
     K: Kernel<E, NR> + Kernel<E, NH>,
 {
     if k == 0 {
-        if !accumulate {
-            for row in dst.chunks_mut(dst_rs).take(m) {
-                row[..n].fill(E::zero());
+        for (i, row) in dst.chunks_mut(dst_rs).take(m).enumerate() {
+            match init {
+                Init::Write => row[..n].fill(E::zero()),
+                Init::Add => {}
+                Init::Bias(b) => row[..n].fill(b[i]),
             }
         }
         return;
@@ -548,8 +603,8 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
     let depth = k.div_ceil(k.div_ceil(KC));
     for p0 in (0..k).step_by(depth) {
         let kc = depth.min(k - p0);
-        // The first block writes (or adds to the old dst), the others add.
-        let add = accumulate || p0 > 0;
+        // The first block writes (or adds to the old dst, or to the bias), the others add.
+        let add = if p0 > 0 { Init::Add } else { init };
         let mut j0 = 0;
         // Where column `j0` lies in a wrapped B: (line, column in the line).
         let mut at = (0, 0);
@@ -658,13 +713,14 @@ fn row_tiles<E: Element, const MR: usize, const NR: usize>(
     nr: usize,
     dst: &mut [E],
     dst_rs: usize,
-    add: bool,
+    init: Init<'_, E>,
     a: View<'_, E>,
     rhs: impl Rhs<E, NR>,
 ) {
     let mut i0 = 0;
     while i0 < m {
         let mr = MR.min(m - i0);
+        let add = init.past_rows(i0);
         let at = a.rs * i0 + a.cs * p0;
         let dst = &mut dst[i0 * dst_rs + j0..];
         // One copy of the tile per row count, so that a short last tile does no wasted work.
@@ -915,16 +971,23 @@ fn store<E: Element, const MR: usize, const NR: usize>(
     dst: &mut [E],
     dst_rs: usize,
     nr: usize,
-    add: bool,
+    init: Init<'_, E>,
 ) {
     for (i, acc) in acc.iter().enumerate() {
         let row = &mut dst[i * dst_rs..][..nr];
-        if add {
-            for (d, &v) in row.iter_mut().zip(acc) {
-                *d += v;
+        match init {
+            Init::Write => row.copy_from_slice(&acc[..nr]),
+            Init::Add => {
+                for (d, &v) in row.iter_mut().zip(acc) {
+                    *d += v;
+                }
             }
-        } else {
-            row.copy_from_slice(&acc[..nr]);
+            Init::Bias(b) => {
+                let b = b[i];
+                for (d, &v) in row.iter_mut().zip(acc) {
+                    *d = v + b;
+                }
+            }
         }
     }
 }
@@ -1093,10 +1156,17 @@ mod tests {
         let product: Vec<f64> = (0..m * n)
             .map(|i| (0..k).map(|p| at(a, i / n, p) * at(b, p, i % n)).sum())
             .collect();
-        for accumulate in [false, true] {
+        // A bias per row of `dst` (and one spare, never read).
+        let bias: Vec<E> = (0..=m).map(|_| rng.value()).collect();
+        for mode in ["write", "add", "bias"] {
+            let init = match mode {
+                "write" => Init::Write,
+                "add" => Init::Add,
+                _ => Init::Bias(&bias),
+            };
             for (name, run) in kernels::<E>() {
                 let mut dst = old.clone();
-                run([m, n, k], &mut dst, dst_rs, accumulate, a, b);
+                run([m, n, k], &mut dst, dst_rs, init, a, b);
                 for r in 0..m {
                     for c in 0..dst_rs {
                         let got = dst[r * dst_rs + c].to_f64().unwrap();
@@ -1104,11 +1174,16 @@ mod tests {
                         let want = if c >= n {
                             before
                         } else {
-                            product[r * n + c] + if accumulate { before } else { 0.0 }
+                            product[r * n + c]
+                                + match mode {
+                                    "write" => 0.0,
+                                    "add" => before,
+                                    _ => bias[r].to_f64().unwrap(),
+                                }
                         };
                         assert!(
                             (got - want).abs() <= tol * (1.0 + want.abs()),
-                            "{name} {} [{m}, {n}, {k}] {la:?} {lb:?} accumulate {accumulate}: \
+                            "{name} {} [{m}, {n}, {k}] {la:?} {lb:?} {mode}: \
                              ({r}, {c}) is {got}, expected {want}",
                             E::NAME,
                         );
@@ -1118,7 +1193,7 @@ mod tests {
         }
     }
 
-    type Run<E> = fn([usize; 3], &mut [E], usize, bool, View<'_, E>, View<'_, E>);
+    type Run<E> = fn([usize; 3], &mut [E], usize, Init<'_, E>, View<'_, E>, View<'_, E>);
 
     /// The dispatching entry point and each kernel the running CPU has, for `E`.
     fn kernels<E: Element>() -> Vec<(&'static str, Run<E>)> {
@@ -1134,9 +1209,13 @@ mod tests {
                 x86::Avx512::detect()?;
                 Some(|mnk, d, rs, acc, a, b| {
                     let isa = x86::Avx512::detect().unwrap();
-                    if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                    if let (Some(d), Some(a), Some(b), Some(acc)) =
+                        (cast_mut(d), a.cast(), b.cast(), acc.cast())
+                    {
                         isa.run::<f32, 8, 32, 16>(mnk, d, rs, acc, a, b)
-                    } else if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                    } else if let (Some(d), Some(a), Some(b), Some(acc)) =
+                        (cast_mut(d), a.cast(), b.cast(), acc.cast())
+                    {
                         isa.run::<f64, 8, 16, 8>(mnk, d, rs, acc, a, b)
                     }
                 })
@@ -1145,9 +1224,13 @@ mod tests {
                 x86::Avx2::detect()?;
                 Some(|mnk, d, rs, acc, a, b| {
                     let isa = x86::Avx2::detect().unwrap();
-                    if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                    if let (Some(d), Some(a), Some(b), Some(acc)) =
+                        (cast_mut(d), a.cast(), b.cast(), acc.cast())
+                    {
                         isa.run::<f32, 6, 16, 8>(mnk, d, rs, acc, a, b)
-                    } else if let (Some(d), Some(a), Some(b)) = (cast_mut(d), a.cast(), b.cast()) {
+                    } else if let (Some(d), Some(a), Some(b), Some(acc)) =
+                        (cast_mut(d), a.cast(), b.cast(), acc.cast())
+                    {
                         isa.run::<f64, 6, 8, 4>(mnk, d, rs, acc, a, b)
                     }
                 })
@@ -1233,10 +1316,10 @@ mod tests {
                 None => View::table(&data, &rows),
             };
             let mut want = vec![E::zero(); m * n];
-            definition([m, n, k], &mut want, n, false, a, b);
+            definition([m, n, k], &mut want, n, Init::Write, a, b);
             for (name, run) in kernels::<E>() {
                 let mut dst = vec![E::nan(); m * n];
-                run([m, n, k], &mut dst, n, false, a, b);
+                run([m, n, k], &mut dst, n, Init::Write, a, b);
                 assert_eq!(dst, want, "{name} {m}x{n}x{k} wrap {wrap:?}");
             }
         }

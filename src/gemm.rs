@@ -13,18 +13,19 @@ use core::mem::MaybeUninit;
 use crate::tensor::Element;
 
 /// A read-only strided matrix view: element `(r, c)` is `data[r * rs + c * cs]`, or with a
-/// row table, `data[rows[r] + c]`.
+/// row table, `data[rows[r] + c]` (with a wrap, `data[rows[r] + (c / width) · pitch + c mod
+/// width]`).
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a, E> {
     pub data: &'a [E],
     pub rs: usize,
     pub cs: usize,
     /// Where each row starts, for a matrix whose rows lie anywhere in `data` (contiguous
-    /// columns, `rs` unused): a strided convolution's lowered input read in place from its
+    /// columns unless they wrap, `rs` unused): a strided convolution's lowered input read in place from its
     /// phase planes, never copied. Only the kernel of [`small`] reads such a view.
     pub rows: Option<&'a [usize]>,
     /// With a row table: the columns wrap every `width` onto a line `pitch` further on
-    /// ([`View::wrapped`]).
+    /// ([`View::wrapped`], which checks `pitch ≥ width`; only B may wrap).
     pub wrap: Option<Wrap>,
 }
 
@@ -101,6 +102,8 @@ impl<'a, E> View<'a, E> {
     fn fits(&self, rows: usize, cols: usize) -> bool {
         match self.rows {
             _ if rows == 0 || cols == 0 => true,
+            // A wrap whose lines overlap would put columns before the last one further on.
+            Some(_) if self.wrap.is_some_and(|w| w.width == 0 || w.pitch < w.width) => false,
             Some(table) => {
                 // The last column lies furthest on (`pitch ≥ width`).
                 let last = self.col_offset(cols - 1);
@@ -185,23 +188,57 @@ fn fits(rows: usize, cols: usize, rs: usize, cs: usize, len: usize) -> bool {
 ///
 /// If a view does not fit its slice (an internal error: shapes come from the types).
 pub(crate) fn matmul<E: Element>(
-    [m, n, k]: [usize; 3],
+    mnk: [usize; 3],
     dst: &mut [E],
     dst_rs: usize,
     accumulate: bool,
     a: View<'_, E>,
     b: View<'_, E>,
 ) {
+    matmul_init(mnk, dst, dst_rs, accumulate.into(), a, b);
+}
+
+/// `dst (m x n) = bias · 1ᵀ + a (m x k) · b (k x n)`: `bias[i]` added to row `i` of the
+/// product. The small kernel (row tables, and products on one thread below
+/// [`SMALL_MAX_FLOPS`]) adds it as it stores each tile; the gemm crate's products fill `dst`
+/// with it first and add to it. Either way each element is `bias + (partial sums in order)`,
+/// bit for bit what a fill and an accumulating product give.
+///
+/// # Panics
+///
+/// As [`matmul`], or if `bias` is shorter than `m`.
+pub(crate) fn matmul_bias<E: Element>(
+    mnk: [usize; 3],
+    dst: &mut [E],
+    dst_rs: usize,
+    bias: &[E],
+    a: View<'_, E>,
+    b: View<'_, E>,
+) {
+    assert!(bias.len() >= mnk[0], "gemm: bias too short");
+    matmul_init(mnk, dst, dst_rs, Init::Bias(bias), a, b);
+}
+
+/// [`matmul`] and [`matmul_bias`]: `dst` written, added to, or set to the bias plus the product.
+fn matmul_init<E: Element>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [E],
+    dst_rs: usize,
+    init: Init<'_, E>,
+    a: View<'_, E>,
+    b: View<'_, E>,
+) {
     assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
     assert!(a.fits(m, k), "gemm: lhs out of bounds");
     assert!(b.fits(k, n), "gemm: rhs out of bounds");
+    assert!(a.wrap.is_none(), "gemm: only B may wrap");
     if m == 0 || n == 0 {
         return;
     }
     if a.rows.is_some() || b.rows.is_some() {
         // Only the small kernel reads row tables; such products run inside a batch-parallel
         // pass, on one thread each.
-        small::matmul([m, n, k], dst, dst_rs, accumulate.into(), a, b);
+        small::matmul([m, n, k], dst, dst_rs, init, a, b);
         return;
     }
     let Some(Split {
@@ -211,9 +248,10 @@ pub(crate) fn matmul<E: Element>(
         tasks,
     }) = split([m, n, k])
     else {
-        one_thread([m, n, k], dst, dst_rs, accumulate, a, b);
+        one_thread([m, n, k], dst, dst_rs, init, a, b);
         return;
     };
+    let accumulate = init.fill([m, n], dst, dst_rs);
     let out = SharedDst(dst.as_mut_ptr());
     crate::par::for_tasks(tasks, |t| {
         let (start, size) = (t * block, block.min(len - t * block));
@@ -236,36 +274,6 @@ pub(crate) fn matmul<E: Element>(
         // them, and `dst` is borrowed mutably for the whole call.
         unsafe { on_gemm_crate(mnk, out.at(offset), dst_rs, accumulate, a, b, none) };
     });
-}
-
-/// `dst (m x n) = bias · 1ᵀ + a (m x k) · b (k x n)`: `bias[i]` added to row `i` of the
-/// product. A product read from a row table (on the kernel of [`small`], which runs inside a
-/// batch-parallel pass) adds the bias as it stores each tile; any other fills `dst` with the
-/// bias first and adds to it.
-///
-/// # Panics
-///
-/// As [`matmul`], or if `bias` is shorter than `m`.
-pub(crate) fn matmul_bias<E: Element>(
-    [m, n, k]: [usize; 3],
-    dst: &mut [E],
-    dst_rs: usize,
-    bias: &[E],
-    a: View<'_, E>,
-    b: View<'_, E>,
-) {
-    assert!(bias.len() >= m, "gemm: bias too short");
-    if (a.rows.is_some() || b.rows.is_some()) && m > 0 && n > 0 {
-        assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
-        assert!(a.fits(m, k), "gemm: lhs out of bounds");
-        assert!(b.fits(k, n), "gemm: rhs out of bounds");
-        small::matmul([m, n, k], dst, dst_rs, Init::Bias(bias), a, b);
-        return;
-    }
-    for (row, &v) in dst.chunks_mut(dst_rs.max(1)).take(m).zip(bias) {
-        row[..n].fill(v);
-    }
-    matmul([m, n, k], dst, dst_rs, true, a, b);
 }
 
 /// How a product is shared between the cores: `tasks` blocks of `block` rows (`by_rows`) or
@@ -455,16 +463,34 @@ fn one_thread<E: Element>(
     [m, n, k]: [usize; 3],
     dst: &mut [E],
     dst_rs: usize,
-    accumulate: bool,
+    init: Init<'_, E>,
     a: View<'_, E>,
     b: View<'_, E>,
 ) {
     if 2 * m * n * k < SMALL_MAX_FLOPS {
-        small::matmul([m, n, k], dst, dst_rs, accumulate.into(), a, b);
+        small::matmul([m, n, k], dst, dst_rs, init, a, b);
     } else {
+        let accumulate = init.fill([m, n], dst, dst_rs);
         let none = gemm_common::Parallelism::None;
         // SAFETY: `dst` holds the `m × n` product (checked by `matmul`), borrowed mutably.
         unsafe { on_gemm_crate([m, n, k], dst.as_mut_ptr(), dst_rs, accumulate, a, b, none) };
+    }
+}
+
+impl<E: Element> Init<'_, E> {
+    /// For a product that writes or adds (the gemm crate's): fills the first `m` rows of
+    /// `dst` with the bias if there is one, and says whether the product adds to `dst`.
+    fn fill(self, [m, n]: [usize; 2], dst: &mut [E], dst_rs: usize) -> bool {
+        match self {
+            Init::Write => false,
+            Init::Add => true,
+            Init::Bias(bias) => {
+                for (row, &v) in dst.chunks_mut(dst_rs.max(1)).take(m).zip(bias) {
+                    row[..n].fill(v);
+                }
+                true
+            }
+        }
     }
 }
 

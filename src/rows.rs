@@ -79,11 +79,11 @@ pub(crate) fn merge_rows2<E: Element>(
 
 /// `y[k][oh · wo + ow] = wide[k][oh · pw + ow] + bias[k]` (or `+ 0` without a bias): the
 /// output of one sample from its wide rows (`pw ≥ wo` columns, the last `pw − wo` junk), `k`
-/// planes of `positions` in `y`, of `cp` in `wide`.
+/// planes of `positions` in `y`, of `cp` in `wide`; as many planes and rows as both have.
 ///
 /// # Panics
 ///
-/// If a plane of `y` is not whole rows of `wo`, or `wide` or `bias` is too short.
+/// If `bias` is shorter than the planes.
 pub(crate) fn unwiden<E: Element>(
     y: &mut [E],
     wide: &[E],
@@ -122,6 +122,13 @@ impl Rows2 {
     #[inline(always)]
     fn at(&self, ih: usize) -> (usize, usize) {
         let (a, r) = ((ih + self.p) % 2, (ih + self.p) / 2);
+        // Always inside its plane for a convolution's geometry: with `e = (HF − 1)·D`, a
+        // plane has `HO + ⌊e/2⌋ + 1 ≥ ⌊(H + 2P − 1)/2⌋ + 1` rows, more than the last input
+        // row's `⌊(H − 1 + P)/2⌋` (and the slicing checks that the row lies in `planes`).
+        debug_assert!(
+            (r + 1) * self.pw <= self.plane_len,
+            "an input row past its plane"
+        );
         let b0 = (a * 2) * self.plane_len + r * self.pw;
         let b1 = b0 + self.plane_len;
         if self.p.is_multiple_of(2) {
@@ -129,6 +136,19 @@ impl Rows2 {
         } else {
             (b1, b0)
         }
+    }
+
+    /// Where a row's halves lie in their plane rows and how long they are: `(e0, o0, ne,
+    /// no)`, the even input columns at `e0..e0 + ne`, the odd ones at `o0..o0 + no`.
+    #[inline(always)]
+    fn halves(&self) -> (usize, usize, usize, usize) {
+        let (w, p) = (self.w, self.p);
+        let (e0, o0, ne, no) = (p / 2, p.div_ceil(2), w.div_ceil(2), w / 2);
+        assert!(
+            e0 + ne <= self.pw && o0 + no <= self.pw,
+            "a row past its phase plane"
+        );
+        (e0, o0, ne, no)
     }
 
     #[inline(always)]
@@ -139,12 +159,11 @@ impl Rows2 {
         next: Option<&[E]>,
         split: impl Fn(&[E], &mut [E], &mut [E]),
     ) {
-        let (w, pw, p) = (self.w, self.pw, self.p);
+        let (w, pw) = (self.w, self.pw);
         if w == 0 {
             return;
         }
-        let (e0, o0, ne, no) = (p / 2, p.div_ceil(2), w.div_ceil(2), w / 2);
-        assert!(e0 + ne <= pw && o0 + no <= pw, "a row past its phase plane");
+        let (e0, o0, ne, no) = self.halves();
         // One element of each 64-byte line of a row, and the row's last one (a row need not
         // start on a line).
         let step = (64 / size_of::<E>()).max(1);
@@ -180,12 +199,11 @@ impl Rows2 {
         planes: &[E],
         merge: impl Fn(&mut [E], &[E], &[E]),
     ) {
-        let (w, pw, p) = (self.w, self.pw, self.p);
+        let w = self.w;
         if w == 0 {
             return;
         }
-        let (e0, o0, ne, no) = (p / 2, p.div_ceil(2), w.div_ceil(2), w / 2);
-        assert!(e0 + ne <= pw && o0 + no <= pw, "a row past its phase plane");
+        let (e0, o0, ne, no) = self.halves();
         for (ih, dst) in channel.chunks_exact_mut(w).enumerate() {
             let (ev, od) = self.at(ih);
             merge(dst, &planes[ev + e0..][..ne], &planes[od + o0..][..no]);

@@ -604,6 +604,8 @@ fn convolutions_whose_output_rows_fill_whole_vectors_match_the_definition() {
     // Stride 2, output rows of 16 and 32; stride 1 with few filters, rows of 16; stride 2 with
     // rows of 6 (the wide output); dilated, grouped, without bias (rows of 16); grouped (16).
     check!(Conv<U3, U5, U3, U3, U2, U1>, 1, true, (U2, U3, U32, U32), [5, 3, 3], [2, 1, 1, 1]);
+    // More filters than a tile has rows (8): the bias of each tile's rows.
+    check!(Conv<U3, U20, U3, U3, U2, U1>, 7, true, (U2, U3, U16, U32), [20, 3, 3], [2, 1, 1, 1]);
     check!(Conv<U2, U4, U3, U3, U2, U1>, 2, true, (U3, U2, U9, U64), [4, 3, 3], [2, 1, 1, 1]);
     check!(Conv<U3, U4, U3, U3, U1, U1>, 3, true, (U2, U3, U5, U16), [4, 3, 3], [1, 1, 1, 1]);
     check!(Conv<U2, U3, U3, U3, U2, U1>, 4, true, (U2, U2, U11, U12), [3, 3, 3], [2, 1, 1, 1]);

@@ -149,6 +149,8 @@ product!(
 /// `Kernel::LANES`): a wrapped row table whose lines are a multiple of it long is read in
 /// place ([`super::View::wrapped`]); 0 where the portable kernel runs.
 pub(crate) fn lanes<E: Element>() -> usize {
+    // The same choice as `product!` makes (AVX-512, then AVX2, then the portable kernel);
+    // only speed depends on the two agreeing (`table` checks each panel again).
     #[cfg(target_arch = "x86_64")]
     {
         let bytes = if x86::Avx512::detect().is_some() {
@@ -652,10 +654,10 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
     }
 }
 
-/// The whole panel `j0 .. j0 + nr` of a row table read in place, by kernels that read B by
-/// vectors of `lanes` (or by rows, `lanes = 0`); `None` where it is packed instead: a narrow
-/// panel, or a wrapped table (`View::wrapped`) whose vectors do not each lie on one line, or
-/// read by rows. `at` is where column `j0` of a wrapped table lies, `(j0 / width, j0 mod
+/// The whole panel `j0 .. j0 + nr` (`nr = NR`) of a row table read in place, by kernels that
+/// read B by vectors of `lanes` (or by rows, `lanes = 0`); `None` where it is packed instead:
+/// a wrapped table (`View::wrapped`) whose vectors do not each lie on one line, or read by
+/// rows. `at` is where column `j0` of a wrapped table lies, `(j0 / width, j0 mod
 /// width)`, kept by the caller panel by panel (a division by a width known at run time is ~30
 /// cycles, a fifth of a tile's work at the depth of a 3-channel 3 × 3 convolution).
 #[inline(always)]
@@ -668,12 +670,12 @@ fn table<'a, E, const NR: usize>(
     nr: usize,
 ) -> Option<Table<'a, E>> {
     let rows = b.rows?;
-    if nr != NR {
+    if nr != NR || (lanes > 0 && (!NR.is_multiple_of(lanes) || NR / lanes > MAX_PARTS)) {
         return None;
     }
     let mut offs = [j0; MAX_PARTS];
     if let Some(wrap) = b.wrap {
-        if lanes == 0 || !NR.is_multiple_of(lanes) || NR / lanes > MAX_PARTS {
+        if lanes == 0 {
             return None;
         }
         for (w, off) in offs.iter_mut().enumerate().take(NR / lanes) {
@@ -692,11 +694,13 @@ fn table<'a, E, const NR: usize>(
             *off = j0 + w * lanes;
         }
     }
-    // (`wrapping_add`: an offset past `data` is never read, see `Table`; the pointers are only
-    // formed here.)
+    // (`wrapping_add`: the bases of vectors past the panel's, `w ≥ NR / lanes`, may point
+    // past `data` and are never read; the bases that are read lie in `data`, and so do
+    // their rows' starts added to them, which `Table` adds with `add`.)
     Some(Table {
         rows: &rows[p0..p0 + kc],
         bases: offs.map(|off| b.data.as_ptr().wrapping_add(off)),
+        wrapped: b.wrap.is_some(),
         data: core::marker::PhantomData,
     })
 }
@@ -906,11 +910,12 @@ impl<E: Copy, const NR: usize> Rhs<E, NR> for Direct<'_, E> {
     }
 }
 
-/// B read in place from a row table: vector `w` of row `p` of the panel is
-/// `data[rows[p] + offs[w]..]`. Without a wrap the vectors follow each other (`offs[w] = j0 +
-/// w L`, and [`Rhs::row`] reads the row whole); with one ([`super::Wrap`]) each lies on one
-/// line, wherever that is, and only kernels that read B by vectors (`Kernel::LANES > 0`) get
-/// the panel (see [`table`]).
+/// B read in place from a row table: vector `w` of row `p` of the panel starts at
+/// `bases[w] + rows[p]`, `bases[w]` being `data` advanced by the vector's offset in its row.
+/// Without a wrap the vectors follow each other (offsets `j0 + w L`, and [`Rhs::row`] reads
+/// the row whole, `NR` from `bases[0]`); with one ([`super::Wrap`]) each lies on one line,
+/// wherever that is, and only kernels that read B by vectors (`Kernel::LANES > 0`, which never
+/// call `row`) get the panel (see [`table`]).
 #[derive(Clone, Copy)]
 struct Table<'a, E> {
     rows: &'a [usize],
@@ -918,6 +923,8 @@ struct Table<'a, E> {
     /// keeps no more registers than it did for a plain table (the row pointers of A spilled
     /// when it kept one more).
     bases: [*const E; MAX_PARTS],
+    /// Whether the columns wrap (then `row` must not be called).
+    wrapped: bool,
     data: core::marker::PhantomData<&'a [E]>,
 }
 
@@ -927,9 +934,11 @@ const MAX_PARTS: usize = 4;
 impl<E: Copy, const NR: usize> Rhs<E, NR> for Table<'_, E> {
     #[inline(always)]
     unsafe fn row(&self, p: usize) -> &[E; NR] {
+        debug_assert!(!self.wrapped, "gemm: a wrapped panel is read by vectors");
         // SAFETY: `rows` holds the block's `kc > p` rows; a table read by rows does not wrap
-        // (`table`), so the row's `NR` columns from `offs[0] = j0` lie in `data` (`View::fits`
-        // checked every row of the table for all columns).
+        // (`table` gives a wrapped one only to kernels that read by vectors), so the row's
+        // `NR` columns from `bases[0]` (its column `j0`) lie in `data` (`View::fits` checked
+        // every row of the table for all columns).
         unsafe {
             &*self.bases[0]
                 .add(*self.rows.get_unchecked(p))
@@ -940,9 +949,9 @@ impl<E: Copy, const NR: usize> Rhs<E, NR> for Table<'_, E> {
     #[inline(always)]
     unsafe fn part<const L: usize>(&self, p: usize, w: usize) -> &[E; L] {
         // SAFETY: `rows` holds the block's `kc > p` rows and `w` is a vector of the panel
-        // (`w < MAX_PARTS`, the caller's contract); each vector's `L` columns lie on one line
-        // of its row, inside `data` (`View::fits` checked every row's last column, which lies
-        // furthest on).
+        // (`(w + 1) L ≤ NR`, the caller's contract, and `NR / L ≤ MAX_PARTS`, checked by
+        // `table`); each vector's `L` columns lie on one line of its row, inside `data`
+        // (`View::fits` checked every row's last column, which lies furthest on).
         unsafe {
             let base = *self.bases.get_unchecked(w);
             &*base.add(*self.rows.get_unchecked(p)).cast::<[E; L]>()
@@ -950,7 +959,8 @@ impl<E: Copy, const NR: usize> Rhs<E, NR> for Table<'_, E> {
     }
 }
 
-/// B packed into a panel on the stack (transposed operands, strided columns, the last panel).
+/// B packed into a panel on the stack (transposed operands, strided columns, the last panel,
+/// and wrapped panels whose vectors do not each lie on one line).
 #[derive(Clone, Copy)]
 struct Packed<'a, E, const NR: usize> {
     rows: &'a [[E; NR]],
@@ -964,7 +974,8 @@ impl<E: Copy, const NR: usize> Rhs<E, NR> for Packed<'_, E, NR> {
     }
 }
 
-/// Writes (or adds) the top-left `MR × nr` of a tile into `dst` at its origin.
+/// Writes the top-left `MR × nr` of a tile into `dst` at its origin, added to what was there
+/// or to the bias of each row, as `init` says.
 #[inline(always)]
 fn store<E: Element, const MR: usize, const NR: usize>(
     acc: &[[E; NR]; MR],
@@ -1297,6 +1308,7 @@ mod tests {
             (9, 64, 20, None),
             (8, 70, 33, None),
             (9, 64, 20, Some((16, 17))),
+            (17, 64, 300, Some((16, 17))),
             (5, 96, 27, Some((32, 34))),
             (8, 40, 9, Some((8, 11))),
             (3, 30, 7, Some((5, 5))),
@@ -1315,12 +1327,15 @@ mod tests {
                 Some((w, p)) => View::wrapped(&data, &rows, w, p),
                 None => View::table(&data, &rows),
             };
-            let mut want = vec![E::zero(); m * n];
-            definition([m, n, k], &mut want, n, Init::Write, a, b);
-            for (name, run) in kernels::<E>() {
-                let mut dst = vec![E::nan(); m * n];
-                run([m, n, k], &mut dst, n, Init::Write, a, b);
-                assert_eq!(dst, want, "{name} {m}x{n}x{k} wrap {wrap:?}");
+            let bias: Vec<E> = (0..m).map(|i| E::from(2 * i + 1).unwrap()).collect();
+            for init in [Init::Write, Init::Bias(&bias)] {
+                let mut want = vec![E::zero(); m * n];
+                definition([m, n, k], &mut want, n, init, a, b);
+                for (name, run) in kernels::<E>() {
+                    let mut dst = vec![E::nan(); m * n];
+                    run([m, n, k], &mut dst, n, init, a, b);
+                    assert_eq!(dst, want, "{name} {m}x{n}x{k} wrap {wrap:?}");
+                }
             }
         }
     }

@@ -937,6 +937,9 @@ fn forward_one<E: Element>(
     }
     // Per group: Y_g (K/G × HO·WO) += W_g (K/G × C/G·HF·WF) · cols_g (C/G·HF·WF × HO·WO), the
     // blocks of rows of Y, W and the lowering that belong to the group (one product when G = 1).
+    // (The bias filled first, not added by the product as it stores its tiles as the wrapped
+    // path above does: on the digits CNN, whose convolution with 32 filters comes here, that
+    // made the max pool after it 20 % slower and the step's forward pass 1.10×.)
     for ((yg, wg), cg) in y
         .chunks_exact_mut(kg * positions)
         .zip(kernel.weight.chunks_exact(kg * patch))

@@ -8,8 +8,8 @@
 //! from the main thread, 51 µs inside the pool.
 //!
 //! Here the caller never waits for a helper to wake: it posts the pass, wakes the helpers and
-//! starts on the first chunk itself. A helper that wakes in time claims chunks from the same
-//! atomic counter; one that wakes late finds the pass gone and sleeps again. The caller waits
+//! starts on the first chunk itself. A helper that wakes in time claims chunks through the same
+//! atomic counter, from the other end; one that wakes late finds the pass gone and sleeps again. The caller waits
 //! only for a chunk a helper is in the middle of (a few µs). So a pass never takes much longer
 //! than on one thread, and takes about half as long when the other core is free.
 //!
@@ -71,11 +71,13 @@ const CHUNK: usize = 1 << 14;
 /// it parks (PyTorch's OpenMP threads spin for a while too).
 const SPIN: Duration = Duration::from_micros(500);
 
-/// A posted pass: `f(chunk)` for every chunk below `chunks`, claimed through `next`.
+/// A posted pass: `f(chunk)` for every chunk below `chunks`, claimed through `claimed`.
 struct Pass<'a> {
     f: &'a (dyn Fn(usize) + Sync),
     chunks: usize,
-    next: AtomicUsize,
+    /// Chunks claimed: from the front in the low 32 bits (the caller), from the back in the
+    /// high 32 (helpers).
+    claimed: AtomicU64,
     /// Helpers working on this pass: the caller returns (and the pass dies) only at 0.
     helpers: AtomicUsize,
     /// The first panic of a chunk run by a helper, raised again on the caller's thread.
@@ -83,22 +85,35 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    /// Claims and runs chunks until none are left.
-    fn work(&self) {
+    /// Claims and runs chunks until none are left: from the front on the caller's thread,
+    /// from the back on a helper. So a core works on the same end of every pass: a layer's
+    /// output written by one core is mostly read by that core in the next layer's pass, from
+    /// its own cache (claiming all from the front, a helper that started late took chunks
+    /// from wherever the caller had got to). Interleaved A/B on the 2-core VM, 9 rounds twice:
+    /// `conv_stride2` forward 0.95–0.96× the time, LeNet-5 step forward 0.93×, digits CNN
+    /// step forward+backward 0.93–0.96×, ResNet step 0.96–0.98×; element-wise ReLU alone and
+    /// the affine products unchanged.
+    fn work(&self, from_back: bool) {
+        let step = if from_back { 1 << 32 } else { 1 };
         loop {
-            let i = self.next.fetch_add(1, SeqCst);
-            if i >= self.chunks {
+            let before = self.claimed.fetch_add(step, SeqCst);
+            let (front, back) = ((before & 0xffff_ffff) as usize, (before >> 32) as usize);
+            if front + back >= self.chunks {
                 return;
             }
-            (self.f)(i);
+            (self.f)(if from_back {
+                self.chunks - 1 - back
+            } else {
+                front
+            });
         }
     }
 
     /// [`Pass::work`] on a helper: a panic stops the pass (no chunk is claimed after it) and
     /// is kept for the caller, instead of ending the helper thread.
     fn help(&self) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.work())) {
-            self.next.store(self.chunks, SeqCst);
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.work(true))) {
+            self.claimed.store(self.chunks as u64, SeqCst);
             let mut slot = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
             slot.get_or_insert(payload);
         }
@@ -111,7 +126,7 @@ struct TakeDown<'p, 'a>(&'p Pass<'a>);
 
 impl Drop for TakeDown<'_, '_> {
     fn drop(&mut self) {
-        self.0.next.store(self.0.chunks, SeqCst);
+        self.0.claimed.store(self.0.chunks as u64, SeqCst);
         POSTED.store(std::ptr::null_mut(), SeqCst);
         // Helpers between reading `POSTED` and counting themselves in `Pass::helpers` (a few
         // instructions), then helpers still in a chunk of this pass (a few µs at most). A
@@ -319,7 +334,7 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     let pass = Pass {
         f,
         chunks,
-        next: AtomicUsize::new(0),
+        claimed: AtomicU64::new(0),
         helpers: AtomicUsize::new(0),
         panic: Mutex::new(None),
     };
@@ -333,7 +348,7 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     {
         // No helpers (or a cap of 1), or another pass is posted (a second thread of the
         // user's, or a pass started inside a chunk of another): alone.
-        pass.work();
+        pass.work(false);
         return;
     }
     for h in &helpers()[..wake] {
@@ -341,7 +356,7 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     }
     {
         let _down = TakeDown(&pass);
-        pass.work();
+        pass.work(false);
     }
     let payload = pass
         .panic
@@ -760,6 +775,28 @@ mod tests {
             );
             assert_eq!(a, [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]);
             assert_eq!(b, [1, 1, 2, 2, 3, 3, 4]);
+        }
+    }
+
+    #[test]
+    fn every_chunk_runs_once_claimed_from_both_ends() {
+        // The caller claims from the front and helpers from the back of one counter: every
+        // count of chunks, odd and even, each run exactly once, with chunks slow enough that
+        // a helper takes part.
+        for chunks in (1..40).chain([63, 64, 65, 200]) {
+            let runs: Vec<AtomicUsize> = (0..chunks).map(|_| AtomicUsize::new(0)).collect();
+            run(chunks, &|i| {
+                runs[i].fetch_add(1, SeqCst);
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_micros(20) {
+                    std::hint::spin_loop();
+                }
+            });
+            let counts: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
+            assert!(
+                counts.iter().all(|&c| c == 1),
+                "{chunks} chunks ran {counts:?} times"
+            );
         }
     }
 

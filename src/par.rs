@@ -9,9 +9,10 @@
 //!
 //! Here the caller never waits for a helper to wake: it posts the pass, wakes the helpers and
 //! starts on the first chunk itself. A helper that wakes in time claims chunks through the same
-//! atomic counter, from the other end; one that wakes late finds the pass gone and sleeps again. The caller waits
-//! only for a chunk a helper is in the middle of (a few µs). So a pass never takes much longer
-//! than on one thread, and takes about half as long when the other core is free.
+//! atomic counter, from the other end; one that wakes late finds the pass gone and sleeps
+//! again. The caller waits only for a chunk a helper is in the middle of (a few µs). So a pass
+//! never takes much longer than on one thread, and takes about half as long when the other
+//! core is free.
 //!
 //! Helpers: one fewer than the machine's threads (or than `SHAPED_NUM_THREADS`), started on
 //! the first large pass, parked when idle; [`set_num_threads`] caps how many a pass uses. Only one pass is posted at a time; a pass started
@@ -331,6 +332,9 @@ fn helper(index: usize) {
 /// Runs `f(i)` for every `i` in `0..chunks`, each once, on this thread and on helpers that
 /// wake in time. Returns when every call has returned.
 fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
+    // Each half of `Pass::claimed` counts at most `chunks` claims and one failed claim a
+    // thread.
+    assert!(chunks < 1 << 31, "par: {chunks} chunks in one pass");
     let pass = Pass {
         f,
         chunks,

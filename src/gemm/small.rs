@@ -606,7 +606,7 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
     for p0 in (0..k).step_by(depth) {
         let kc = depth.min(k - p0);
         // The first block writes (or adds to the old dst, or to the bias), the others add.
-        let add = if p0 > 0 { Init::Add } else { init };
+        let block_init = if p0 > 0 { Init::Add } else { init };
         let mut j0 = 0;
         // Where column `j0` lies in a wrapped B: (line, column in the line).
         let mut at = (0, 0);
@@ -617,12 +617,12 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
                 let rhs = Packed {
                     rows: pack(isa, &mut narrow, b, p0, kc, j0, nr),
                 };
-                row_tiles::<E, MR, NH>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
+                row_tiles::<E, MR, NH>(isa, m, kc, p0, j0, nr, dst, dst_rs, block_init, a, rhs);
             } else if let Some(rhs) =
                 table::<E, NR>(<K as Kernel<E, NR>>::LANES, b, p0, kc, (j0, at), nr)
             {
                 // Rows anywhere, read in place (a panel's rows are far apart anyway).
-                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
+                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, block_init, a, rhs);
             } else if b.rows.is_none()
                 && b.cs == 1
                 && nr == NR
@@ -635,20 +635,16 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
                     data: &b.data[p0 * b.rs + j0..],
                     rs: b.rs,
                 };
-                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
+                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, block_init, a, rhs);
             } else {
                 let rhs = Packed {
                     rows: pack(isa, &mut panel, b, p0, kc, j0, nr),
                 };
-                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, add, a, rhs);
+                row_tiles::<E, MR, NR>(isa, m, kc, p0, j0, nr, dst, dst_rs, block_init, a, rhs);
             }
             j0 += nr;
             if let Some(wrap) = b.wrap {
-                at.1 += nr;
-                while at.1 >= wrap.width {
-                    at.1 -= wrap.width;
-                    at.0 += 1;
-                }
+                at = wrap.advance(at, nr);
             }
         }
     }
@@ -657,9 +653,8 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
 /// The whole panel `j0 .. j0 + nr` (`nr = NR`) of a row table read in place, by kernels that
 /// read B by vectors of `lanes` (or by rows, `lanes = 0`); `None` where it is packed instead:
 /// a wrapped table (`View::wrapped`) whose vectors do not each lie on one line, or read by
-/// rows. `at` is where column `j0` of a wrapped table lies, `(j0 / width, j0 mod
-/// width)`, kept by the caller panel by panel (a division by a width known at run time is ~30
-/// cycles, a fifth of a tile's work at the depth of a 3-channel 3 × 3 convolution).
+/// rows. `at` is where column `j0` of a wrapped table lies, `(j0 / width, j0 mod width)`,
+/// kept by the caller panel by panel ([`super::Wrap::advance`]).
 #[inline(always)]
 fn table<'a, E, const NR: usize>(
     lanes: usize,
@@ -679,11 +674,7 @@ fn table<'a, E, const NR: usize>(
             return None;
         }
         for (w, off) in offs.iter_mut().enumerate().take(NR / lanes) {
-            let (mut line, mut col) = (at.0, at.1 + w * lanes);
-            while col >= wrap.width {
-                col -= wrap.width;
-                line += 1;
-            }
+            let (line, col) = wrap.advance(at, w * lanes);
             if col + lanes > wrap.width {
                 return None;
             }
@@ -724,7 +715,7 @@ fn row_tiles<E: Element, const MR: usize, const NR: usize>(
     let mut i0 = 0;
     while i0 < m {
         let mr = MR.min(m - i0);
-        let add = init.past_rows(i0);
+        let tile_init = init.past_rows(i0);
         let at = a.rs * i0 + a.cs * p0;
         let dst = &mut dst[i0 * dst_rs + j0..];
         // One copy of the tile per row count, so that a short last tile does no wasted work.
@@ -732,23 +723,23 @@ fn row_tiles<E: Element, const MR: usize, const NR: usize>(
             ($r:tt) => {
                 if let Some(rows) = a.rows {
                     let lhs = Rows::<E, $r>::table(a.data, &rows[i0..], p0, kc);
-                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
+                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, tile_init)
                 } else if a.cs == 1 {
                     let lhs = Rows::<E, $r>::new(&a.data[at..], a.rs, kc);
-                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
+                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, tile_init)
                 } else if a.rs == 1 {
                     let lhs = Cols {
                         data: &a.data[at..],
                         cs: a.cs,
                     };
-                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
+                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, tile_init)
                 } else {
                     let lhs = Strided {
                         data: &a.data[at..],
                         rs: a.rs,
                         cs: a.cs,
                     };
-                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, add)
+                    store(&isa.tile::<$r>(kc, lhs, rhs), dst, dst_rs, nr, tile_init)
                 }
             };
         }
@@ -919,7 +910,8 @@ impl<E: Copy, const NR: usize> Rhs<E, NR> for Direct<'_, E> {
 #[derive(Clone, Copy)]
 struct Table<'a, E> {
     rows: &'a [usize],
-    /// `data` advanced by `offs[w]`: a vector's address is then one addition, and the tile
+    /// `data` advanced by vector `w`'s offset in its row: a vector's address is then one
+    /// addition, and the tile
     /// keeps no more registers than it did for a plain table (the row pointers of A spilled
     /// when it kept one more).
     bases: [*const E; MAX_PARTS],

@@ -52,6 +52,13 @@ pub(crate) const WAKE_MIN_ELEMS: usize = 1 << 20;
 /// (see [`share`]).
 pub(crate) const WAKE_MIN_FLOPS: usize = 48_000_000;
 
+/// From this many elements an element-wise pass turns (see [`TURN`]): 4 MiB of f32 in each
+/// operand, more than a core's 2 MiB L2 on the Intel VM. Smaller passes (and the task passes of
+/// products and convolutions) keep to the front for the caller and the back for helpers: when
+/// every small pass of a training step turned, the digits CNN step took 1.08–1.11× the time
+/// and LeNet-5's 1.04–1.09× (A/B, 7–9 rounds), for no gain on data the caches hold anyway.
+const TURN_MIN_ELEMS: usize = 1 << 20;
+
 /// Elements per chunk: ~1–2 µs of a memory-bound pass, the longest the caller can wait for a
 /// helper at the end, and few enough chunks (64 in a 1 Mi pass) that claiming them costs
 /// nothing.
@@ -76,6 +83,11 @@ const SPIN: Duration = Duration::from_micros(500);
 struct Pass<'a> {
     f: &'a (dyn Fn(usize) + Sync),
     chunks: usize,
+    /// Where the caller starts and which way it goes: its `i`-th chunk is `start + i` (or
+    /// `start - 1 - i` when `down`), a helper's `j`-th the other way from the same point,
+    /// both modulo `chunks` (see [`Turn`]).
+    start: usize,
+    down: bool,
     /// Chunks claimed: from the front in the low 32 bits (the caller), from the back in the
     /// high 32 (helpers).
     claimed: AtomicU64,
@@ -87,26 +99,35 @@ struct Pass<'a> {
 
 impl Pass<'_> {
     /// Claims and runs chunks until none are left: from the front on the caller's thread,
-    /// from the back on a helper. So a core works on the same end of every pass: a layer's
+    /// from the back on a helper (for a pass that turns, from its start one way and the other,
+    /// around the ring of chunks: see [`TURN`]). So a core works on the same end of every pass: a layer's
     /// output written by one core is mostly read by that core in the next layer's pass, from
     /// its own cache (claiming all from the front, a helper that started late took chunks
     /// from wherever the caller had got to). Interleaved A/B on the 2-core VM, 9 rounds twice:
     /// `conv_stride2` forward 0.95–0.96× the time, LeNet-5 step forward 0.93×, digits CNN
     /// step forward+backward 0.93–0.96×, ResNet step 0.96–0.98×; element-wise ReLU alone and
     /// the affine products unchanged.
-    fn work(&self, from_back: bool) {
+    ///
+    /// Returns the chunks this thread ran (the caller's count places the next pass's start).
+    fn work(&self, from_back: bool) -> usize {
         let step = if from_back { 1 << 32 } else { 1 };
+        // Counting up from `start` or down from `start - 1`, modulo `chunks`.
+        let up = from_back == self.down;
+        let n = self.chunks;
         loop {
             let before = self.claimed.fetch_add(step, SeqCst);
             let (front, back) = ((before & 0xffff_ffff) as usize, (before >> 32) as usize);
-            if front + back >= self.chunks {
-                return;
+            if front + back >= n {
+                return if from_back { back } else { front };
             }
-            (self.f)(if from_back {
-                self.chunks - 1 - back
+            let i = if from_back { back } else { front };
+            // `start < n` and `i < n`: both sums lie below `2n`.
+            let chunk = if up {
+                self.start + i
             } else {
-                front
-            });
+                self.start + n - 1 - i
+            };
+            (self.f)(if chunk >= n { chunk - n } else { chunk });
         }
     }
 
@@ -329,15 +350,62 @@ fn helper(index: usize) {
     }
 }
 
+/// Where the next pass starts and which way its caller goes: the point where the last two
+/// threads met, and the other way. A core works through its part of a pass in one direction
+/// and ends at the meeting point; the next pass sets it off from there in the opposite
+/// direction, so it first reads what it touched last, which is still in its cache (a core
+/// streaming over more than its cache holds in one direction finds none of it there). Packed
+/// as `down << 63 | chunks << 32 | meeting point`; a pass of another length starts at the
+/// same fraction of its length. Races between threads of the user's only move a start.
+///
+/// Measured on the 2-core Intel VM (interleaved A/B of `benches/vs_pytorch.rs`, 7–9 rounds):
+/// ReLU over 256×4096 f32 forward 0.73–0.76× the time on two threads (fwd+bwd 0.89–0.95×),
+/// 0.85× on one; a standalone loop over the same halves, 168 µs one way every pass against
+/// 120 µs turning. Convolutions, products and whole steps unchanged.
+static TURN: AtomicU64 = AtomicU64::new(0);
+
+/// The start and direction of a pass of `chunks` chunks after the pass that left `word` in
+/// [`TURN`].
+fn turn_from(word: u64, chunks: usize) -> (usize, bool) {
+    let down = word >> 63 == 1;
+    let (last, met) = ((word >> 32 & 0x7fff_ffff) as usize, word as u32 as usize);
+    let start = if last == 0 || met >= last {
+        0
+    } else {
+        // `met < last < 2^31` and `chunks < 2^31`: the product fits a u64.
+        (met as u64 * chunks as u64 / last as u64) as usize
+    };
+    (start, down)
+}
+
+/// What a pass of `chunks` chunks leaves in [`TURN`]: its caller ran `ran` chunks from
+/// `start`, going `down` or up, and met the helpers there; the next pass goes the other way.
+fn turn_word(chunks: usize, start: usize, down: bool, ran: usize) -> u64 {
+    // `start < chunks` and `ran <= chunks`: each sum lies below `2 * chunks`.
+    let met = if down {
+        start + chunks - ran
+    } else {
+        start + ran
+    } % chunks.max(1);
+    u64::from(!down) << 63 | (chunks as u64) << 32 | met as u64
+}
+
 /// Runs `f(i)` for every `i` in `0..chunks`, each once, on this thread and on helpers that
 /// wake in time. Returns when every call has returned.
-fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
+fn run(chunks: usize, turns: bool, f: &(dyn Fn(usize) + Sync)) {
     // Each half of `Pass::claimed` counts at most `chunks` claims and one failed claim a
     // thread.
     assert!(chunks < 1 << 31, "par: {chunks} chunks in one pass");
+    let (start, down) = if turns {
+        turn_from(TURN.load(SeqCst), chunks)
+    } else {
+        (0, false)
+    };
     let pass = Pass {
         f,
         chunks,
+        start,
+        down,
         claimed: AtomicU64::new(0),
         helpers: AtomicUsize::new(0),
         panic: Mutex::new(None),
@@ -345,22 +413,32 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     let wake = threads() - 1;
     let ptr = &pass as *const Pass<'_> as *mut Pass<'static>;
     EPOCH.fetch_add(1, SeqCst);
-    if wake == 0
-        || POSTED
-            .compare_exchange(std::ptr::null_mut(), ptr, SeqCst, SeqCst)
-            .is_err()
+    if wake == 0 {
+        // No helpers, or a cap of 1: alone, turning as with helpers.
+        let ran = pass.work(false);
+        if turns {
+            TURN.store(turn_word(chunks, start, down, ran), SeqCst);
+        }
+        return;
+    }
+    if POSTED
+        .compare_exchange(std::ptr::null_mut(), ptr, SeqCst, SeqCst)
+        .is_err()
     {
-        // No helpers (or a cap of 1), or another pass is posted (a second thread of the
-        // user's, or a pass started inside a chunk of another): alone.
+        // Another pass is posted (a second thread of the user's, or a pass started inside a
+        // chunk of another): alone, leaving the turn to the posted pass.
         pass.work(false);
         return;
     }
     for h in &helpers()[..wake] {
         h.unpark();
     }
-    {
+    let ran = {
         let _down = TakeDown(&pass);
-        pass.work(false);
+        pass.work(false)
+    };
+    if turns {
+        TURN.store(turn_word(chunks, start, down, ran), SeqCst);
     }
     let payload = pass
         .panic
@@ -375,13 +453,15 @@ fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
 /// Runs `f(range)` over `0..len` in chunks, in parallel when `len` is at least
 /// [`PARALLEL_MIN_ELEMS`].
 pub(crate) fn for_ranges(len: usize, f: impl Fn(Range<usize>) + Sync) {
-    if !share(len >= PARALLEL_MIN_ELEMS, len >= WAKE_MIN_ELEMS) {
+    let turns = len >= TURN_MIN_ELEMS;
+    // A pass that turns does so on one thread as well (`run` alone).
+    if !share(len >= PARALLEL_MIN_ELEMS, len >= WAKE_MIN_ELEMS) && !turns {
         if len > 0 {
             f(0..len);
         }
         return;
     }
-    run(len.div_ceil(CHUNK), &|i| {
+    run(len.div_ceil(CHUNK), turns, &|i| {
         f(i * CHUNK..((i + 1) * CHUNK).min(len));
     });
 }
@@ -393,7 +473,7 @@ pub(crate) fn for_tasks(tasks: usize, f: impl Fn(usize) + Sync) {
     match tasks {
         0 => {}
         1 => f(0),
-        _ => run(tasks, &f),
+        _ => run(tasks, false, &f),
     }
 }
 
@@ -789,7 +869,7 @@ mod tests {
         // a helper takes part.
         for chunks in (1..40).chain([63, 64, 65, 200]) {
             let runs: Vec<AtomicUsize> = (0..chunks).map(|_| AtomicUsize::new(0)).collect();
-            run(chunks, &|i| {
+            run(chunks, false, &|i| {
                 runs[i].fetch_add(1, SeqCst);
                 let t = Instant::now();
                 while t.elapsed() < Duration::from_micros(20) {
@@ -801,6 +881,91 @@ mod tests {
                 counts.iter().all(|&c| c == 1),
                 "{chunks} chunks ran {counts:?} times"
             );
+        }
+    }
+
+    #[test]
+    fn each_thread_starts_a_pass_where_it_ended_the_last_and_turns() {
+        // Passes of 1 to 40 chunks run by the caller and one helper thread: every chunk runs
+        // once, each thread's chunks form one run around the ring from the pass's start, and
+        // the next pass (from `turn_word`/`turn_from`) sends each thread back the way it
+        // came, from the chunk it ran last.
+        let mut word = 0;
+        for chunks in (1..=40).chain([64; 6]) {
+            let (start, down) = turn_from(word, chunks);
+            assert!(start < chunks);
+            let order: Mutex<Vec<(bool, usize)>> = Mutex::new(Vec::new());
+            let slow = |from_back: bool, i: usize| {
+                order.lock().unwrap().push((from_back, i));
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_micros(20) {
+                    std::hint::spin_loop();
+                }
+            };
+            let caller_thread = std::thread::current().id();
+            // Records each chunk with whether a helper (not the calling thread) ran it.
+            let f = |i: usize| slow(std::thread::current().id() != caller_thread, i);
+            let pass = Pass {
+                f: &f,
+                chunks,
+                start,
+                down,
+                claimed: AtomicU64::new(0),
+                helpers: AtomicUsize::new(0),
+                panic: Mutex::new(None),
+            };
+            let ran = std::thread::scope(|s| {
+                s.spawn(|| pass.work(true));
+                pass.work(false)
+            });
+            let order = order.into_inner().unwrap();
+            let mut seen = vec![0; chunks];
+            order.iter().for_each(|&(_, i)| seen[i] += 1);
+            assert!(seen.iter().all(|&c| c == 1), "{chunks} chunks ran {seen:?}");
+            let step = |i: usize, up: bool| {
+                if up {
+                    (i + 1) % chunks
+                } else {
+                    (i + chunks - 1) % chunks
+                }
+            };
+            for helper in [false, true] {
+                let mine: Vec<usize> = order
+                    .iter()
+                    .filter(|o| o.0 == helper)
+                    .map(|o| o.1)
+                    .collect();
+                let up = helper == down;
+                let first = if up {
+                    start
+                } else {
+                    (start + chunks - 1) % chunks
+                };
+                if let Some(&f) = mine.first() {
+                    assert_eq!(
+                        f, first,
+                        "{chunks} chunks from {start}, down {down}: {order:?}"
+                    );
+                }
+                for w in mine.windows(2) {
+                    assert_eq!(w[1], step(w[0], up), "{chunks} chunks: {order:?}");
+                }
+            }
+            let caller_ran = order.iter().filter(|o| !o.0).count();
+            assert_eq!(ran, caller_ran);
+            let last_caller = order.iter().rev().find(|o| !o.0).map(|o| o.1);
+            word = turn_word(chunks, start, down, ran);
+            // A pass of the same length starts the caller on the chunk it ran last.
+            let (next, next_down) = turn_from(word, chunks);
+            assert_eq!(next_down, !down);
+            if let Some(last) = last_caller {
+                let next_first = if next_down {
+                    (next + chunks - 1) % chunks
+                } else {
+                    next
+                };
+                assert_eq!(next_first, last, "{chunks} chunks: {order:?}");
+            }
         }
     }
 

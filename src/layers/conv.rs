@@ -787,9 +787,23 @@ impl Geom {
         2 * n * self.k * self.group_patch() * self.positions()
     }
     /// The scratch one forward task needs: the lowered input (or phase planes) unless they
-    /// are kept, and when phased, the wide output.
-    fn forward_scratch(&self, keep: bool) -> usize {
-        (if keep { 0 } else { self.lowered_len() }) + self.wide_len()
+    /// are kept, and the wide output when the product does not write `y` in place.
+    fn forward_scratch<E: Element>(&self, keep: bool) -> usize {
+        (if keep { 0 } else { self.lowered_len() }) + self.forward_wide_len::<E>()
+    }
+    /// Whether the phased forward product writes `y` in place: output rows a whole number of
+    /// the kernel's vectors long (see `forward_one`).
+    fn in_place<E: Element>(&self) -> bool {
+        let lanes = lanes::<E>();
+        self.phased() && lanes > 0 && self.wo.is_multiple_of(lanes)
+    }
+    /// The wide output of the forward pass: none when the product writes `y` in place.
+    fn forward_wide_len<E: Element>(&self) -> usize {
+        if self.in_place::<E>() {
+            0
+        } else {
+            self.wide_len()
+        }
     }
     /// The scratch one backward task needs: `dWᵀ` (one block per group) and `db`
     /// accumulators, the lowered input's gradient, the lowered input (or phase planes) when
@@ -831,7 +845,7 @@ fn forward_slices<E: Element>(
     let n = y.len() / out_len.max(1);
     let (tasks, per_task) = tasks(n);
     let keep = kept.is_some();
-    let task_len = g.forward_scratch(keep).max(1);
+    let task_len = g.forward_scratch::<E>(keep).max(1);
     let flops = g.flops(n);
     let parallel = par::share(
         tasks > 1 && flops >= PARALLEL_MIN_FLOPS,
@@ -843,7 +857,7 @@ fn forward_slices<E: Element>(
     let taps = &taps[..];
     let run = |task: usize, scratch: &mut [E], ys: &mut [E], kept: Option<&mut [E]>| {
         let (own, wide) = scratch.split_at_mut(if keep { 0 } else { cols_len });
-        let wide = &mut wide[..g.wide_len()];
+        let wide = &mut wide[..g.forward_wide_len::<E>()];
         let xs = &x[(task * per_task * in_len).min(x.len())..];
         // Pointwise, nothing is kept or lowered: `own` is empty too.
         let mut kept = kept.map(|k| k.chunks_exact_mut(cols_len.max(1)));
@@ -890,8 +904,7 @@ fn forward_one<E: Element>(
     if g.phased() {
         g.phases(x, cols);
         let (cp, pw, wo) = (g.cols_positions(), g.plane_w(), g.wo);
-        let lanes = lanes::<E>();
-        if lanes > 0 && wo.is_multiple_of(lanes) {
+        if g.in_place::<E>() {
             // Output rows a multiple of the kernel's vectors long: the product reads the
             // lowering's columns wrapped onto the plane rows and writes `y` in place, with no
             // junk columns to compute or drop, adding the bias as it stores each tile (a pass
@@ -1392,7 +1405,7 @@ impl Geom {
         out: S,
     ) -> Tensor<S, E> {
         let (mut y, mut scratch, len) = (Vec::new(), Vec::new(), out.num_elements());
-        let scratch_len = MAX_TASKS * self.forward_scratch(false).max(1);
+        let scratch_len = MAX_TASKS * self.forward_scratch::<E>(false).max(1);
         let (y_buf, scratch) = (
             Buf::Fresh(&mut y, len),
             Buf::Fresh(&mut scratch, scratch_len),
@@ -1444,7 +1457,7 @@ impl<E: Element> ConvKeep<E> {
         if self.lowered.len() < lowered {
             self.lowered.resize(lowered, E::zero());
         }
-        let scratch = tasks(n).0 * g.forward_scratch(keeps).max(1);
+        let scratch = tasks(n).0 * g.forward_scratch::<E>(keeps).max(1);
         if self.scratch.len() < scratch {
             self.scratch.resize(scratch, E::zero());
         }
@@ -2163,12 +2176,12 @@ mod tests {
                 &want_y,
             );
             let mut y = vec![7.0; n * out_len];
-            let mut scratch = vec![7.0; MAX_TASKS * g.forward_scratch(false).max(1)];
+            let mut scratch = vec![7.0; MAX_TASKS * g.forward_scratch::<f64>(false).max(1)];
             let (out, s) = (Buf::Slice(&mut y[..]), Buf::Slice(&mut scratch[..]));
             forward_slices(&g, kernel, &x, out, None, s, &mut Vec::new());
             close("y", &g, &y, &want_y);
             let mut kept = vec![0.0; n * g.lowered_len()];
-            let mut scratch = vec![0.0; MAX_TASKS * g.forward_scratch(true).max(1)];
+            let mut scratch = vec![0.0; MAX_TASKS * g.forward_scratch::<f64>(true).max(1)];
             let mut y = vec![0.0; n * out_len];
             let (out, s) = (Buf::Slice(&mut y[..]), Buf::Slice(&mut scratch[..]));
             forward_slices(&g, kernel, &x, out, Some(&mut kept), s, &mut Vec::new());

@@ -9,8 +9,9 @@
 //!
 //! Here the caller never waits for a helper to wake: it posts the pass, wakes the helpers and
 //! starts on the first chunk itself. A helper that wakes in time claims chunks through the same
-//! atomic counter, from the other end; one that wakes late finds the pass gone and sleeps
-//! again. The caller waits only for a chunk a helper is in the middle of (a few µs). So a pass
+//! atomic counter, from the other end (a large element-wise pass starts where the last one's
+//! threads met and sends each back the way it came: see `TURN`); one that wakes late finds the
+//! pass gone and sleeps again. The caller waits only for a chunk a helper is in the middle of (a few µs). So a pass
 //! never takes much longer than on one thread, and takes about half as long when the other
 //! core is free.
 //!
@@ -52,12 +53,14 @@ pub(crate) const WAKE_MIN_ELEMS: usize = 1 << 20;
 /// (see [`share`]).
 pub(crate) const WAKE_MIN_FLOPS: usize = 48_000_000;
 
-/// From this many elements an element-wise pass turns (see [`TURN`]): 4 MiB of f32 in each
+/// From this many elements an element-wise pass turns (see [`TURN`]), on one thread too (it is
+/// never below [`WAKE_MIN_ELEMS`], so `share` never refuses a pass that turns on two threads): 4 MiB of f32 in each
 /// operand, more than a core's 2 MiB L2 on the Intel VM. Smaller passes (and the task passes of
 /// products and convolutions) keep to the front for the caller and the back for helpers: when
 /// every small pass of a training step turned, the digits CNN step took 1.08–1.11× the time
 /// and LeNet-5's 1.04–1.09× (A/B, 7–9 rounds), for no gain on data the caches hold anyway.
 const TURN_MIN_ELEMS: usize = 1 << 20;
+const _: () = assert!(TURN_MIN_ELEMS >= WAKE_MIN_ELEMS);
 
 /// Elements per chunk: ~1–2 µs of a memory-bound pass, the longest the caller can wait for a
 /// helper at the end, and few enough chunks (64 in a 1 Mi pass) that claiming them costs
@@ -85,11 +88,11 @@ struct Pass<'a> {
     chunks: usize,
     /// Where the caller starts and which way it goes: its `i`-th chunk is `start + i` (or
     /// `start - 1 - i` when `down`), a helper's `j`-th the other way from the same point,
-    /// both modulo `chunks` (see [`Turn`]).
+    /// both modulo `chunks` (see [`TURN`]).
     start: usize,
     down: bool,
-    /// Chunks claimed: from the front in the low 32 bits (the caller), from the back in the
-    /// high 32 (helpers).
+    /// Chunks claimed: by the caller in the low 32 bits (from the front, or from `start` its
+    /// way), by helpers in the high 32 (from the back, or from `start` the other way).
     claimed: AtomicU64,
     /// Helpers working on this pass: the caller returns (and the pass dies) only at 0.
     helpers: AtomicUsize,
@@ -100,15 +103,17 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// Claims and runs chunks until none are left: from the front on the caller's thread,
     /// from the back on a helper (for a pass that turns, from its start one way and the other,
-    /// around the ring of chunks: see [`TURN`]). So a core works on the same end of every pass: a layer's
-    /// output written by one core is mostly read by that core in the next layer's pass, from
+    /// around the ring of chunks: see [`TURN`]). So a core works on the same end of every pass
+    /// that does not turn: a layer's output written by one core is mostly read by that core in the next layer's pass, from
     /// its own cache (claiming all from the front, a helper that started late took chunks
     /// from wherever the caller had got to). Interleaved A/B on the 2-core VM, 9 rounds twice:
     /// `conv_stride2` forward 0.95–0.96× the time, LeNet-5 step forward 0.93×, digits CNN
     /// step forward+backward 0.93–0.96×, ResNet step 0.96–0.98×; element-wise ReLU alone and
     /// the affine products unchanged.
     ///
-    /// Returns the chunks this thread ran (the caller's count places the next pass's start).
+    /// Returns the chunks claimed on this side: on the caller's, the chunks it ran (which
+    /// place the next pass's start; every chunk if a helper panicked); on a helper's, all
+    /// helpers' claims.
     fn work(&self, from_back: bool) -> usize {
         let step = if from_back { 1 << 32 } else { 1 };
         // Counting up from `start` or down from `start - 1`, modulo `chunks`.
@@ -889,14 +894,28 @@ mod tests {
         // Passes of 1 to 40 chunks run by the caller and one helper thread: every chunk runs
         // once, each thread's chunks form one run around the ring from the pass's start, and
         // the next pass (from `turn_word`/`turn_from`) sends each thread back the way it
-        // came, from the chunk it ran last.
+        // came, from the chunk it ran last. The caller waits in its first chunk until the
+        // helper has run one, so both sides take part in every pass of 2 chunks or more.
         let mut word = 0;
         for chunks in (1..=40).chain([64; 6]) {
             let (start, down) = turn_from(word, chunks);
             assert!(start < chunks);
             let order: Mutex<Vec<(bool, usize)>> = Mutex::new(Vec::new());
+            let helper_ran = AtomicUsize::new(0);
             let slow = |from_back: bool, i: usize| {
                 order.lock().unwrap().push((from_back, i));
+                if from_back {
+                    helper_ran.fetch_add(1, SeqCst);
+                } else if chunks >= 2 {
+                    let t = Instant::now();
+                    while helper_ran.load(SeqCst) == 0 {
+                        assert!(
+                            t.elapsed() < Duration::from_secs(10),
+                            "the helper never ran"
+                        );
+                        std::hint::spin_loop();
+                    }
+                }
                 let t = Instant::now();
                 while t.elapsed() < Duration::from_micros(20) {
                     std::hint::spin_loop();
@@ -953,6 +972,10 @@ mod tests {
             }
             let caller_ran = order.iter().filter(|o| !o.0).count();
             assert_eq!(ran, caller_ran);
+            assert!(
+                chunks < 2 || (ran > 0 && ran < chunks),
+                "both sides ran: {order:?}"
+            );
             let last_caller = order.iter().rev().find(|o| !o.0).map(|o| o.1);
             word = turn_word(chunks, start, down, ran);
             // A pass of the same length starts the caller on the chunk it ran last.
@@ -967,6 +990,50 @@ mod tests {
                 assert_eq!(next_first, last, "{chunks} chunks: {order:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_turning_pass_shared_by_several_helpers_runs_each_chunk_once() {
+        // Helpers share the back counter: with three threads claiming, from every start and
+        // both ways, each chunk still runs once.
+        for chunks in [2, 7, 64, 65] {
+            for start in [0, 1, chunks / 2, chunks - 1] {
+                for down in [false, true] {
+                    let runs: Vec<AtomicUsize> = (0..chunks).map(|_| AtomicUsize::new(0)).collect();
+                    let f = |i: usize| {
+                        runs[i].fetch_add(1, SeqCst);
+                        let t = Instant::now();
+                        while t.elapsed() < Duration::from_micros(20) {
+                            std::hint::spin_loop();
+                        }
+                    };
+                    let pass = Pass {
+                        f: &f,
+                        chunks,
+                        start,
+                        down,
+                        claimed: AtomicU64::new(0),
+                        helpers: AtomicUsize::new(0),
+                        panic: Mutex::new(None),
+                    };
+                    std::thread::scope(|s| {
+                        s.spawn(|| pass.work(true));
+                        s.spawn(|| pass.work(true));
+                        pass.work(false);
+                    });
+                    let counts: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
+                    assert!(
+                        counts.iter().all(|&c| c == 1),
+                        "{chunks} from {start}: {counts:?}"
+                    );
+                }
+            }
+        }
+        // A pass of another length starts at the same fraction of it: the caller of a pass of
+        // 40 chunks ran 7 up from 10 and met the helpers at 17; a pass of 64 goes down from
+        // 17 · 64 / 40 = 27.
+        assert_eq!(turn_from(turn_word(40, 10, false, 7), 64), (27, true));
+        assert_eq!(turn_from(turn_word(40, 10, true, 7), 64), (4, false));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub(crate) use small::{cast, cast_mut, lanes};
 
 use core::any::TypeId;
 use core::mem::MaybeUninit;
+use core::ops::Range;
 
 use crate::tensor::Element;
 
@@ -260,7 +261,6 @@ fn matmul_init<E: Element>(
     let Some(Split {
         by_rows,
         len,
-        block,
         tasks,
     }) = split([m, n, k])
     else {
@@ -270,7 +270,8 @@ fn matmul_init<E: Element>(
     let accumulate = init.fill([m, n], dst, dst_rs);
     let out = SharedDst(dst.as_mut_ptr());
     crate::par::for_tasks(tasks, |t| {
-        let (start, size) = (t * block, block.min(len - t * block));
+        let Range { start, end } = block(len, tasks, t);
+        let size = end - start;
         let (mnk, offset, a, b) = if by_rows {
             let a = View {
                 data: &a.data[start * a.rs..],
@@ -292,15 +293,14 @@ fn matmul_init<E: Element>(
     });
 }
 
-/// How a product is shared between the cores: `tasks` blocks of `block` rows (`by_rows`) or
-/// columns of `dst` (of `len`), each a one-thread product, shared with the idle core through
+/// How a product is shared between the cores: `tasks` blocks (see [`block`]) of the `len` rows
+/// (`by_rows`) or columns of `dst`, each a one-thread product, shared with the idle core through
 /// `par` (which never waits for a helper to wake). Blocks of columns each read a slice of `b`;
 /// blocks of rows are for products with too few columns. Results do not depend on who runs a
 /// block: each is the same product either way.
 struct Split {
     by_rows: bool,
     len: usize,
-    block: usize,
     tasks: usize,
 }
 
@@ -324,20 +324,34 @@ fn split([m, n, k]: [usize; 3]) -> Option<Split> {
     if !crate::par::share(true, flops >= crate::par::WAKE_MIN_FLOPS) {
         return None;
     }
-    let (block, tasks) = blocks(len);
     Some(Split {
         by_rows,
         len,
-        block,
-        tasks,
+        tasks: tasks(len),
     })
 }
 
-/// `len` rows or columns in blocks of at least [`SPLIT_MIN`], at most [`SPLIT_TASKS`] of them:
-/// `(block, tasks)`.
-fn blocks(len: usize) -> (usize, usize) {
-    let block = len.div_ceil((len / SPLIT_MIN).clamp(1, SPLIT_TASKS));
-    (block, len.div_ceil(block))
+/// How many blocks `len` rows or columns are split in: blocks of about [`SPLIT_MIN`] or more,
+/// at most [`SPLIT_TASKS`] of them.
+fn tasks(len: usize) -> usize {
+    (len / SPLIT_MIN).clamp(1, SPLIT_TASKS)
+}
+
+/// Rows or columns are given to blocks in whole units of this many: the gemm crate's kernels
+/// cover `dst`'s columns (its rows, transposed) 16 f32 at a time (a vector of AVX-512; 64 in a
+/// full tile), and a block whose width is not a multiple of 16 ends in a tile computed at full
+/// cost for a few columns. The affine layer's backward products split 784 columns in 4 blocks of
+/// 196 = 3 · 64 + 4 (the last 4 columns a 16-wide tile); in units of 16 they are 192, 192, 192
+/// and 208.
+const BLOCK_UNIT: usize = 16;
+
+/// Block `t` of `tasks` over `0..len`: whole [`BLOCK_UNIT`]s shared out as evenly as they go
+/// (the last block ends at `len`). The blocks cover `0..len` once, in order; none is empty when
+/// `len` holds at least `tasks` units.
+fn block(len: usize, tasks: usize, t: usize) -> Range<usize> {
+    let units = len.div_ceil(BLOCK_UNIT);
+    let at = |t: usize| (units * t / tasks.max(1) * BLOCK_UNIT).min(len);
+    at(t)..at(t + 1)
 }
 
 /// `dst (m x n) = a (m x k) · wᵀ` (plus `bias` on every row when given, or plus the old `dst`
@@ -373,7 +387,7 @@ pub(crate) fn matmul_padded<E: Element>(
     pad.reserve(len);
     let rows = SharedDst(pad.as_mut_ptr());
     // Writes rows `r` of the copy, every element of them (row `i` at `i · stride`).
-    let copy = |r: core::ops::Range<usize>| {
+    let copy = |r: Range<usize>| {
         // SAFETY: rows `r` lie below `n`, inside the `n · stride` elements reserved above;
         // each row range is given to one caller only (the blocks are disjoint), and nothing
         // reads the copy until every row is written.
@@ -404,18 +418,19 @@ pub(crate) fn matmul_padded<E: Element>(
     // this thread: a block's rows are still in cache when the product packs them (on one core
     // of the Intel VM, copy and product of 256 × 1024 × 1024 in 4 blocks took 3.89–3.93 ms, in
     // one 4.25–5.36 ms, the product alone 3.89–4.05 ms). Too few columns: one block.
-    let (block, tasks, parallel) = match split([m, n, k]) {
-        Some(s) if !s.by_rows && k > 0 => (s.block, s.tasks, true),
-        _ if n >= 2 * SPLIT_MIN && k > 0 => {
-            let (block, tasks) = blocks(n);
-            (block, tasks, false)
-        }
-        _ => (n, 1, false),
+    let (tasks, parallel) = match split([m, n, k]) {
+        Some(s) if !s.by_rows && k > 0 => (s.tasks, true),
+        _ if n >= 2 * SPLIT_MIN && k > 0 => (tasks(n), false),
+        _ => (1, false),
     };
     if tasks > 1 {
         let out = SharedDst(dst.as_mut_ptr());
         let task = |t: usize| {
-            let (start, size) = (t * block, block.min(n - t * block));
+            let Range { start, end } = block(n, tasks, t);
+            let size = end - start;
+            if size == 0 {
+                return;
+            }
             if let Some(bias) = bias {
                 for r in 0..m {
                     // SAFETY: columns `start..start + size` of row `r < m` lie in `dst`
@@ -447,8 +462,8 @@ pub(crate) fn matmul_padded<E: Element>(
     } else {
         copy(0..n);
     }
-    // SAFETY: every row `0..n` was written whole: by the blocks (which cover `0..n`:
-    // `tasks · block ≥ n`), or all at once above.
+    // SAFETY: every row `0..n` was written whole: by the blocks (which cover `0..n`, see
+    // `block`), or all at once above.
     unsafe { pad.set_len(len) };
     if tasks <= 1 {
         if let Some(bias) = bias {
@@ -899,8 +914,40 @@ mod tests {
     }
 
     #[test]
+    fn blocks_cover_every_row_once_in_whole_units_shared_evenly() {
+        for len in [1, 15, 16, 17, 64, 100, 250, 256, 784, 1000, 1024, 4097] {
+            for tasks in 1..=8 {
+                let blocks: Vec<_> = (0..tasks).map(|t| block(len, tasks, t)).collect();
+                assert_eq!(blocks[0].start, 0);
+                assert_eq!(blocks[tasks - 1].end, len, "{len} in {tasks}: {blocks:?}");
+                for w in blocks.windows(2) {
+                    assert_eq!(w[0].end, w[1].start, "{len} in {tasks}: {blocks:?}");
+                }
+                let units = len.div_ceil(BLOCK_UNIT);
+                let sizes: Vec<usize> = blocks
+                    .iter()
+                    .map(|b| b.len().div_ceil(BLOCK_UNIT))
+                    .collect();
+                for (b, r) in blocks.iter().enumerate() {
+                    // Every block but the last starts and ends on a unit.
+                    assert_eq!(r.start % BLOCK_UNIT, 0, "{len} in {tasks}: {blocks:?}");
+                    if b + 1 < tasks {
+                        assert_eq!(r.end % BLOCK_UNIT, 0, "{len} in {tasks}: {blocks:?}");
+                    }
+                    if units >= tasks {
+                        assert!(!r.is_empty(), "{len} in {tasks}: {blocks:?}");
+                    }
+                }
+                let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+                assert!(hi - lo <= 1, "{len} in {tasks}: {blocks:?}");
+            }
+        }
+        assert_eq!(block(784, 4, 3), 576..784); // 192, 192, 192 and 208 columns
+    }
+
+    #[test]
     fn products_split_in_uneven_column_blocks_match_the_definition() {
-        // 4.2 MFLOP, n = 250: 7 column blocks of 36 columns, the last of 34.
+        // 4.2 MFLOP, n = 250: 4 column blocks of 64 columns, the last of 58.
         check_orientations::<f64>([40, 250, 210], &ALL);
         // Too few columns to split (n = 40): 8 row blocks of 64 rows.
         check_orientations::<f64>([512, 40, 128], &ALL);

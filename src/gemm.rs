@@ -238,41 +238,117 @@ pub(crate) fn matmul_bias<E: Element>(
 
 /// [`matmul`] and [`matmul_bias`]: `dst` written, added to, or set to the bias plus the product.
 fn matmul_init<E: Element>(
-    [m, n, k]: [usize; 3],
+    mnk: [usize; 3],
     dst: &mut [E],
     dst_rs: usize,
     init: Init<'_, E>,
     a: View<'_, E>,
     b: View<'_, E>,
 ) {
+    if let Some(p) = start(mnk, dst, dst_rs, init, a, b) {
+        crate::par::for_tasks(p.split.tasks, |t| p.block(t));
+    }
+}
+
+/// Two independent products, `dst = a·b` or `dst += a·b` each as [`matmul`] (their
+/// destinations are distinct `&mut` borrows), their blocks shared out in one parallel pass
+/// when both are split: the caller starts on the first one's blocks and a helper on the
+/// second's, and neither waits at the end of the first product for the other to finish a
+/// block. The affine layer's backward pass (`dX` and `dW`) runs through here.
+pub(crate) fn matmul_two<E: Element>(
+    first: ([usize; 3], &mut [E], usize, bool, View<'_, E>, View<'_, E>),
+    second: ([usize; 3], &mut [E], usize, bool, View<'_, E>, View<'_, E>),
+) {
+    let (mnk, dst, dst_rs, accumulate, a, b) = first;
+    let first = start(mnk, dst, dst_rs, accumulate.into(), a, b);
+    let (mnk, dst, dst_rs, accumulate, a, b) = second;
+    let second = start(mnk, dst, dst_rs, accumulate.into(), a, b);
+    match (first, second) {
+        (Some(p), Some(q)) => {
+            let tasks = p.split.tasks;
+            crate::par::for_tasks(tasks + q.split.tasks, |t| {
+                if t < tasks {
+                    p.block(t)
+                } else {
+                    q.block(t - tasks)
+                }
+            });
+        }
+        (Some(p), None) | (None, Some(p)) => {
+            crate::par::for_tasks(p.split.tasks, |t| p.block(t));
+        }
+        (None, None) => {}
+    }
+}
+
+/// Checks a product and runs it now when it is not split (on this thread: the small kernel or
+/// the gemm crate); a split product is returned with `dst` prepared (filled with the bias
+/// when it has one), for its blocks to run.
+fn start<'a, E: Element>(
+    [m, n, k]: [usize; 3],
+    dst: &'a mut [E],
+    dst_rs: usize,
+    init: Init<'_, E>,
+    a: View<'a, E>,
+    b: View<'a, E>,
+) -> Option<SplitProduct<'a, E>> {
     assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
     assert!(a.fits(m, k), "gemm: lhs out of bounds");
     assert!(b.fits(k, n), "gemm: rhs out of bounds");
     assert!(a.wrap.is_none(), "gemm: only B may wrap");
     if m == 0 || n == 0 {
-        return;
+        return None;
     }
     if a.rows.is_some() || b.rows.is_some() {
         // Only the small kernel reads row tables; such products run inside a batch-parallel
         // pass, on one thread each.
         small::matmul([m, n, k], dst, dst_rs, init, a, b);
-        return;
+        return None;
     }
-    let Some(Split {
-        by_rows,
-        len,
-        tasks,
-    }) = split([m, n, k])
-    else {
+    let Some(split) = split([m, n, k]) else {
         one_thread([m, n, k], dst, dst_rs, init, a, b);
-        return;
+        return None;
     };
     let accumulate = init.fill([m, n], dst, dst_rs);
-    let out = SharedDst(dst.as_mut_ptr());
-    crate::par::for_tasks(tasks, |t| {
-        let Range { start, end } = block(len, tasks, t);
+    Some(SplitProduct {
+        split,
+        mnk: [m, n, k],
+        out: SharedDst(dst.as_mut_ptr()),
+        dst_rs,
+        accumulate,
+        a,
+        b,
+        _dst: core::marker::PhantomData,
+    })
+}
+
+/// A product split in blocks (see [`start`]), its destination borrowed for `'a`.
+struct SplitProduct<'a, E> {
+    split: Split,
+    mnk: [usize; 3],
+    out: SharedDst<E>,
+    dst_rs: usize,
+    accumulate: bool,
+    a: View<'a, E>,
+    b: View<'a, E>,
+    _dst: core::marker::PhantomData<&'a mut [E]>,
+}
+
+impl<E: Element> SplitProduct<'_, E> {
+    /// Block `t` of the product, on this thread.
+    fn block(&self, t: usize) {
+        let (
+            Split {
+                by_rows,
+                len,
+                tasks,
+            },
+            [m, n, k],
+        ) = (&self.split, self.mnk);
+        let Range { start, end } = block(*len, *tasks, t);
         let size = end - start;
-        let (mnk, offset, a, b) = if by_rows {
+        let (a, b, dst_rs) = (self.a, self.b, self.dst_rs);
+        let (mnk, offset, a, b) = if *by_rows {
             let a = View {
                 data: &a.data[start * a.rs..],
                 ..a
@@ -287,10 +363,11 @@ fn matmul_init<E: Element>(
         };
         let none = gemm_common::Parallelism::None;
         // SAFETY: block `t` writes rows (or columns) `start..start + size` of the `m × n`
-        // product in `dst`, which all lie in `dst` (asserted above); no other block writes
-        // them, and `dst` is borrowed mutably for the whole call.
-        unsafe { on_gemm_crate(mnk, out.at(offset), dst_rs, accumulate, a, b, none) };
-    });
+        // product in `dst`, which all lie in `dst` (asserted in `start`); no other block
+        // writes them (each `t` runs once), and `dst` is borrowed mutably for `'a`.
+        let out = self.out.at(offset);
+        unsafe { on_gemm_crate(mnk, out, dst_rs, self.accumulate, a, b, none) };
+    }
 }
 
 /// How a product is shared between the cores: `tasks` blocks (see [`block`]) of the `len` rows
@@ -911,6 +988,38 @@ mod tests {
     fn products_past_the_small_kernel_match_the_definition() {
         // 34 MFLOP: the gemm crate, on two threads where the pool has them.
         check_orientations::<f32>([128, 256, 520], &[(false, true), (true, false)]);
+    }
+
+    #[test]
+    fn two_products_in_one_pass_match_the_definition() {
+        // Both split (the affine layer's dX and dW at 64 × 784 → 256), one split and one on
+        // this thread, both on this thread; the second accumulating into what `dst` held.
+        for (p, q) in [
+            ([64, 784, 256], [256, 784, 64]),
+            ([64, 784, 256], [3, 5, 4]),
+            ([2, 3, 4], [128, 256, 520]),
+            ([5, 7, 3], [4, 6, 2]),
+        ] {
+            let data = |len: usize, salt: usize| -> Vec<f64> {
+                (0..len).map(|i| ((i * 7 + salt) % 13) as f64 - 6.0).collect()
+            };
+            let ([m1, n1, k1], [m2, n2, k2]) = (p, q);
+            let (a1, b1) = (data(m1 * k1, 1), data(k1 * n1, 2));
+            let (a2, b2) = (data(k2 * m2, 3), data(k2 * n2, 4));
+            let (a1v, b1v) = (View::rows(&a1, k1), View::rows(&b1, n1));
+            // The second's lhs transposed, as dYᵀ is in dW.
+            let (a2v, b2v) = (View::transposed(&a2, m2), View::rows(&b2, n2));
+            let mut dst1 = vec![f64::NAN; m1 * n1];
+            let mut dst2: Vec<f64> = (0..m2 * n2).map(|i| i as f64).collect();
+            let mut want2 = naive(m2, n2, k2, a2v, b2v);
+            want2.iter_mut().zip(&dst2).for_each(|(w, d)| *w += d);
+            matmul_two(
+                (p, &mut dst1, n1, false, a1v, b1v),
+                (q, &mut dst2, n2, true, a2v, b2v),
+            );
+            assert_eq!(dst1, naive(m1, n1, k1, a1v, b1v), "{p:?}");
+            assert_eq!(dst2, want2, "{q:?}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::dims::Dim;
 
-use crate::gemm::{matmul, matmul_padded, View};
+use crate::gemm::{matmul, matmul_padded, matmul_two, View};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, check_non_zero, AffineGradOutput, AffineInput};
 use crate::rules::{AffineBiasShape, AffineWeightShape, ParamIs};
@@ -332,20 +332,8 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
     ) {
         let [d_o, di] = self.weight.dims();
         let n = dy.len() / d_o.max(1);
-        if let Some(dx) = dx {
-            // dX (N × DI) = dY (N × DO) · W (DO × DI)
-            let (w, stride) = padded.unwrap_or((self.weight.as_slice(), di));
-            matmul(
-                [n, di, d_o],
-                dx,
-                di,
-                false,
-                View::rows(dy, d_o),
-                View::rows(w, stride),
-            );
-        }
         // dW (DO × DI) += dYᵀ (DO × N) · X (N × DI)
-        matmul(
+        let dw = (
             [d_o, di, n],
             grads.weight.as_mut_slice(),
             di,
@@ -353,6 +341,25 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
             View::transposed(dy, d_o),
             View::rows(x, di),
         );
+        match dx {
+            Some(dx) => {
+                // dX (N × DI) = dY (N × DO) · W (DO × DI), in one parallel pass with dW.
+                let (w, stride) = padded.unwrap_or((self.weight.as_slice(), di));
+                let dx = (
+                    [n, di, d_o],
+                    dx,
+                    di,
+                    false,
+                    View::rows(dy, d_o),
+                    View::rows(w, stride),
+                );
+                matmul_two(dx, dw);
+            }
+            None => {
+                let (mnk, dst, dst_rs, accumulate, a, b) = dw;
+                matmul(mnk, dst, dst_rs, accumulate, a, b);
+            }
+        }
         let db = grads.bias.as_mut_slice();
         for row in dy.chunks_exact(d_o.max(1)) {
             for (b, g) in db.iter_mut().zip(row) {

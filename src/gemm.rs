@@ -246,7 +246,8 @@ fn matmul_init<E: Element>(
     b: View<'_, E>,
 ) {
     if let Some(p) = start(mnk, dst, dst_rs, init, a, b) {
-        crate::par::for_tasks(p.split.tasks, |t| p.block(t));
+        // SAFETY: `for_tasks` runs each task below `tasks` once.
+        crate::par::for_tasks(p.split.tasks, |t| unsafe { p.block(t) });
     }
 }
 
@@ -266,7 +267,9 @@ pub(crate) fn matmul_two<E: Element>(
     match (first, second) {
         (Some(p), Some(q)) => {
             let tasks = p.split.tasks;
-            crate::par::for_tasks(tasks + q.split.tasks, |t| {
+            // SAFETY: `for_tasks` runs each task below `tasks + q.split.tasks` once: each block
+            // of either product once.
+            crate::par::for_tasks(tasks + q.split.tasks, |t| unsafe {
                 if t < tasks {
                     p.block(t)
                 } else {
@@ -275,7 +278,8 @@ pub(crate) fn matmul_two<E: Element>(
             });
         }
         (Some(p), None) | (None, Some(p)) => {
-            crate::par::for_tasks(p.split.tasks, |t| p.block(t));
+            // SAFETY: as in `matmul_init`.
+            crate::par::for_tasks(p.split.tasks, |t| unsafe { p.block(t) });
         }
         (None, None) => {}
     }
@@ -285,12 +289,25 @@ pub(crate) fn matmul_two<E: Element>(
 /// the gemm crate); a split product is returned with `dst` prepared (filled with the bias
 /// when it has one), for its blocks to run.
 fn start<'a, E: Element>(
+    mnk: [usize; 3],
+    dst: &'a mut [E],
+    dst_rs: usize,
+    init: Init<'_, E>,
+    a: View<'a, E>,
+    b: View<'a, E>,
+) -> Option<SplitProduct<'a, E>> {
+    start_with(mnk, dst, dst_rs, init, a, b, split)
+}
+
+/// [`start`] with the split chosen by `choose` (the tests split products of any size).
+fn start_with<'a, E: Element>(
     [m, n, k]: [usize; 3],
     dst: &'a mut [E],
     dst_rs: usize,
     init: Init<'_, E>,
     a: View<'a, E>,
     b: View<'a, E>,
+    choose: impl FnOnce([usize; 3]) -> Option<Split>,
 ) -> Option<SplitProduct<'a, E>> {
     assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
     assert!(a.fits(m, k), "gemm: lhs out of bounds");
@@ -305,7 +322,7 @@ fn start<'a, E: Element>(
         small::matmul([m, n, k], dst, dst_rs, init, a, b);
         return None;
     }
-    let Some(split) = split([m, n, k]) else {
+    let Some(split) = choose([m, n, k]) else {
         one_thread([m, n, k], dst, dst_rs, init, a, b);
         return None;
     };
@@ -336,7 +353,12 @@ struct SplitProduct<'a, E> {
 
 impl<E: Element> SplitProduct<'_, E> {
     /// Block `t` of the product, on this thread.
-    fn block(&self, t: usize) {
+    ///
+    /// # Safety
+    ///
+    /// `t < self.split.tasks`, and each `t` runs once (blocks write disjoint parts of `dst`
+    /// through a shared pointer).
+    unsafe fn block(&self, t: usize) {
         let (
             Split {
                 by_rows,
@@ -395,6 +417,15 @@ fn split([m, n, k]: [usize; 3]) -> Option<Split> {
     } else {
         return None;
     };
+    let tasks = tasks(len);
+    // The gemm crate multiplies a destination of at most 16 × 16 elements with another kernel
+    // (`gemm_common`'s "horizontal" one, another order of the sums) when `b` is transposed: a
+    // product split into blocks that small and run whole on one thread would differ in the
+    // last bits between thread counts. Such a product (a batch of 8 or fewer against a long
+    // depth) runs on one thread.
+    if horizontal_blocks(len, tasks, if by_rows { n } else { m }) {
+        return None;
+    }
     // `share` is asked last, for a product that can be split: it starts the helpers (small
     // products never ask; nor does anything under a cap of one thread) and notes a pass that
     // ran alone.
@@ -404,8 +435,15 @@ fn split([m, n, k]: [usize; 3]) -> Option<Split> {
     Some(Split {
         by_rows,
         len,
-        tasks: tasks(len),
+        tasks,
     })
+}
+
+/// Whether some block of `len` rows or columns cut in `tasks`, against `other` columns or
+/// rows, is at most 16 × 16 elements when the whole product is larger (see [`split`]).
+fn horizontal_blocks(len: usize, tasks: usize, other: usize) -> bool {
+    let smallest = (0..tasks).map(|t| block(len, tasks, t).len()).min();
+    smallest.is_some_and(|s| s * other <= 16 * 16) && len * other > 16 * 16
 }
 
 /// How many blocks `len` rows or columns are split in: blocks of about [`SPLIT_MIN`] or more,
@@ -415,8 +453,8 @@ fn tasks(len: usize) -> usize {
 }
 
 /// Rows or columns are given to blocks in whole units of this many: the gemm crate's kernels
-/// cover `dst`'s columns (its rows, transposed) 16 f32 at a time (a vector of AVX-512; 64 in a
-/// full tile), and a block whose width is not a multiple of 16 ends in a tile computed at full
+/// cover `dst`'s columns (its rows, transposed) 16 f32 at a time (a vector of AVX-512, two of
+/// f64; 64 f32 in a full tile), and a block whose width is not a multiple of 16 ends in a tile computed at full
 /// cost for a few columns. The affine layer's backward products split 784 columns in 4 blocks of
 /// 196 = 3 · 64 + 4 (the last 4 columns a 16-wide tile); in units of 16 they are 192, 192, 192
 /// and 208.
@@ -556,7 +594,7 @@ pub(crate) fn matmul_padded<E: Element>(
 /// The destination of a product split in blocks (or the padded copy of `matmul_padded`),
 /// shared by the blocks' tasks.
 struct SharedDst<E>(*mut E);
-// SAFETY: the tasks write disjoint blocks (see `matmul`, `matmul_padded`).
+// SAFETY: the tasks write disjoint blocks (see `SplitProduct::block`, `matmul_padded`).
 unsafe impl<E: Send> Sync for SharedDst<E> {}
 
 impl<E> SharedDst<E> {
@@ -580,7 +618,7 @@ fn one_thread<E: Element>(
     } else {
         let accumulate = init.fill([m, n], dst, dst_rs);
         let none = gemm_common::Parallelism::None;
-        // SAFETY: `dst` holds the `m × n` product (checked by `matmul`), borrowed mutably.
+        // SAFETY: `dst` holds the `m × n` product (checked by `start`), borrowed mutably.
         unsafe { on_gemm_crate([m, n, k], dst.as_mut_ptr(), dst_rs, accumulate, a, b, none) };
     }
 }
@@ -602,7 +640,8 @@ impl<E: Element> Init<'_, E> {
     }
 }
 
-/// The product on the gemm crate. The views fit their slices (checked by [`matmul`]).
+/// The product on the gemm crate. The views fit their slices (checked by `start` or
+/// [`matmul_padded`]).
 ///
 /// # Safety
 ///
@@ -991,6 +1030,51 @@ mod tests {
     }
 
     #[test]
+    fn split_products_match_the_definition_whatever_order_the_blocks_run_in() {
+        // Products split by columns and by rows into 1 to 5 blocks, the blocks run in reverse
+        // on this thread, with a bias and adding to `dst`: equal to the definition. (Whether a
+        // product is split at all depends on its size and on the helpers; here it always is.)
+        for ([m, n, k], by_rows) in [
+            ([8, 250, 33], false),
+            ([250, 7, 20], true),
+            ([3, 40, 5], false),
+        ] {
+            for tasks in 1..=5 {
+                let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+                let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 - 5.0).collect();
+                let bias: Vec<f64> = (0..m).map(|i| i as f64 * 0.5).collect();
+                let (av, bv) = (View::rows(&a, k), View::transposed(&b, k));
+                let want = naive(m, n, k, av, View::transposed(&b, k));
+                let len = if by_rows { m } else { n };
+                for init in [Init::Write, Init::Add, Init::Bias(&bias)] {
+                    let mut dst: Vec<f64> = (0..m * n).map(|i| i as f64).collect();
+                    let old = dst.clone();
+                    let split = Split {
+                        by_rows,
+                        len,
+                        tasks,
+                    };
+                    let p = start_with([m, n, k], &mut dst, n, init, av, bv, |_| Some(split));
+                    let p = p.expect("split as chosen");
+                    // SAFETY: each block once, on this thread.
+                    (0..tasks).rev().for_each(|t| unsafe { p.block(t) });
+                    for (i, (&got, &w)) in dst.iter().zip(&want).enumerate() {
+                        let expected = match init {
+                            Init::Write => w,
+                            Init::Add => w + old[i],
+                            Init::Bias(bias) => w + bias[i / n],
+                        };
+                        assert_eq!(
+                            got, expected,
+                            "{m}x{n}x{k} in {tasks} blocks, by rows {by_rows}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn two_products_in_one_pass_match_the_definition() {
         // Both split (the affine layer's dX and dW at 64 × 784 → 256), one split and one on
         // this thread, both on this thread; the second accumulating into what `dst` held.
@@ -1001,7 +1085,9 @@ mod tests {
             ([5, 7, 3], [4, 6, 2]),
         ] {
             let data = |len: usize, salt: usize| -> Vec<f64> {
-                (0..len).map(|i| ((i * 7 + salt) % 13) as f64 - 6.0).collect()
+                (0..len)
+                    .map(|i| ((i * 7 + salt) % 13) as f64 - 6.0)
+                    .collect()
             };
             let ([m1, n1, k1], [m2, n2, k2]) = (p, q);
             let (a1, b1) = (data(m1 * k1, 1), data(k1 * n1, 2));
@@ -1020,6 +1106,17 @@ mod tests {
             assert_eq!(dst1, naive(m1, n1, k1, a1v, b1v), "{p:?}");
             assert_eq!(dst2, want2, "{q:?}");
         }
+    }
+
+    #[test]
+    fn products_whose_blocks_the_gemm_crate_would_sum_otherwise_are_not_split() {
+        // 64 columns in 2 blocks of 32 against 8 rows: blocks of 256 elements, the whole 512.
+        assert!(horizontal_blocks(64, tasks(64), 8));
+        assert!(horizontal_blocks(100, tasks(100), 5));
+        // Blocks of 32 × 9, or the whole product that small anyway: split as usual.
+        assert!(!horizontal_blocks(64, tasks(64), 9));
+        assert!(!horizontal_blocks(16, 1, 16));
+        assert!(!horizontal_blocks(784, tasks(784), 64));
     }
 
     #[test]
@@ -1058,7 +1155,7 @@ mod tests {
     fn products_split_in_uneven_column_blocks_match_the_definition() {
         // 4.2 MFLOP, n = 250: 4 column blocks of 64 columns, the last of 58.
         check_orientations::<f64>([40, 250, 210], &ALL);
-        // Too few columns to split (n = 40): 8 row blocks of 64 rows.
+        // Too few columns to split (n = 40): 4 row blocks of 128 rows.
         check_orientations::<f64>([512, 40, 128], &ALL);
     }
 

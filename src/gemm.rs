@@ -248,22 +248,36 @@ fn matmul_init<E: Element>(
     if let Some(p) = start(mnk, dst, dst_rs, init, a, b) {
         // SAFETY: `for_tasks` runs each task below `tasks` once.
         crate::par::for_tasks(p.split.tasks, |t| unsafe { p.block(t) });
+        p.finish();
     }
 }
 
-/// Two independent products, `dst = a·b` or `dst += a·b` each as [`matmul`] (their
-/// destinations are distinct `&mut` borrows), their blocks shared out in one parallel pass
-/// when both are split: the caller starts on the first one's blocks and a helper on the
-/// second's, and neither waits at the end of the first product for the other to finish a
-/// block. The affine layer's backward pass (`dX` and `dW`) runs through here.
+/// Where a product of [`matmul_two`] goes.
+pub(crate) enum Out<'a, E> {
+    /// The caller's `dst`, rows `dst_rs` apart, written or (`true`) added to.
+    Slice(&'a mut [E], usize, bool),
+    /// A new `m × n` result in this `Vec` (cleared, then `m · n` elements, rows `n` apart),
+    /// written by the product without being filled first: a split product's blocks write
+    /// their parts of its spare capacity through the gemm crate, which does not read a
+    /// destination it is told not to add to. (The allocating `Affine::backward` returns its
+    /// `dX` and `dW` this way: zeroing a fresh 4 MiB `dW` and then adding to it cost 4–6 % of
+    /// that call.)
+    Fresh(&'a mut Vec<E>),
+}
+
+/// Two independent products, each `a·b` into an [`Out`] (their destinations are distinct
+/// `&mut` borrows), their blocks shared out in one parallel pass when both are split: the
+/// caller starts on the first one's blocks and a helper on the second's, and neither waits at
+/// the end of the first product for the other to finish a block. The affine layer's backward
+/// pass (`dX` and `dW`) runs through here.
 pub(crate) fn matmul_two<E: Element>(
-    first: ([usize; 3], &mut [E], usize, bool, View<'_, E>, View<'_, E>),
-    second: ([usize; 3], &mut [E], usize, bool, View<'_, E>, View<'_, E>),
+    first: ([usize; 3], Out<'_, E>, View<'_, E>, View<'_, E>),
+    second: ([usize; 3], Out<'_, E>, View<'_, E>, View<'_, E>),
 ) {
-    let (mnk, dst, dst_rs, accumulate, a, b) = first;
-    let first = start(mnk, dst, dst_rs, accumulate.into(), a, b);
-    let (mnk, dst, dst_rs, accumulate, a, b) = second;
-    let second = start(mnk, dst, dst_rs, accumulate.into(), a, b);
+    let (mnk, out, a, b) = first;
+    let first = start_out(mnk, out, a, b, split);
+    let (mnk, out, a, b) = second;
+    let second = start_out(mnk, out, a, b, split);
     match (first, second) {
         (Some(p), Some(q)) => {
             let tasks = p.split.tasks;
@@ -276,13 +290,59 @@ pub(crate) fn matmul_two<E: Element>(
                     q.block(t - tasks)
                 }
             });
+            p.finish();
+            q.finish();
         }
         (Some(p), None) | (None, Some(p)) => {
             // SAFETY: as in `matmul_init`.
             crate::par::for_tasks(p.split.tasks, |t| unsafe { p.block(t) });
+            p.finish();
         }
         (None, None) => {}
     }
+}
+
+/// [`start`] for an [`Out`]. A fresh product that is not split (the small kernel, or the
+/// gemm crate on this thread) writes a zero-filled `Vec`.
+fn start_out<'a, E: Element>(
+    [m, n, k]: [usize; 3],
+    out: Out<'a, E>,
+    a: View<'a, E>,
+    b: View<'a, E>,
+    choose: impl FnOnce([usize; 3]) -> Option<Split>,
+) -> Option<SplitProduct<'a, E>> {
+    let v = match out {
+        Out::Slice(dst, dst_rs, accumulate) => {
+            return start_with([m, n, k], dst, dst_rs, accumulate.into(), a, b, choose);
+        }
+        Out::Fresh(v) => v,
+    };
+    // `m · n` fits: the lhs holds `m` rows and the rhs `n` columns of one depth, and the
+    // callers' products are the size of tensors that exist (`dX` is `X`'s, `dW` is `W`'s).
+    let len = m * n;
+    v.clear();
+    let can_split = a.rows.is_none() && b.rows.is_none() && m > 0 && n > 0;
+    let split = if can_split { choose([m, n, k]) } else { None };
+    let Some(split) = split else {
+        v.resize(len, E::zero());
+        // Not split (asked once: `split` notes a pass that ran alone).
+        start_with([m, n, k], v, n, Init::Write, a, b, |_| None);
+        return None;
+    };
+    assert!(a.fits(m, k), "gemm: lhs out of bounds");
+    assert!(b.fits(k, n), "gemm: rhs out of bounds");
+    assert!(a.wrap.is_none(), "gemm: only B may wrap");
+    v.reserve(len);
+    Some(SplitProduct {
+        split,
+        mnk: [m, n, k],
+        out: SharedDst(v.as_mut_ptr()),
+        dst_rs: n,
+        accumulate: false,
+        a,
+        b,
+        fresh: Some((v, len)),
+    })
 }
 
 /// Checks a product and runs it now when it is not split (on this thread: the small kernel or
@@ -335,11 +395,13 @@ fn start_with<'a, E: Element>(
         accumulate,
         a,
         b,
-        _dst: core::marker::PhantomData,
+        fresh: None,
     })
 }
 
-/// A product split in blocks (see [`start`]), its destination borrowed for `'a`.
+/// A product split in blocks (see [`start`]), its destination borrowed for `'a` (through `out`,
+/// a pointer into a `&'a mut [E]`, or into the spare capacity of the `fresh` `Vec`, whose
+/// length is set to the given one by [`SplitProduct::finish`] once every block has run).
 struct SplitProduct<'a, E> {
     split: Split,
     mnk: [usize; 3],
@@ -348,10 +410,23 @@ struct SplitProduct<'a, E> {
     accumulate: bool,
     a: View<'a, E>,
     b: View<'a, E>,
-    _dst: core::marker::PhantomData<&'a mut [E]>,
+    fresh: Option<(&'a mut Vec<E>, usize)>,
 }
 
 impl<E: Element> SplitProduct<'_, E> {
+    /// Called once every block has run: a fresh destination takes its length (every element
+    /// below it written by the blocks, which cover all of its `m` rows of `n`; a block that
+    /// panicked never gets here, and the `Vec` stays empty).
+    fn finish(self) {
+        if let Some((v, len)) = self.fresh {
+            // SAFETY: `start_out` reserved `len = m · n` elements, and the blocks wrote each of
+            // them: they cover every row or column of the `m × n` product (see `block`), rows
+            // `n` apart, and the gemm crate writes every element of its destination (zeros
+            // when the depth is 0), reading none when it does not add (`accumulate` is false).
+            unsafe { v.set_len(len) };
+        }
+    }
+
     /// Block `t` of the product, on this thread.
     ///
     /// # Safety
@@ -370,23 +445,25 @@ impl<E: Element> SplitProduct<'_, E> {
         let Range { start, end } = block(*len, *tasks, t);
         let size = end - start;
         let (a, b, dst_rs) = (self.a, self.b, self.dst_rs);
+        // (With a depth of 0 the operands are empty: a block's slice of them too.)
         let (mnk, offset, a, b) = if *by_rows {
             let a = View {
-                data: &a.data[start * a.rs..],
+                data: a.data.get(start * a.rs..).unwrap_or_default(),
                 ..a
             };
             ([size, n, k], start * dst_rs, a, b)
         } else {
             let b = View {
-                data: &b.data[start * b.cs..],
+                data: b.data.get(start * b.cs..).unwrap_or_default(),
                 ..b
             };
             ([m, size, k], start, a, b)
         };
         let none = gemm_common::Parallelism::None;
         // SAFETY: block `t` writes rows (or columns) `start..start + size` of the `m × n`
-        // product in `dst`, which all lie in `dst` (asserted in `start`); no other block
-        // writes them (each `t` runs once), and `dst` is borrowed mutably for `'a`.
+        // product in `dst`, which all lie in `dst` (asserted in `start`, or allocated by
+        // `start_out`); no other block writes them (each `t` runs once), and `dst` is borrowed
+        // mutably for `'a`.
         let out = self.out.at(offset);
         unsafe { on_gemm_crate(mnk, out, dst_rs, self.accumulate, a, b, none) };
     }
@@ -1075,6 +1152,40 @@ mod tests {
     }
 
     #[test]
+    fn fresh_products_write_every_element_split_or_not() {
+        // A fresh destination whose spare capacity holds NaN: split by columns or rows into 1
+        // to 5 blocks run in reverse, or not split; every element equals the definition.
+        for ([m, n, k], by_rows) in [
+            ([8, 250, 33], false),
+            ([250, 7, 20], true),
+            ([4, 40, 0], false),
+        ] {
+            let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 - 5.0).collect();
+            let (av, bv) = (View::transposed(&a, m), View::rows(&b, n));
+            let want = naive(m, n, k, av, bv);
+            let len = if by_rows { m } else { n };
+            for tasks in 0..=5 {
+                let mut v = vec![f64::NAN; m * n + 9];
+                v.truncate(3);
+                let choose = |_: [usize; 3]| {
+                    (tasks > 0).then_some(Split {
+                        by_rows,
+                        len,
+                        tasks,
+                    })
+                };
+                if let Some(p) = start_out([m, n, k], Out::Fresh(&mut v), av, bv, choose) {
+                    // SAFETY: each block once, on this thread.
+                    (0..tasks).rev().for_each(|t| unsafe { p.block(t) });
+                    p.finish();
+                }
+                assert_eq!(v, want, "{m}x{n}x{k} in {tasks} blocks, by rows {by_rows}");
+            }
+        }
+    }
+
+    #[test]
     fn two_products_in_one_pass_match_the_definition() {
         // Both split (the affine layer's dX and dW at 64 × 784 → 256), one split and one on
         // this thread, both on this thread; the second accumulating into what `dst` held.
@@ -1100,11 +1211,21 @@ mod tests {
             let mut want2 = naive(m2, n2, k2, a2v, b2v);
             want2.iter_mut().zip(&dst2).for_each(|(w, d)| *w += d);
             matmul_two(
-                (p, &mut dst1, n1, false, a1v, b1v),
-                (q, &mut dst2, n2, true, a2v, b2v),
+                (p, Out::Slice(&mut dst1, n1, false), a1v, b1v),
+                (q, Out::Slice(&mut dst2, n2, true), a2v, b2v),
             );
             assert_eq!(dst1, naive(m1, n1, k1, a1v, b1v), "{p:?}");
             assert_eq!(dst2, want2, "{q:?}");
+            // The same into fresh buffers (spare capacity NaN).
+            let (mut fresh1, mut fresh2) = (vec![f64::NAN; m1 * n1], vec![f64::NAN; m2 * n2]);
+            fresh1.clear();
+            fresh2.clear();
+            matmul_two(
+                (p, Out::Fresh(&mut fresh1), a1v, b1v),
+                (q, Out::Fresh(&mut fresh2), a2v, b2v),
+            );
+            assert_eq!(fresh1, dst1, "{p:?} fresh");
+            assert_eq!(fresh2, naive(m2, n2, k2, a2v, b2v), "{q:?} fresh");
         }
     }
 

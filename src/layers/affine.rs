@@ -2,7 +2,7 @@
 
 use crate::dims::Dim;
 
-use crate::gemm::{matmul, matmul_padded, matmul_two, View};
+use crate::gemm::{matmul, matmul_padded, matmul_two, Out, View};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, check_non_zero, AffineGradOutput, AffineInput};
 use crate::rules::{AffineBiasShape, AffineWeightShape, ParamIs};
@@ -257,10 +257,37 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
         D: Dim + DimEq<DI, AffineInput>,
         G: Shape + ShapeEq<(N, DO), AffineGradOutput>,
     {
-        let mut dx = Tensor::default();
-        let mut grads = self.zero_grads();
-        self.backward_into(x, dy, &mut dx, &mut grads);
-        (dx, grads)
+        let n = self.check_rows(x, dy);
+        let [d_o, di] = self.weight.dims();
+        let (x, dy) = (x.as_slice(), dy.as_slice());
+        // dX = dY·W and dW = dYᵀ·X written into new buffers (not zeroed and added to, as
+        // `backward_into` adds into kept gradients), in one parallel pass.
+        let (mut dx, mut dw) = (Vec::new(), Vec::new());
+        matmul_two(
+            (
+                [n.size(), di, d_o],
+                Out::Fresh(&mut dx),
+                View::rows(dy, d_o),
+                View::rows(self.weight.as_slice(), di),
+            ),
+            (
+                [d_o, di, n.size()],
+                Out::Fresh(&mut dw),
+                View::transposed(dy, d_o),
+                View::rows(x, di),
+            ),
+        );
+        let mut db = vec![E::zero(); d_o];
+        for row in dy.chunks_exact(d_o.max(1)) {
+            for (b, g) in db.iter_mut().zip(row) {
+                *b += *g;
+            }
+        }
+        let grads = AffineGrads {
+            weight: Tensor::from_raw(self.weight.shape(), dw),
+            bias: Tensor::from_raw(self.bias.shape(), db),
+        };
+        (Tensor::from_raw((n, self.weight.shape().1), dx), grads)
     }
 
     /// [`Affine::backward`] into buffers the caller keeps: `dx` takes the shape `(N, DI)` and
@@ -333,32 +360,19 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
         let [d_o, di] = self.weight.dims();
         let n = dy.len() / d_o.max(1);
         // dW (DO × DI) += dYᵀ (DO × N) · X (N × DI)
-        let dw = (
-            [d_o, di, n],
-            grads.weight.as_mut_slice(),
-            di,
-            true,
-            View::transposed(dy, d_o),
-            View::rows(x, di),
-        );
+        let dw = grads.weight.as_mut_slice();
+        let (dy_t, xs) = (View::transposed(dy, d_o), View::rows(x, di));
         match dx {
             Some(dx) => {
                 // dX (N × DI) = dY (N × DO) · W (DO × DI), in one parallel pass with dW.
                 let (w, stride) = padded.unwrap_or((self.weight.as_slice(), di));
-                let dx = (
-                    [n, di, d_o],
-                    dx,
-                    di,
-                    false,
-                    View::rows(dy, d_o),
-                    View::rows(w, stride),
+                let (dy_r, w) = (View::rows(dy, d_o), View::rows(w, stride));
+                matmul_two(
+                    ([n, di, d_o], Out::Slice(dx, di, false), dy_r, w),
+                    ([d_o, di, n], Out::Slice(dw, di, true), dy_t, xs),
                 );
-                matmul_two(dx, dw);
             }
-            None => {
-                let (mnk, dst, dst_rs, accumulate, a, b) = dw;
-                matmul(mnk, dst, dst_rs, accumulate, a, b);
-            }
+            None => matmul([d_o, di, n], dw, di, true, dy_t, xs),
         }
         let db = grads.bias.as_mut_slice();
         for row in dy.chunks_exact(d_o.max(1)) {

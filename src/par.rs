@@ -100,7 +100,21 @@ struct Pass<'a> {
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
-impl Pass<'_> {
+impl<'a> Pass<'a> {
+    /// A pass of `chunks` calls of `f`, none claimed yet, its caller starting at `start` and
+    /// going `down` or up.
+    fn new(f: &'a (dyn Fn(usize) + Sync), chunks: usize, start: usize, down: bool) -> Self {
+        Pass {
+            f,
+            chunks,
+            start,
+            down,
+            claimed: AtomicU64::new(0),
+            helpers: AtomicUsize::new(0),
+            panic: Mutex::new(None),
+        }
+    }
+
     /// Claims and runs chunks until none are left: from the front on the caller's thread,
     /// from the back on a helper (for a pass that turns, from its start one way and the other,
     /// around the ring of chunks: see [`TURN`]). So a core works on the same end of every pass
@@ -406,15 +420,7 @@ fn run(chunks: usize, turns: bool, f: &(dyn Fn(usize) + Sync)) {
     } else {
         (0, false)
     };
-    let pass = Pass {
-        f,
-        chunks,
-        start,
-        down,
-        claimed: AtomicU64::new(0),
-        helpers: AtomicUsize::new(0),
-        panic: Mutex::new(None),
-    };
+    let pass = Pass::new(f, chunks, start, down);
     let wake = threads() - 1;
     let ptr = &pass as *const Pass<'_> as *mut Pass<'static>;
     EPOCH.fetch_add(1, SeqCst);
@@ -924,15 +930,7 @@ mod tests {
             let caller_thread = std::thread::current().id();
             // Records each chunk with whether a helper (not the calling thread) ran it.
             let f = |i: usize| slow(std::thread::current().id() != caller_thread, i);
-            let pass = Pass {
-                f: &f,
-                chunks,
-                start,
-                down,
-                claimed: AtomicU64::new(0),
-                helpers: AtomicUsize::new(0),
-                panic: Mutex::new(None),
-            };
+            let pass = Pass::new(&f, chunks, start, down);
             let ran = std::thread::scope(|s| {
                 s.spawn(|| pass.work(true));
                 pass.work(false)
@@ -1007,15 +1005,7 @@ mod tests {
                             std::hint::spin_loop();
                         }
                     };
-                    let pass = Pass {
-                        f: &f,
-                        chunks,
-                        start,
-                        down,
-                        claimed: AtomicU64::new(0),
-                        helpers: AtomicUsize::new(0),
-                        panic: Mutex::new(None),
-                    };
+                    let pass = Pass::new(&f, chunks, start, down);
                     std::thread::scope(|s| {
                         s.spawn(|| pass.work(true));
                         s.spawn(|| pass.work(true));

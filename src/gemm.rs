@@ -261,7 +261,9 @@ pub(crate) enum Out<'a, E> {
     /// their parts of its spare capacity through the gemm crate, which does not read a
     /// destination it is told not to add to. (The allocating `Affine::backward` returns its
     /// `dX` and `dW` this way: zeroing a fresh 4 MiB `dW` and then adding to it cost 4–6 % of
-    /// that call.)
+    /// that call.) Written rather than added to zeros, an element whose sum is −0.0 stays
+    /// −0.0 (added to +0.0 it is +0.0): equal as numbers, as PyTorch's first backward pass
+    /// writes a fresh `.grad`.
     Fresh(&'a mut Vec<E>),
 }
 
@@ -274,10 +276,19 @@ pub(crate) fn matmul_two<E: Element>(
     first: ([usize; 3], Out<'_, E>, View<'_, E>, View<'_, E>),
     second: ([usize; 3], Out<'_, E>, View<'_, E>, View<'_, E>),
 ) {
+    matmul_two_with(first, second, split);
+}
+
+/// [`matmul_two`] with the splits chosen by `choose` (the tests split products of any size).
+fn matmul_two_with<E: Element>(
+    first: ([usize; 3], Out<'_, E>, View<'_, E>, View<'_, E>),
+    second: ([usize; 3], Out<'_, E>, View<'_, E>, View<'_, E>),
+    choose: impl Fn([usize; 3]) -> Option<Split>,
+) {
     let (mnk, out, a, b) = first;
-    let first = start_out(mnk, out, a, b, split);
+    let first = start_out(mnk, out, a, b, &choose);
     let (mnk, out, a, b) = second;
-    let second = start_out(mnk, out, a, b, split);
+    let second = start_out(mnk, out, a, b, &choose);
     match (first, second) {
         (Some(p), Some(q)) => {
             let tasks = p.split.tasks;
@@ -332,16 +343,26 @@ fn start_out<'a, E: Element>(
     assert!(a.fits(m, k), "gemm: lhs out of bounds");
     assert!(b.fits(k, n), "gemm: rhs out of bounds");
     assert!(a.wrap.is_none(), "gemm: only B may wrap");
-    v.reserve(len);
+    // A product of one row or one column reaches the gemm crate's matrix-vector kernel, which
+    // takes its destination as a slice even when it only writes it: such a destination (one
+    // vector, cheap to fill) is zero-filled first.
+    let vector = m == 1 || n == 1;
+    if vector {
+        v.resize(len, E::zero());
+    } else {
+        v.reserve(len);
+    }
+    let out = v.as_mut_ptr();
+    let fresh = (!vector).then_some((v, len));
     Some(SplitProduct {
         split,
         mnk: [m, n, k],
-        out: SharedDst(v.as_mut_ptr()),
+        out: SharedDst(out),
         dst_rs: n,
         accumulate: false,
         a,
         b,
-        fresh: Some((v, len)),
+        fresh,
     })
 }
 
@@ -1155,10 +1176,18 @@ mod tests {
     fn fresh_products_write_every_element_split_or_not() {
         // A fresh destination whose spare capacity holds NaN: split by columns or rows into 1
         // to 5 blocks run in reverse, or not split; every element equals the definition.
+        // One row or column (the gemm crate's matrix-vector kernel), depths of 1 and 2 (its
+        // vector-vector kernel) and over one depth block, tiny blocks (its horizontal kernel).
         for ([m, n, k], by_rows) in [
             ([8, 250, 33], false),
             ([250, 7, 20], true),
             ([4, 40, 0], false),
+            ([1, 300, 33], false),
+            ([300, 1, 33], true),
+            ([8, 250, 1], false),
+            ([8, 250, 2], false),
+            ([8, 250, 1100], false),
+            ([2, 64, 40], false),
         ] {
             let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
             let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 - 5.0).collect();
@@ -1216,16 +1245,30 @@ mod tests {
             );
             assert_eq!(dst1, naive(m1, n1, k1, a1v, b1v), "{p:?}");
             assert_eq!(dst2, want2, "{q:?}");
-            // The same into fresh buffers (spare capacity NaN).
-            let (mut fresh1, mut fresh2) = (vec![f64::NAN; m1 * n1], vec![f64::NAN; m2 * n2]);
-            fresh1.clear();
-            fresh2.clear();
-            matmul_two(
-                (p, Out::Fresh(&mut fresh1), a1v, b1v),
-                (q, Out::Fresh(&mut fresh2), a2v, b2v),
-            );
-            assert_eq!(fresh1, dst1, "{p:?} fresh");
-            assert_eq!(fresh2, naive(m2, n2, k2, a2v, b2v), "{q:?} fresh");
+            // The same into fresh buffers (spare capacity NaN), split as `split` chooses and
+            // split into 3 column blocks whatever the size (the helpers may run some).
+            let by_columns = |[_, n, _]: [usize; 3]| {
+                let tasks = 3.min(n.div_ceil(BLOCK_UNIT));
+                (n > 1).then_some(Split {
+                    by_rows: false,
+                    len: n,
+                    tasks,
+                })
+            };
+            for forced in [false, true] {
+                let (mut fresh1, mut fresh2) = (vec![f64::NAN; m1 * n1], vec![f64::NAN; m2 * n2]);
+                fresh1.clear();
+                fresh2.clear();
+                let first = (p, Out::Fresh(&mut fresh1), a1v, b1v);
+                let second = (q, Out::Fresh(&mut fresh2), a2v, b2v);
+                if forced {
+                    matmul_two_with(first, second, by_columns);
+                } else {
+                    matmul_two(first, second);
+                }
+                assert_eq!(fresh1, dst1, "{p:?} fresh");
+                assert_eq!(fresh2, naive(m2, n2, k2, a2v, b2v), "{q:?} fresh");
+            }
         }
     }
 

@@ -226,6 +226,11 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
     /// `dy` must have exactly the forward output's shape `(N, DO)`: another batch or another
     /// `DO` does not compile, and the error prints both shapes.
     ///
+    /// The gradients are written into new tensors, as PyTorch's first backward pass writes a
+    /// fresh `.grad`; [`Affine::backward_into`] adds them to gradients kept across calls. The
+    /// two are equal as numbers; where a sum is −0.0, this call keeps −0.0 and one added to
+    /// zeroed gradients gives +0.0.
+    ///
     /// ```
     /// use shaped::{Affine, AffineGrads, Tensor, typenum::*};
     /// let layer = Affine::<U2, U3>::new(
@@ -580,6 +585,35 @@ mod tests {
         let (w, d) = (layer.weight.as_slice(), dy.as_slice());
         let want: f64 = (0..512).map(|o| d[3 * 512 + o] * w[o * 512 + 5]).sum();
         assert_eq!(work.dx.as_slice()[3 * 512 + 5], want);
+    }
+
+    #[test]
+    fn the_allocating_backward_equals_one_added_to_zeroed_gradients() {
+        // Products split across the cores (when the helpers take part) and on one thread:
+        // batches of 1 (a matrix-vector product, a depth of 1 for dW), 3 and 64, half the
+        // inputs 0 (as after a ReLU) and dY of both signs.
+        fn check<N: crate::ConstDim>() {
+            let layer = Affine::<U512, U256, f32>::new(
+                Tensor::from_fn(|i| ((i[0] * 7 + i[1] * 3) % 11) as f32 * 0.25 - 1.0),
+                Tensor::from_fn(|i| i[0] as f32),
+            );
+            let x = Tensor::<(N, U512), f32>::from_fn(|i| {
+                if i[1] % 2 == 0 {
+                    0.0
+                } else {
+                    ((i[0] + i[1]) % 5) as f32 - 2.0
+                }
+            });
+            let dy = Tensor::<(N, U256), f32>::from_fn(|i| ((i[0] * 3 + i[1]) % 7) as f32 - 3.0);
+            let (dx, grads) = layer.backward(&x, &dy);
+            let (mut want_dx, mut want) = (Tensor::default(), layer.zero_grads());
+            layer.backward_into(&x, &dy, &mut want_dx, &mut want);
+            assert_eq!(dx, want_dx);
+            assert_eq!(grads, want);
+        }
+        check::<U1>();
+        check::<U3>();
+        check::<U64>();
     }
 
     #[test]

@@ -246,9 +246,7 @@ fn matmul_init<E: Element>(
     b: View<'_, E>,
 ) {
     if let Some(p) = start(mnk, dst, dst_rs, init, a, b) {
-        // SAFETY: `for_tasks` runs each task below `tasks` once.
-        crate::par::for_tasks(p.split.tasks, |t| unsafe { p.block(t) });
-        p.finish();
+        p.run();
     }
 }
 
@@ -304,11 +302,7 @@ fn matmul_two_with<E: Element>(
             p.finish();
             q.finish();
         }
-        (Some(p), None) | (None, Some(p)) => {
-            // SAFETY: as in `matmul_init`.
-            crate::par::for_tasks(p.split.tasks, |t| unsafe { p.block(t) });
-            p.finish();
-        }
+        (Some(p), None) | (None, Some(p)) => p.run(),
         (None, None) => {}
     }
 }
@@ -435,6 +429,13 @@ struct SplitProduct<'a, E> {
 }
 
 impl<E: Element> SplitProduct<'_, E> {
+    /// Every block, on this thread and the helpers, then [`SplitProduct::finish`].
+    fn run(self) {
+        // SAFETY: `for_tasks` runs each task below `tasks` once.
+        crate::par::for_tasks(self.split.tasks, |t| unsafe { self.block(t) });
+        self.finish();
+    }
+
     /// Called once every block has run: a fresh destination takes its length (every element
     /// below it written by the blocks, which cover all of its `m` rows of `n`; a block that
     /// panicked never gets here, and the `Vec` stays empty).
@@ -550,12 +551,12 @@ fn tasks(len: usize) -> usize {
     (len / SPLIT_MIN).clamp(1, SPLIT_TASKS)
 }
 
-/// Rows or columns are given to blocks in whole units of this many: the gemm crate's kernels
-/// cover `dst`'s columns (its rows, transposed) 16 f32 at a time (a vector of AVX-512, two of
-/// f64; 64 f32 in a full tile), and a block whose width is not a multiple of 16 ends in a tile computed at full
+/// Rows or columns are given to blocks in whole units of this many: the gemm crate's kernels cover
+/// `dst`'s columns (its rows, transposed) 16 f32 at a time (a vector of AVX-512, two of f64; 64 f32
+/// in a full tile), and a block whose width is not a multiple of 16 ends in a tile computed at full
 /// cost for a few columns. The affine layer's backward products split 784 columns in 4 blocks of
-/// 196 = 3 · 64 + 4 (the last 4 columns a 16-wide tile); in units of 16 they are 192, 192, 192
-/// and 208.
+/// 196 = 3 · 64 + 4 (the last 4 columns a 16-wide tile); in units of 16 they are 192, 192, 192 and
+/// 208.
 const BLOCK_UNIT: usize = 16;
 
 /// Block `t` of `tasks` over `0..len`: whole [`BLOCK_UNIT`]s shared out as evenly as they go
@@ -718,23 +719,6 @@ fn one_thread<E: Element>(
         let none = gemm_common::Parallelism::None;
         // SAFETY: `dst` holds the `m × n` product (checked by `start`), borrowed mutably.
         unsafe { on_gemm_crate([m, n, k], dst.as_mut_ptr(), dst_rs, accumulate, a, b, none) };
-    }
-}
-
-impl<E: Element> Init<'_, E> {
-    /// For a product that writes or adds (the gemm crate's): fills the first `m` rows of
-    /// `dst` with the bias if there is one, and says whether the product adds to `dst`.
-    fn fill(self, [m, n]: [usize; 2], dst: &mut [E], dst_rs: usize) -> bool {
-        match self {
-            Init::Write => false,
-            Init::Add => true,
-            Init::Bias(bias) => {
-                for (row, &v) in dst.chunks_mut(dst_rs.max(1)).take(m).zip(bias) {
-                    row[..n].fill(v);
-                }
-                true
-            }
-        }
     }
 }
 

@@ -10,14 +10,15 @@
 //! Here the caller never waits for a helper to wake: it posts the pass, wakes the helpers and
 //! starts on the first chunk itself. A helper that wakes in time claims chunks through the same
 //! atomic counter, from the other end (a large element-wise pass starts where the last one's
-//! threads met and sends each back the way it came: see `TURN`); one that wakes late finds the
-//! pass gone and sleeps again. The caller waits only for a chunk a helper is in the middle of (a few µs). So a pass
-//! never takes much longer than on one thread, and takes about half as long when the other
-//! core is free.
+//! threads met and sends each back the way it came: see `TURN`); one that wakes late finds the pass
+//! gone and sleeps again. The caller waits only for a chunk a helper is in the middle of (a few
+//! µs). So a pass never takes much longer than on one thread, and takes about half as long when the
+//! other core is free.
 //!
-//! Helpers: one fewer than the machine's threads (or than `SHAPED_NUM_THREADS`), started on
-//! the first large pass, parked when idle; [`set_num_threads`] caps how many a pass uses. Only one pass is posted at a time; a pass started
-//! while another runs (from another thread of the user's) runs on its own thread.
+//! Helpers: one fewer than the machine's threads (or than `SHAPED_NUM_THREADS`), started on the
+//! first large pass, parked when idle; [`set_num_threads`] caps how many a pass uses. Only one pass
+//! is posted at a time; a pass started while another runs (from another thread of the user's) runs
+//! on its own thread.
 //!
 //! Results never depend on how chunks were shared out: each element is computed by one
 //! closure call whatever thread runs it, and nothing here sums across chunks.
@@ -54,11 +55,11 @@ pub(crate) const WAKE_MIN_ELEMS: usize = 1 << 20;
 pub(crate) const WAKE_MIN_FLOPS: usize = 48_000_000;
 
 /// From this many elements an element-wise pass turns (see [`TURN`]), on one thread too (it is
-/// never below [`WAKE_MIN_ELEMS`], so `share` never refuses a pass that turns on two threads): 4 MiB of f32 in each
-/// operand, more than a core's 2 MiB L2 on the Intel VM. Smaller passes (and the task passes of
-/// products and convolutions) keep to the front for the caller and the back for helpers: when
-/// every small pass of a training step turned, the digits CNN step took 1.08–1.11× the time
-/// and LeNet-5's 1.04–1.09× (A/B, 7–9 rounds), for no gain on data the caches hold anyway.
+/// never below [`WAKE_MIN_ELEMS`], so `share` never refuses a pass that turns on two threads):
+/// 4 MiB of f32 in each operand, more than a core's 2 MiB L2 on the Intel VM. Smaller passes (and
+/// the task passes of products and convolutions) keep to the front for the caller and the back for
+/// helpers: when every small pass of a training step turned, the digits CNN step took 1.08–1.11×
+/// the time and LeNet-5's 1.04–1.09× (A/B, 7–9 rounds), for no gain on data the caches hold anyway.
 const TURN_MIN_ELEMS: usize = 1 << 20;
 const _: () = assert!(TURN_MIN_ELEMS >= WAKE_MIN_ELEMS);
 
@@ -115,15 +116,15 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Claims and runs chunks until none are left: from the front on the caller's thread,
-    /// from the back on a helper (for a pass that turns, from its start one way and the other,
-    /// around the ring of chunks: see [`TURN`]). So a core works on the same end of every pass
-    /// that does not turn: a layer's output written by one core is mostly read by that core in the next layer's pass, from
-    /// its own cache (claiming all from the front, a helper that started late took chunks
-    /// from wherever the caller had got to). Interleaved A/B on the 2-core VM, 9 rounds twice:
-    /// `conv_stride2` forward 0.95–0.96× the time, LeNet-5 step forward 0.93×, digits CNN
-    /// step forward+backward 0.93–0.96×, ResNet step 0.96–0.98×; element-wise ReLU alone and
-    /// the affine products unchanged.
+    /// Claims and runs chunks until none are left: from the front on the caller's thread, from the
+    /// back on a helper (for a pass that turns, from its start one way and the other, around the
+    /// ring of chunks: see [`TURN`]). So a core works on the same end of every pass that does not
+    /// turn: a layer's output written by one core is mostly read by that core in the next layer's
+    /// pass, from its own cache (claiming all from the front, a helper that started late took
+    /// chunks from wherever the caller had got to). Interleaved A/B on the 2-core VM, 9 rounds
+    /// twice: `conv_stride2` forward 0.95–0.96× the time, LeNet-5 step forward 0.93×, digits CNN
+    /// step forward+backward 0.93–0.96×, ResNet step 0.96–0.98×; element-wise ReLU alone and the
+    /// affine products unchanged.
     ///
     /// Returns the chunks claimed on this side: on the caller's, the chunks it ran (which
     /// place the next pass's start; every chunk if a helper panicked); on a helper's, all

@@ -43,6 +43,24 @@ impl<E> From<bool> for Init<'_, E> {
     }
 }
 
+impl<E: Element> Init<'_, E> {
+    /// For a product that writes or adds (the gemm crate's, or one of depth 0): fills the
+    /// first `m` rows of `dst` with the bias if there is one, and says whether the product
+    /// adds to `dst`.
+    pub(super) fn fill(self, [m, n]: [usize; 2], dst: &mut [E], dst_rs: usize) -> bool {
+        match self {
+            Init::Write => false,
+            Init::Add => true,
+            Init::Bias(bias) => {
+                for (row, &v) in dst.chunks_mut(dst_rs.max(1)).take(m).zip(bias) {
+                    row[..n].fill(v);
+                }
+                true
+            }
+        }
+    }
+}
+
 impl<'a, E: 'static> Init<'a, E> {
     /// The same from row `i0` of `dst` on.
     #[inline(always)]
@@ -589,11 +607,10 @@ fn blocked<E, const MR: usize, const NR: usize, const NH: usize, K>(
     K: Kernel<E, NR> + Kernel<E, NH>,
 {
     if k == 0 {
-        for (i, row) in dst.chunks_mut(dst_rs).take(m).enumerate() {
-            match init {
-                Init::Write => row[..n].fill(E::zero()),
-                Init::Add => {}
-                Init::Bias(b) => row[..n].fill(b[i]),
+        // The bias, the old `dst`, or zeros.
+        if !init.fill([m, n], dst, dst_rs) {
+            for row in dst.chunks_mut(dst_rs).take(m) {
+                row[..n].fill(E::zero());
             }
         }
         return;
@@ -910,10 +927,9 @@ impl<E: Copy, const NR: usize> Rhs<E, NR> for Direct<'_, E> {
 #[derive(Clone, Copy)]
 struct Table<'a, E> {
     rows: &'a [usize],
-    /// `data` advanced by vector `w`'s offset in its row: a vector's address is then one
-    /// addition, and the tile
-    /// keeps no more registers than it did for a plain table (the row pointers of A spilled
-    /// when it kept one more).
+    /// `data` advanced by vector `w`'s offset in its row: a vector's address is then one addition,
+    /// and the tile keeps no more registers than it did for a plain table (the row pointers of A
+    /// spilled when it kept one more).
     bases: [*const E; MAX_PARTS],
     /// Whether the columns wrap (then `row` must not be called).
     wrapped: bool,

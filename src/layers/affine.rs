@@ -283,11 +283,7 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
             ),
         );
         let mut db = vec![E::zero(); d_o];
-        for row in dy.chunks_exact(d_o.max(1)) {
-            for (b, g) in db.iter_mut().zip(row) {
-                *b += *g;
-            }
-        }
+        add_bias_grad(dy, &mut db);
         let grads = AffineGrads {
             weight: Tensor::from_raw(self.weight.shape(), dw),
             bias: Tensor::from_raw(self.bias.shape(), db),
@@ -379,12 +375,7 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
             }
             None => matmul([d_o, di, n], dw, di, true, dy_t, xs),
         }
-        let db = grads.bias.as_mut_slice();
-        for row in dy.chunks_exact(d_o.max(1)) {
-            for (b, g) in db.iter_mut().zip(row) {
-                *b += *g;
-            }
-        }
+        add_bias_grad(dy, grads.bias.as_mut_slice());
     }
 }
 
@@ -402,6 +393,15 @@ impl<DI: Dim, DO: Dim, E: Element> Params<E> for Affine<DI, DO, E> {
         AffineGrads {
             weight: Tensor::zeros_with(self.weight.shape()),
             bias: Tensor::zeros_with(self.bias.shape()),
+        }
+    }
+}
+
+/// `db += Σₙ dY`: each row of `dy` (as long as `db`) added into `db`.
+fn add_bias_grad<E: Element>(dy: &[E], db: &mut [E]) {
+    for row in dy.chunks_exact(db.len().max(1)) {
+        for (b, g) in db.iter_mut().zip(row) {
+            *b += *g;
         }
     }
 }

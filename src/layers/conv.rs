@@ -827,11 +827,12 @@ struct Kernel<'a, E> {
     bias: Option<&'a [E]>,
 }
 
-/// The forward pass over a batch. The lowered input (the phase planes when phased) goes to
-/// `kept` (one per sample, kept for the backward pass) when given, else to each task's part of
-/// `scratch`, which also holds the wide output when phased, unless the product writes `y` in
-/// place ([`Geom::forward_scratch`] per task). `y` and `scratch` are the caller's ([`Buf::Slice`], a training step) or fresh
-/// ([`Buf::Fresh`], the allocating API). `taps` is the phased lowering's row table, filled here.
+/// The forward pass over a batch. The lowered input (the phase planes when phased) goes to `kept`
+/// (one per sample, kept for the backward pass) when given, else to each task's part of `scratch`,
+/// which also holds the wide output when phased, unless the product writes `y` in place
+/// ([`Geom::forward_scratch`] per task). `y` and `scratch` are the caller's ([`Buf::Slice`], a
+/// training step) or fresh ([`Buf::Fresh`], the allocating API). `taps` is the phased lowering's
+/// row table, filled here.
 fn forward_slices<E: Element>(
     g: &Geom,
     kernel: Kernel<'_, E>,

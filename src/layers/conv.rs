@@ -20,6 +20,7 @@
 //! threads).
 
 use core::marker::PhantomData;
+use core::ops::Range;
 use rand::Rng;
 
 use crate::dims::{ConstDim, ConvGroups, ConvOut, ConvOutput, Dim, Height, PerGroup, Width};
@@ -527,10 +528,158 @@ impl Geom {
     }
     /// Where the lowered row of channel `c` and tap `(i, j)` starts in the phase planes.
     fn tap(&self, c: usize, i: usize, j: usize) -> usize {
+        let ((a, b), at) = self.tap_in_plane(i, j);
+        ((c * self.s + a) * self.s + b) * self.plane_h() * self.plane_w() + at
+    }
+    /// The phase `(a, b)` of the planes tap `(i, j)` reads, and where its lowered row starts
+    /// in such a plane.
+    fn tap_in_plane(&self, i: usize, j: usize) -> ((usize, usize), usize) {
         let (s, pw) = (self.s, self.plane_w());
         let (ti, tj) = (i * self.d, j * self.d);
-        let plane = (c * s + ti % s) * s + tj % s;
-        plane * self.plane_h() * pw + (ti / s) * pw + tj / s
+        ((ti % s, tj % s), (ti / s) * pw + tj / s)
+    }
+    /// The taps that read the planes of phase `(a, b)`, in the lowering's order, each with
+    /// where its row starts in the plane.
+    fn phase_taps(&self, (a, b): (usize, usize)) -> impl Iterator<Item = (usize, usize, usize)> {
+        (0..self.hf)
+            .flat_map(move |i| (0..self.wf).map(move |j| (i, j)))
+            .filter_map(move |(i, j)| {
+                let (phase, at) = self.tap_in_plane(i, j);
+                (phase == (a, b)).then_some((i, j, at))
+            })
+    }
+    /// The rows of a plane of phase `(a, _)` that hold input rows (the others hold padding,
+    /// whose gradient [`Geom::unphase`] never reads): `r` with `0 ≤ r·S + a − P < H`.
+    fn phase_rows(&self, a: usize) -> Range<usize> {
+        let lo = self.p.saturating_sub(a).div_ceil(self.s);
+        let end = (self.h + self.p).saturating_sub(a).div_ceil(self.s);
+        lo..end.max(lo)
+    }
+    /// The phases `(a, b)` of a channel's planes, in the planes' order.
+    fn phase_list(&self) -> impl Iterator<Item = (usize, usize)> {
+        let s = self.s;
+        (0..s).flat_map(move |a| (0..s).map(move |b| (a, b)))
+    }
+    /// Whether the backward pass computes a phased `dx` plane by plane ([`Geom::phased_dx`]),
+    /// rather than as the lowered input's gradient added onto the planes row by row.
+    fn direct_dx(&self) -> bool {
+        self.phased() && self.cols_positions() >= PHASED_DX_MIN_POSITIONS
+    }
+    /// The zeros before each filter's row of the backward pass's wide output gradient: with
+    /// [`Geom::direct_dx`], as far into its plane as a tap's lowered row starts (the last
+    /// tap's start).
+    fn dy_front(&self) -> usize {
+        if self.direct_dx() {
+            self.tap_in_plane(self.hf - 1, self.wf - 1).1
+        } else {
+            0
+        }
+    }
+    /// One filter's row of the backward pass's wide output gradient (phased): the
+    /// [`Geom::dy_front`] zeros, the `HO · plane_w` wide positions, then with
+    /// [`Geom::direct_dx`] zeros up to a plane's length past them, so that the row read from
+    /// `front − start` on, a plane long, is the gradient a tap starting at `start` gives the
+    /// plane ([`Geom::phased_dx`]).
+    fn dy_pitch(&self) -> usize {
+        if self.direct_dx() {
+            self.dy_front() + self.plane_h() * self.plane_w()
+        } else {
+            self.cols_positions()
+        }
+    }
+    /// Elements of the backward pass's wide output gradient of one sample (phased).
+    fn dy_wide_len(&self) -> usize {
+        if self.phased() {
+            self.k * self.dy_pitch()
+        } else {
+            0
+        }
+    }
+    /// The row table of [`Geom::phased_dx`]'s products, appended to `table`: per group, per
+    /// phase, per tap of that phase ([`Geom::phase_taps`]) and filter of the group, where the
+    /// filter's padded output gradient row read by that tap starts.
+    fn dx_taps(&self, table: &mut Vec<usize>) {
+        let (kg, pitch, front) = (self.group_k(), self.dy_pitch(), self.dy_front());
+        for group in 0..self.groups {
+            for phase in self.phase_list() {
+                let first = self.phase_rows(phase.0).start * self.plane_w();
+                for (_, _, at) in self.phase_taps(phase) {
+                    table.extend((0..kg).map(|k| (group * kg + k) * pitch + front - at + first));
+                }
+            }
+        }
+    }
+    /// The weight in the order of [`Geom::phased_dx`]'s products: per group and phase, a
+    /// matrix of the group's channels by (tap of the phase, filter of the group).
+    fn phase_weights<E: Element>(&self, weight: &[E], out: &mut [E]) {
+        let (cg, kg, taps) = (self.c / self.groups, self.group_k(), self.hf * self.wf);
+        let mut out = out.iter_mut();
+        for group in 0..self.groups {
+            for phase in self.phase_list() {
+                for c in 0..cg {
+                    for (i, j, _) in self.phase_taps(phase) {
+                        for k in group * kg..(group + 1) * kg {
+                            let w = weight[(k * cg + c) * taps + i * self.wf + j];
+                            if let Some(o) = out.next() {
+                                *o = w;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One sample's `dx` from its padded wide output gradient `wide` ([`Geom::dy_pitch`]),
+    /// through the phase planes' gradient `dq`. Per group and phase `(a, b)`, the planes of the
+    /// group's channels in one product, written whole: `dQ_ab (C/G × plane) = W_ab (C/G × T·K/G)
+    /// · D_ab (T·K/G × plane)`, where row `(t, k)` of `D_ab` is filter `k`'s gradient row read
+    /// from tap `t`'s start on (in place, through `table`, [`Geom::dx_taps`]) and `W_ab` is
+    /// `wp` ([`Geom::phase_weights`]); only the plane rows that hold input
+    /// ([`Geom::phase_rows`]), as many positions as the lowering has. Then the planes onto
+    /// `dx`. This replaces a product into the lowered input's gradient and adding its
+    /// `C·HF·WF` rows onto the planes, which on the benchmark's strided convolution cost a
+    /// third as much as the product (the rows overlap: each add reads what the last wrote).
+    fn phased_dx<E: Element>(
+        &self,
+        (wp, table): (&[E], &[usize]),
+        wide: &[E],
+        dq: &mut [E],
+        dx: &mut [E],
+    ) {
+        let (s, cg, kg, pw) = (self.s, self.c / self.groups, self.group_k(), self.plane_w());
+        let plane = self.plane_h() * pw;
+        let (mut w_at, mut t_at) = (0, 0);
+        for group in 0..self.groups {
+            for (a, b) in self.phase_list() {
+                let depth = self.phase_taps((a, b)).count() * kg;
+                // Only the rows that hold input: no more positions than the lowering has.
+                let rows = self.phase_rows(a);
+                let first = ((group * cg * s + a) * s + b) * plane + rows.start * pw;
+                let len = rows.len() * pw;
+                if depth == 0 {
+                    // No tap reads these planes: no input they hold reaches the output.
+                    for c in 0..cg {
+                        dq[first + c * s * s * plane..][..len].fill(E::zero());
+                    }
+                    continue;
+                }
+                if len == 0 {
+                    (w_at, t_at) = (w_at + cg * depth, t_at + depth);
+                    continue;
+                }
+                matmul(
+                    [cg, len, depth],
+                    &mut dq[first..],
+                    s * s * plane,
+                    false,
+                    View::rows(&wp[w_at..w_at + cg * depth], depth),
+                    View::table(wide, &table[t_at..t_at + depth]),
+                );
+                (w_at, t_at) = (w_at + cg * depth, t_at + depth);
+            }
+        }
+        self.unphase(dq, dx);
     }
 
     /// Splits one sample `x (C, H, W)` of the zero-padded input `Xp` into its `S × S` phase
@@ -636,7 +785,7 @@ impl Geom {
     }
 
     /// The adjoint of reading the lowering from the phase planes: the planes' gradient `dq`
-    /// (overwritten) from the lowered input's.
+    /// (overwritten) from the lowered input's (when not [`Geom::direct_dx`]).
     fn raise_phased<E: Element>(&self, dcols: &[E], dq: &mut [E]) {
         let cp = self.cols_positions();
         dq.fill(E::zero());
@@ -715,6 +864,15 @@ fn scatter_add<E: Element>(s: usize, dst: &mut [E], src: &[E]) {
 /// on the number of threads. Four keep both cores of a 2-core machine busy with slack for uneven
 /// tasks, and bound the per-task copies of `dW` to four.
 const MAX_TASKS: usize = 4;
+
+/// A strided convolution's backward pass computes `dx` plane by plane ([`Geom::phased_dx`])
+/// from this many wide positions (`HO · plane_w`) on; below, the lowered input's gradient is
+/// added onto the planes. Measured on the 2-core Intel VM (16 → 32 channels, 3 × 3, stride 2,
+/// padding 1, batch 32, training backward with `dx`, two threads, medians of 11 × 60 calls,
+/// three runs), input side 8, 12, 16, 20, 24, 32 (positions 20, 42, 72, 110, 156, 272):
+/// plane by plane 1.22×, 1.06×, 1.00×, 0.93×, 0.91×, 0.84× the time. Small planes lose: each
+/// phase is a product of its own, whose last panel of columns is packed.
+const PHASED_DX_MIN_POSITIONS: usize = 96;
 
 /// Below this many flops a pass runs on the calling thread. Measured on the 2-core Intel VM
 /// (`Conv::forward_train`, 3 → 16 channels, 3 × 3, 32², back to back so that the helper is
@@ -806,17 +964,36 @@ impl Geom {
         }
     }
     /// The scratch one backward task needs: `dWᵀ` (one block per group) and `db`
-    /// accumulators, the lowered input's gradient, the lowered input (or phase planes) when
-    /// the forward pass did not keep them, and when phased, the planes' gradient and the wide
-    /// output gradient; in the backward pass's geometry.
+    /// accumulators, the lowered input's gradient (lowered by im2col), the lowered input (or
+    /// phase planes) when the forward pass did not keep them, and when phased, the planes'
+    /// gradient, the padded wide output gradient and the weight in phase order; in the
+    /// backward pass's geometry.
     fn task_scratch(&self, kept: bool) -> usize {
         let g = self.for_backward();
         g.k * g.group_patch()
             + g.k
-            + g.patch() * g.cols_positions() * usize::from(!g.is_pointwise())
+            + g.dcols_len()
             + if kept { 0 } else { g.lowered_len() }
             + g.phases_len()
-            + g.wide_len()
+            + g.dy_wide_len()
+            + g.phase_weights_len()
+    }
+    /// The lowered input's gradient of one sample: none when pointwise (the product writes
+    /// `dx`) or with [`Geom::direct_dx`] (the products write the planes' gradient).
+    fn dcols_len(&self) -> usize {
+        if self.is_pointwise() || self.direct_dx() {
+            0
+        } else {
+            self.patch() * self.cols_positions()
+        }
+    }
+    /// The weight in phase order ([`Geom::phase_weights`]), with [`Geom::direct_dx`].
+    fn phase_weights_len(&self) -> usize {
+        if self.direct_dx() {
+            self.k * self.group_patch()
+        } else {
+            0
+        }
     }
 }
 
@@ -989,16 +1166,14 @@ fn backward_slices<E: Element>(
     let g = &g.for_backward();
     let (in_len, out_len) = (g.c * g.h * g.w, g.k * g.positions());
     let (dw_len, positions, patch) = (g.k * g.group_patch(), g.positions(), g.group_patch());
-    let cols_len = g.lowered_len();
-    let dcols_len = if g.is_pointwise() {
-        0
-    } else {
-        g.patch() * g.cols_positions()
-    };
+    let (cols_len, dcols_len) = (g.lowered_len(), g.dcols_len());
     if g.phased() {
         g.taps(taps);
     }
-    let taps = &taps[..];
+    if g.direct_dx() {
+        g.dx_taps(taps);
+    }
+    let (taps, dx_taps) = taps.split_at(if g.phased() { g.patch() } else { 0 });
     let n = dy.len() / out_len.max(1);
     let (tasks, per_task) = tasks(n);
     let task_len = g.task_scratch(kept.is_some());
@@ -1021,8 +1196,12 @@ fn backward_slices<E: Element>(
             let (db, rest) = rest.split_at_mut(g.k);
             let (dcols, rest) = rest.split_at_mut(dcols_len);
             let (cols, rest) = rest.split_at_mut(if kept.is_some() { 0 } else { cols_len });
-            let (dq, wide) = rest.split_at_mut(g.phases_len());
-            let wide = &mut wide[..g.wide_len()];
+            let (dq, rest) = rest.split_at_mut(g.phases_len());
+            let (wide, wp) = rest.split_at_mut(g.dy_wide_len());
+            let wp = &mut wp[..g.phase_weights_len()];
+            if g.direct_dx() {
+                g.phase_weights(weight, wp);
+            }
             dw.fill(E::zero());
             db.fill(E::zero());
             // (An input without columns has no gradient to write: `dx` is empty.)
@@ -1041,25 +1220,38 @@ fn backward_slices<E: Element>(
                     g.im2col(xn, cols);
                     cols
                 };
-                // Phased, the products run on the wide gradient: zero on the junk columns, so
-                // they add nothing to dW and give the lowered input zero gradient there.
-                let dy_used: &[E] = if g.phased() {
-                    let (pw, wo) = (g.plane_w(), g.wo);
+                // Phased, the products run on the wide gradient (`Geom::dy_pitch`): zero on the
+                // junk columns, so they add nothing to dW and give the lowered input zero
+                // gradient there (and with `direct_dx`, zero around each filter's row).
+                let dxn = dxs.as_mut().and_then(|d| d.next());
+                if g.phased() {
+                    let (pw, wo, front) = (g.plane_w(), g.wo, g.dy_front());
                     for (wk, dk) in wide
-                        .chunks_exact_mut(g.cols_positions())
+                        .chunks_exact_mut(g.dy_pitch())
                         .zip(dyn_.chunks_exact(positions))
                     {
-                        for (wr, dr) in wk.chunks_exact_mut(pw).zip(dk.chunks_exact(wo)) {
+                        let (pad, rest) = wk.split_at_mut(front);
+                        let (body, back) = rest.split_at_mut(g.cols_positions());
+                        pad.fill(E::zero());
+                        back.fill(E::zero());
+                        for (wr, dr) in body.chunks_exact_mut(pw).zip(dk.chunks_exact(wo)) {
                             wr[..wo].copy_from_slice(dr);
                             wr[wo..].fill(E::zero());
                         }
                     }
-                    wide
+                    let dy = (&wide[front..], g.dy_pitch());
+                    if g.direct_dx() {
+                        backward_one(g, weight, taps, lowered, dy, None, dw, (dcols, dq));
+                        if let Some(dxn) = dxn {
+                            g.phased_dx((wp, dx_taps), wide, dq, dxn);
+                        }
+                    } else {
+                        backward_one(g, weight, taps, lowered, dy, dxn, dw, (dcols, dq));
+                    }
                 } else {
-                    dyn_
-                };
-                let dxn = dxs.as_mut().and_then(|d| d.next());
-                backward_one(g, weight, taps, lowered, dy_used, dxn, dw, (dcols, dq));
+                    let dy = (dyn_, positions);
+                    backward_one(g, weight, taps, lowered, dy, dxn, dw, (dcols, dq));
+                }
                 if with_bias {
                     for (b, row) in db.iter_mut().zip(dyn_.chunks_exact(positions)) {
                         *b += crate::ops::sum_by(row, |v| v);
@@ -1088,29 +1280,28 @@ fn backward_slices<E: Element>(
     }
 }
 
-/// One sample: adds `dWᵀ` into `dw` and, when `dx` is given, writes `dX` there, through
-/// `dcols` (and `dq`, the phase planes' gradient, when phased). `lowered` is the sample's
-/// lowered input, or its phase planes read through `taps` when phased; `dy` its output
-/// gradient (wide, zero on the junk columns, when phased).
+/// One sample: adds `dWᵀ` into `dw` and, when `dx` is given (never with
+/// [`Geom::direct_dx`]: see [`Geom::phased_dx`]), writes `dX` there, through `dcols` (and
+/// `dq`, the phase planes' gradient, when phased). `lowered` is the sample's lowered input, or
+/// its phase planes read through `taps` when phased; `dy` its output gradient, a row per filter
+/// `pitch` apart (when phased: wide, zero on the junk columns, [`Geom::dy_pitch`]).
 #[allow(clippy::too_many_arguments)]
 fn backward_one<E: Element>(
     g: &Geom,
     weight: &[E],
     taps: &[usize],
     lowered: &[E],
-    dy: &[E],
+    (dy, pitch): (&[E], usize),
     dx: Option<&mut [E]>,
     dw: &mut [E],
     (dcols, dq): (&mut [E], &mut [E]),
 ) {
     let (positions, patch, kg) = (g.cols_positions(), g.group_patch(), g.group_k());
+    // A group's rows of `dy`: the last may end short of a whole `pitch` past its last row.
+    let dy_groups = || dy.chunks((kg * pitch).max(1));
     // Per group, dW_gᵀ (C/G·HF·WF × K/G) += cols_g (C/G·HF·WF × HO·WO) · dY_gᵀ (HO·WO × K/G);
     // this orientation packs the small dY instead of the large lowered input (measured faster).
-    for (group, (dwg, dyg)) in dw
-        .chunks_exact_mut(patch * kg)
-        .zip(dy.chunks_exact(kg * positions))
-        .enumerate()
-    {
+    for (group, (dwg, dyg)) in dw.chunks_exact_mut(patch * kg).zip(dy_groups()).enumerate() {
         let cols = if g.phased() {
             View::table(lowered, &taps[group * patch..(group + 1) * patch])
         } else {
@@ -1122,10 +1313,14 @@ fn backward_one<E: Element>(
             kg,
             true,
             cols,
-            View::transposed(dyg, positions),
+            View::transposed(dyg, pitch),
         );
     }
     let Some(dx) = dx else { return };
+    debug_assert!(
+        !g.direct_dx(),
+        "conv: this dX goes through `Geom::phased_dx`"
+    );
     // Per group, dcols_g (C/G·HF·WF × HO·WO) = W_gᵀ (C/G·HF·WF × K/G) · dY_g (K/G × HO·WO),
     // then the whole lowering back onto dX.
     let pointwise = g.is_pointwise();
@@ -1133,7 +1328,7 @@ fn backward_one<E: Element>(
     for ((tg, wg), dyg) in target
         .chunks_exact_mut(patch * positions)
         .zip(weight.chunks_exact(kg * patch))
-        .zip(dy.chunks_exact(kg * positions))
+        .zip(dy_groups())
     {
         matmul(
             [patch, positions, kg],
@@ -1141,7 +1336,7 @@ fn backward_one<E: Element>(
             positions,
             false,
             View::transposed(wg, patch),
-            View::rows(dyg, positions),
+            View::rows(dyg, pitch),
         );
     }
     if g.phased() {
@@ -2118,11 +2313,22 @@ mod tests {
             (2, 9, 32, 2, 3, 3, 2, 1, 1, 1),
             (3, 10, 16, 4, 3, 3, 1, 1, 1, 1),
             (4, 12, 16, 4, 3, 3, 2, 2, 2, 2),
+            // Strided, with enough positions that the backward pass computes `dx` plane by
+            // plane (`Geom::direct_dx`): odd and even sizes, paddings 0 to 2, dilation and
+            // groups (phases no tap reads), stride 3 and 4, a tall kernel on wide rows.
+            (2, 20, 24, 3, 3, 3, 2, 1, 1, 1),
+            (3, 27, 21, 2, 3, 3, 2, 0, 1, 1),
+            (2, 24, 27, 4, 3, 3, 2, 2, 2, 2),
+            (2, 28, 32, 3, 2, 3, 3, 1, 1, 1),
+            (2, 44, 44, 2, 1, 1, 4, 0, 1, 1),
+            (4, 20, 21, 4, 3, 3, 2, 1, 1, 4),
+            (2, 9, 200, 3, 3, 1, 2, 1, 1, 1),
             // An input without columns: every output column reads padding only.
             (2, 5, 0, 3, 3, 1, 2, 1, 1, 1),
             (2, 4, 0, 3, 3, 1, 1, 1, 1, 1),
             (2, 4, 0, 20, 3, 1, 1, 1, 1, 1),
         ];
+        let mut direct_dx = [0, 0];
         for (c, h, w, k, hf, wf, s, p, d, groups) in cases {
             let out = |size: usize, f: usize| (size + 2 * p - d * (f - 1) - 1) / s + 1;
             let g = Geom {
@@ -2142,6 +2348,9 @@ mod tests {
             };
             assert_eq!(g.phased(), s > 1 || k / groups <= 16);
             assert_eq!(g.for_backward().phased(), s > 1);
+            if s > 1 {
+                direct_dx[usize::from(g.for_backward().direct_dx())] += 1;
+            }
             let n = 3;
             let wave = |len: usize, f: f64| -> Vec<f64> {
                 (0..len).map(|i| (i as f64 * f + 0.3).sin()).collect()
@@ -2196,7 +2405,9 @@ mod tests {
             for kept in kept_or_not {
                 let (mut dx, mut dw, mut db) =
                     (vec![1.0; x.len()], vec![0.0; weight.len()], vec![0.0; k]);
-                let mut scratch = vec![0.0; MAX_TASKS * g.task_scratch(kept.is_some())];
+                // NaN scratch: a stale element read anywhere would show.
+                let len = MAX_TASKS * g.task_scratch(kept.is_some());
+                let mut scratch = vec![f64::NAN; len];
                 backward_slices(
                     &g,
                     &weight,
@@ -2220,6 +2431,8 @@ mod tests {
             close("dw (fresh)", &g, &dw, &want_dw);
             close("db (fresh)", &g, &db, &want_db);
         }
+        // Both ways of a strided dX are checked.
+        assert!(direct_dx.iter().all(|&cases| cases >= 5), "{direct_dx:?}");
     }
 
     #[test]

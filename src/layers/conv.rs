@@ -563,7 +563,7 @@ impl Geom {
     /// Whether the backward pass computes a phased `dx` plane by plane ([`Geom::phased_dx`]),
     /// rather than as the lowered input's gradient added onto the planes row by row.
     fn direct_dx(&self) -> bool {
-        self.phased() && self.cols_positions() >= PHASED_DX_MIN_POSITIONS
+        self.s > 1 && self.cols_positions() >= PHASED_DX_MIN_POSITIONS
     }
     /// The zeros before each filter's row of the backward pass's wide output gradient: with
     /// [`Geom::direct_dx`], as far into its plane as a tap's lowered row starts (the last
@@ -632,14 +632,15 @@ impl Geom {
 
     /// One sample's `dx` from its padded wide output gradient `wide` ([`Geom::dy_pitch`]),
     /// through the phase planes' gradient `dq`. Per group and phase `(a, b)`, the planes of the
-    /// group's channels in one product, written whole: `dQ_ab (C/G × plane) = W_ab (C/G × T·K/G)
-    /// · D_ab (T·K/G × plane)`, where row `(t, k)` of `D_ab` is filter `k`'s gradient row read
-    /// from tap `t`'s start on (in place, through `table`, [`Geom::dx_taps`]) and `W_ab` is
-    /// `wp` ([`Geom::phase_weights`]); only the plane rows that hold input
-    /// ([`Geom::phase_rows`]), as many positions as the lowering has. Then the planes onto
-    /// `dx`. This replaces a product into the lowered input's gradient and adding its
-    /// `C·HF·WF` rows onto the planes, which on the benchmark's strided convolution cost a
-    /// third as much as the product (the rows overlap: each add reads what the last wrote).
+    /// group's channels in one product that writes them (no zeroing, no adding):
+    /// `dQ_ab (C/G × plane) = W_ab (C/G × T·K/G) · D_ab (T·K/G × plane)`, where row `(t, k)` of
+    /// `D_ab` is filter `k`'s gradient row read from tap `t`'s start on (in place, through
+    /// `table`, [`Geom::dx_taps`]) and `W_ab` is `wp` ([`Geom::phase_weights`]); only over the
+    /// plane rows that hold input ([`Geom::phase_rows`], the rows [`Geom::unphase`] reads).
+    /// Then the planes onto `dx`. This replaces a product into the lowered input's gradient and
+    /// adding its `C·HF·WF` rows onto the planes, which on the benchmark's strided convolution
+    /// cost a third as much as the product (the rows overlap: each add reads what the last
+    /// wrote).
     fn phased_dx<E: Element>(
         &self,
         (wp, table): (&[E], &[usize]),
@@ -653,7 +654,7 @@ impl Geom {
         for group in 0..self.groups {
             for (a, b) in self.phase_list() {
                 let depth = self.phase_taps((a, b)).count() * kg;
-                // Only the rows that hold input: no more positions than the lowering has.
+                // Only the rows that hold input, the rows `unphase` reads.
                 let rows = self.phase_rows(a);
                 let first = ((group * cg * s + a) * s + b) * plane + rows.start * pw;
                 let len = rows.len() * pw;
@@ -964,10 +965,10 @@ impl Geom {
         }
     }
     /// The scratch one backward task needs: `dWᵀ` (one block per group) and `db`
-    /// accumulators, the lowered input's gradient (lowered by im2col), the lowered input (or
+    /// accumulators, the lowered input's gradient ([`Geom::dcols_len`]), the lowered input (or
     /// phase planes) when the forward pass did not keep them, and when phased, the planes'
-    /// gradient, the padded wide output gradient and the weight in phase order; in the
-    /// backward pass's geometry.
+    /// gradient, the wide output gradient and (with [`Geom::direct_dx`]) the weight in phase
+    /// order; in the backward pass's geometry.
     fn task_scratch(&self, kept: bool) -> usize {
         let g = self.for_backward();
         g.k * g.group_patch()
@@ -2351,7 +2352,8 @@ mod tests {
             if s > 1 {
                 direct_dx[usize::from(g.for_backward().direct_dx())] += 1;
             }
-            let n = 3;
+            // 7 samples: 4 tasks of 2 (the last of 1), so a task's scratch serves several.
+            let n = 7;
             let wave = |len: usize, f: f64| -> Vec<f64> {
                 (0..len).map(|i| (i as f64 * f + 0.3).sin()).collect()
             };

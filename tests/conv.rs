@@ -1,6 +1,7 @@
-//! Convolution gradients: PyTorch float64 golden values over 14 configurations (stride 1, 2,
+//! Convolution gradients: PyTorch float64 golden values over 16 configurations (stride 1, 2,
 //! 3; padding 0, 1, 2; non-square kernel and input; 1×1 with stride 2; a kernel filling the
-//! padded input; a stride leaving a remainder; C, K, N > 1; padding wider than the kernel reaches), finite differences, and f32.
+//! padded input; a stride leaving a remainder; C, K, N > 1; padding wider than the kernel
+//! reaches; strided inputs wide enough for the plane-by-plane dX), finite differences, and f32.
 
 mod common;
 use common::{dot, finite_diff, golden, rel_err, train_pass, Record};
@@ -184,6 +185,34 @@ conv_case!(
     U1,
     U2
 );
+// Strided with enough wide positions (HO · ⌈(W + 2P)/S⌉ = 120 and 110) that the backward pass
+// computes dX plane by plane.
+conv_case!(
+    stride2_wide,
+    "s2p1_wide",
+    U2,
+    U3,
+    U20,
+    U22,
+    U4,
+    U3,
+    U3,
+    U2,
+    U1
+);
+conv_case!(
+    stride3_wide,
+    "s3p1_wide",
+    U2,
+    U2,
+    U30,
+    U31,
+    U3,
+    U3,
+    U3,
+    U3,
+    U1
+);
 
 /// Finite differences of `L = Σ conv(x) ∘ G` for one geometry, in f64.
 macro_rules! fd_case {
@@ -257,6 +286,19 @@ fd_case!(
     U3,
     U3,
     U0
+);
+// dX plane by plane (120 wide positions).
+fd_case!(
+    finite_differences_stride2_wide,
+    U2,
+    U3,
+    U20,
+    U22,
+    U4,
+    U3,
+    U3,
+    U2,
+    U1
 );
 #[rustfmt::skip]
 fd_case!(

@@ -78,6 +78,9 @@ CONV_CASES = [
     ("k5_s2p2", 4, 3, 12, 12, 5, 5, 5, 2, 2),
     ("lenet", 2, 1, 12, 12, 3, 5, 5, 1, 0),
     ("padding_beyond_kernel_reach", 2, 2, 4, 3, 2, 1, 7, 1, 2),
+    # Strided with 120 and 110 wide positions: dX computed plane by plane (`Geom::direct_dx`).
+    ("s2p1_wide", 2, 3, 20, 22, 4, 3, 3, 2, 1),
+    ("s3p1_wide", 2, 2, 30, 31, 3, 3, 3, 3, 1),
 ]
 
 

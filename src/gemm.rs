@@ -274,8 +274,21 @@ pub(crate) fn matmul_two<E: Element>(
     first: ([usize; 3], Out<'_, E>, View<'_, E>, View<'_, E>),
     second: ([usize; 3], Out<'_, E>, View<'_, E>, View<'_, E>),
 ) {
-    matmul_two_with(first, second, split);
+    matmul_two_with(first, second, |mnk| {
+        split(mnk).map(|s| Split {
+            tasks: s.tasks.min(TWO_SPLIT_TASKS),
+            ..s
+        })
+    });
 }
+
+/// The most blocks each product of [`matmul_two`] is cut in: two products of two blocks are
+/// four tasks, as many as one product has (`SPLIT_TASKS`), so a helper that wakes late still
+/// finds work. Measured on the 2-core Intel VM (interleaved A/B of the benchmark binary, 2
+/// threads): the affine layer 64 × 784 → 256 + ReLU forward+backward 0.96× the time (0.90–1.05,
+/// 15 rounds) with 2 blocks each against 4; with 1 each 1.04× against 2; 256 × 1024 → 1024
+/// unchanged (0.99×, 1.00×).
+const TWO_SPLIT_TASKS: usize = 2;
 
 /// [`matmul_two`] with the splits chosen by `choose` (the tests split products of any size).
 fn matmul_two_with<E: Element>(

@@ -187,32 +187,10 @@ conv_case!(
 );
 // Strided with enough wide positions (HO · ⌈(W + 2P)/S⌉ = 120 and 110) that the backward pass
 // computes dX plane by plane.
-conv_case!(
-    stride2_wide,
-    "s2p1_wide",
-    U2,
-    U3,
-    U20,
-    U22,
-    U4,
-    U3,
-    U3,
-    U2,
-    U1
-);
-conv_case!(
-    stride3_wide,
-    "s3p1_wide",
-    U2,
-    U2,
-    U30,
-    U31,
-    U3,
-    U3,
-    U3,
-    U3,
-    U1
-);
+#[rustfmt::skip]
+conv_case!(stride2_wide, "s2p1_wide", U2, U3, U20, U22, U4, U3, U3, U2, U1);
+#[rustfmt::skip]
+conv_case!(stride3_wide, "s3p1_wide", U2, U2, U30, U31, U3, U3, U3, U3, U1);
 
 /// Finite differences of `L = Σ conv(x) ∘ G` for one geometry, in f64.
 macro_rules! fd_case {
@@ -288,18 +266,8 @@ fd_case!(
     U0
 );
 // dX plane by plane (120 wide positions).
-fd_case!(
-    finite_differences_stride2_wide,
-    U2,
-    U3,
-    U20,
-    U22,
-    U4,
-    U3,
-    U3,
-    U2,
-    U1
-);
+#[rustfmt::skip]
+fd_case!(finite_differences_stride2_wide, U2, U3, U20, U22, U4, U3, U3, U2, U1);
 #[rustfmt::skip]
 fd_case!(
     finite_differences_pointwise,

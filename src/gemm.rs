@@ -703,6 +703,107 @@ pub(crate) fn matmul_padded<E: Element>(
     }
 }
 
+/// Whether [`matmul_xwt`] is the faster way to `x (m × k) · wᵀ` (`w` row-major `n × k`): a
+/// product for the gemm crate (from [`SMALL_MAX_FLOPS`]) with at least four times as many
+/// columns as rows, so that each of up to two column blocks is at least twice as wide as the
+/// batch is tall. The gemm crate packs its left operand by gathering it across rows on every
+/// call: `W`'s rows of a block when `dst` is the product, all of `X` when it is `Z = W·Xᵀ`, so
+/// the second packs less where a block has more columns than `X` has rows. Measured on the
+/// 2-core Intel VM (one core, the gemm crate alone, time with `Z` over time with `dst`; `(m,
+/// k, block of n)`): (32, 784, 128) 0.78×, (64, 784, 128) 0.83–0.87×, (64, 784, 256) 0.79×,
+/// (64, 512, 256) 0.63×, (64, 1000, 128) 0.86×, (64, 784, 512 of 1024) 0.72×; (64, 784, 64)
+/// 1.00×, (128, 784, 128) 0.98×, (256, 784, 128) 1.10×.
+pub(crate) fn xwt_pays(m: usize, n: usize, k: usize) -> bool {
+    2 * m * n * k >= SMALL_MAX_FLOPS && n >= 4 * m
+}
+
+/// `dst (m × n) = bias · 1ᵀ + x (m × k) · wᵀ` for a row-major `w` (`n` rows `w_rs` apart, of
+/// which the first `k` are read), computed as `Z = W·Xᵀ` (`n × m`, in `scratch`) and written
+/// into `dst` transposed: the orientation that packs `X` rather than `W` (see [`xwt_pays`]).
+/// `Z` is cut in row blocks (column blocks of `dst`), each at least twice as many rows as `m`
+/// has (at most [`SPLIT_TASKS`] blocks), by the shape alone, so the result is the same bits on
+/// any number of threads; each block is multiplied, then transposed into `dst` with the bias
+/// added by the task that made it, shared with the helpers where [`split`] would share the
+/// product. Each element is `(partial sums in order) + bias`: equal to a fill and an
+/// accumulating `matmul` to rounding, not bit for bit. `scratch` only grows: its old contents
+/// are overwritten by the product, never read.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_xwt<E: Element>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [E],
+    dst_rs: usize,
+    x: View<'_, E>,
+    w: &[E],
+    w_rs: usize,
+    bias: &[E],
+    scratch: &mut Vec<E>,
+) {
+    matmul_xwt_with([m, n, k], dst, dst_rs, x, w, w_rs, bias, scratch, split);
+}
+
+/// [`matmul_xwt`] with the split chosen by `choose` (the tests split products of any size).
+#[allow(clippy::too_many_arguments)]
+fn matmul_xwt_with<E: Element>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [E],
+    dst_rs: usize,
+    x: View<'_, E>,
+    w: &[E],
+    w_rs: usize,
+    bias: &[E],
+    scratch: &mut Vec<E>,
+    choose: impl FnOnce([usize; 3]) -> Option<Split>,
+) {
+    let wv = View::rows(w, w_rs);
+    assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
+    assert!(x.rows.is_none() && x.fits(m, k), "gemm: lhs out of bounds");
+    assert!(wv.fits(n, k), "gemm: rhs out of bounds");
+    assert!(bias.len() >= n, "gemm: bias too short");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if scratch.len() < n * m {
+        scratch.resize(n * m, E::zero());
+    }
+    // The blocks depend on the shape alone, never on who runs them: the gemm crate's sums for
+    // an element depend on where its block starts and ends, so a split chosen by the thread
+    // count would change the last bits with it.
+    let tasks = (n / (2 * m)).clamp(1, SPLIT_TASKS);
+    let parallel = tasks > 1 && choose([m, n, k]).is_some();
+    let xt = View::transposed(x.data, x.rs);
+    let (z, out) = (SharedDst(scratch.as_mut_ptr()), SharedDst(dst.as_mut_ptr()));
+    let task = |t: usize| {
+        let Range { start, end } = block(n, tasks, t);
+        if start == end {
+            return;
+        }
+        // SAFETY: rows `start..end` of `Z` (`m` long each, inside `scratch`, which holds
+        // `n · m`) belong to this block alone; `scratch` is borrowed mutably for the call.
+        let zb = unsafe { core::slice::from_raw_parts_mut(z.at(start * m), (end - start) * m) };
+        let wb = View::rows(w.get(start * w_rs..).unwrap_or_default(), w_rs);
+        let none = gemm_common::Parallelism::None;
+        // SAFETY: `zb` is this block's `(end − start) × m` rows, rows `m` apart, written by
+        // this task only (the product writes it without reading it); the views fit their
+        // slices (asserted above: a block of `w`'s rows is inside `w`).
+        unsafe { on_gemm_crate([end - start, m, k], zb.as_mut_ptr(), m, false, wb, xt, none) };
+        let bias = &bias[start..end];
+        for i in 0..m {
+            // SAFETY: columns `start..end` of row `i < m` of `dst` (which fits `m × n`, rows
+            // `dst_rs` apart) are this block's alone; `dst` is borrowed mutably for the call.
+            let row =
+                unsafe { core::slice::from_raw_parts_mut(out.at(i * dst_rs + start), end - start) };
+            for ((d, zr), &b) in row.iter_mut().zip(zb.chunks_exact(m)).zip(bias) {
+                *d = zr[i] + b;
+            }
+        }
+    };
+    if parallel {
+        crate::par::for_tasks(tasks, task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
 /// The destination of a product split in blocks (or the padded copy of `matmul_padded`),
 /// shared by the blocks' tasks.
 struct SharedDst<E>(*mut E);
@@ -1267,6 +1368,80 @@ mod tests {
                 assert_eq!(fresh2, naive(m2, n2, k2, a2v, b2v), "{q:?} fresh");
             }
         }
+    }
+
+    #[test]
+    fn a_transposed_product_matches_the_definition_and_its_bits_do_not_depend_on_the_split() {
+        // `matmul_xwt` (Z = W·Xᵀ, transposed into dst) on values whose sums round (f64 and
+        // f32), shared with the helpers (forced, and as `split` chooses) and not: the same bits
+        // every time, and close to the definition; dst rows longer than n, w rows longer than
+        // k, stale (NaN) scratch. (m, n, k): the affine benchmark's, a batch of 1, odd sizes.
+        fn check<E: Element + core::fmt::Debug>(m: usize, n: usize, k: usize, tol: f64) {
+            let wave = |len: usize, f: f64| -> Vec<E> {
+                (0..len)
+                    .map(|i| E::from((i as f64 * f + 0.3).sin()).unwrap())
+                    .collect()
+            };
+            let (dst_rs, w_rs) = (n + 3, k + 5);
+            let (x, w, bias) = (wave(m * k, 0.37), wave(n * w_rs, 0.71), wave(n, 1.3));
+            let xv = View::rows(&x, k);
+            let mut first: Option<Vec<E>> = None;
+            for tasks in [None, Some(0), Some(4)] {
+                let mut dst = vec![E::zero(); m * dst_rs];
+                let mut scratch = vec![E::from(f64::NAN).unwrap(); 7];
+                let choose = |mnk: [usize; 3]| match tasks {
+                    None => split(mnk),
+                    Some(0) => None,
+                    Some(tasks) => Some(Split {
+                        by_rows: false,
+                        len: n,
+                        tasks,
+                    }),
+                };
+                matmul_xwt_with(
+                    [m, n, k],
+                    &mut dst,
+                    dst_rs,
+                    xv,
+                    &w,
+                    w_rs,
+                    &bias,
+                    &mut scratch,
+                    choose,
+                );
+                for (i, row) in dst.chunks(dst_rs).enumerate() {
+                    for (j, &got) in row[..n].iter().enumerate() {
+                        let dot: f64 = (0..k)
+                            .map(|p| {
+                                x[i * k + p].to_f64().unwrap() * w[j * w_rs + p].to_f64().unwrap()
+                            })
+                            .sum();
+                        let want = bias[j].to_f64().unwrap() + dot;
+                        let err = (got.to_f64().unwrap() - want).abs();
+                        assert!(
+                            err <= tol * (1.0 + want.abs()),
+                            "({m}, {n}, {k}) [{i}, {j}]: {err}"
+                        );
+                    }
+                }
+                let dst: Vec<E> = dst.chunks(dst_rs).flat_map(|r| r[..n].to_vec()).collect();
+                match &first {
+                    None => first = Some(dst),
+                    Some(f) => assert!(f == &dst, "({m}, {n}, {k}), split {tasks:?}"),
+                }
+            }
+        }
+        for (m, n, k) in [
+            (64, 256, 784),
+            (1, 600, 4000),
+            (5, 500, 1000),
+            (16, 130, 1100),
+        ] {
+            assert!(xwt_pays(m, n, k), "({m}, {n}, {k})");
+            check::<f64>(m, n, k, 1e-12);
+            check::<f32>(m, n, k, 1e-4);
+        }
+        assert!(!xwt_pays(128, 256, 784) && !xwt_pays(8, 256, 784));
     }
 
     #[test]

@@ -16,9 +16,14 @@ use core::mem::MaybeUninit;
 use super::View;
 use crate::tensor::Element;
 
-/// Depth of one block: a packed `KC × NR` panel of B (16 KiB of f32 on AVX-512) stays in the L1
-/// data cache while every tile of its columns reads it.
-const KC: usize = 128;
+/// Depth of one block: a packed `KC × NR` panel of B (24 KiB of f32 on AVX-512) stays in the L1
+/// data cache (48 KiB on the Intel VM) while every tile of its columns reads it. Each block
+/// stores its tiles and the next reloads them: against 128, this depth took the strided
+/// convolution of the benchmark (depth 144: one block instead of two) 0.96× the time forward
+/// and 0.97× forward+backward, LeNet's first convolution (its `dW` of depth 576 in 3 blocks
+/// instead of 5) 0.96× and 0.97× (A/B, 9 rounds); 256 gave no more (LeNet-5's step forward
+/// 1.05×).
+const KC: usize = 192;
 /// Depth of one step of the blocked transposition of B (`KC` is a multiple of it).
 const KT: usize = 16;
 

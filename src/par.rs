@@ -901,24 +901,25 @@ mod tests {
         // Passes of 1 to 40 chunks run by the caller and one helper thread: every chunk runs
         // once, each thread's chunks form one run around the ring from the pass's start, and
         // the next pass (from `turn_word`/`turn_from`) sends each thread back the way it
-        // came, from the chunk it ran last. The caller waits in its first chunk until the
-        // helper has run one, so both sides take part in every pass of 2 chunks or more.
+        // came, from the chunk it ran last. Each side waits in its first chunk until the other
+        // has started one, so both take part in every pass of 2 chunks or more, however the
+        // threads are scheduled (with only the caller waiting, a helper that ran while the
+        // caller was descheduled could take every chunk).
         let mut word = 0;
         for chunks in (1..=40).chain([64; 6]) {
             let (start, down) = turn_from(word, chunks);
             assert!(start < chunks);
             let order: Mutex<Vec<(bool, usize)>> = Mutex::new(Vec::new());
-            let helper_ran = AtomicUsize::new(0);
+            let started = [AtomicUsize::new(0), AtomicUsize::new(0)];
             let slow = |from_back: bool, i: usize| {
                 order.lock().unwrap().push((from_back, i));
-                if from_back {
-                    helper_ran.fetch_add(1, SeqCst);
-                } else if chunks >= 2 {
+                started[usize::from(from_back)].fetch_add(1, SeqCst);
+                if chunks >= 2 {
                     let t = Instant::now();
-                    while helper_ran.load(SeqCst) == 0 {
+                    while started[usize::from(!from_back)].load(SeqCst) == 0 {
                         assert!(
                             t.elapsed() < Duration::from_secs(10),
-                            "the helper never ran"
+                            "the other side never ran"
                         );
                         std::hint::spin_loop();
                     }

@@ -738,10 +738,12 @@ pub(crate) fn matmul_xwt<E: Element>(
     bias: &[E],
     scratch: &mut Vec<E>,
 ) {
-    matmul_xwt_with([m, n, k], dst, dst_rs, x, w, w_rs, bias, scratch, split);
+    let share = |mnk| split(mnk).is_some();
+    matmul_xwt_with([m, n, k], dst, dst_rs, x, w, w_rs, bias, scratch, share);
 }
 
-/// [`matmul_xwt`] with the split chosen by `choose` (the tests split products of any size).
+/// [`matmul_xwt`], its blocks shared with the helpers when `share` says so (asked only for a
+/// product of more than one block; the tests share products of any size, or none).
 #[allow(clippy::too_many_arguments)]
 fn matmul_xwt_with<E: Element>(
     [m, n, k]: [usize; 3],
@@ -752,7 +754,7 @@ fn matmul_xwt_with<E: Element>(
     w_rs: usize,
     bias: &[E],
     scratch: &mut Vec<E>,
-    choose: impl FnOnce([usize; 3]) -> Option<Split>,
+    share: impl FnOnce([usize; 3]) -> bool,
 ) {
     let wv = View::rows(w, w_rs);
     assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
@@ -769,7 +771,7 @@ fn matmul_xwt_with<E: Element>(
     // an element depend on where its block starts and ends, so a split chosen by the thread
     // count would change the last bits with it.
     let tasks = (n / (2 * m)).clamp(1, SPLIT_TASKS);
-    let parallel = tasks > 1 && choose([m, n, k]).is_some();
+    let parallel = tasks > 1 && share([m, n, k]);
     let xt = View::transposed(x.data, x.rs);
     let (z, out) = (SharedDst(scratch.as_mut_ptr()), SharedDst(dst.as_mut_ptr()));
     let task = |t: usize| {
@@ -1386,18 +1388,10 @@ mod tests {
             let (x, w, bias) = (wave(m * k, 0.37), wave(n * w_rs, 0.71), wave(n, 1.3));
             let xv = View::rows(&x, k);
             let mut first: Option<Vec<E>> = None;
-            for tasks in [None, Some(0), Some(4)] {
+            for shared in [None, Some(false), Some(true)] {
                 let mut dst = vec![E::zero(); m * dst_rs];
                 let mut scratch = vec![E::from(f64::NAN).unwrap(); 7];
-                let choose = |mnk: [usize; 3]| match tasks {
-                    None => split(mnk),
-                    Some(0) => None,
-                    Some(tasks) => Some(Split {
-                        by_rows: false,
-                        len: n,
-                        tasks,
-                    }),
-                };
+                let share = |mnk: [usize; 3]| shared.unwrap_or_else(|| split(mnk).is_some());
                 matmul_xwt_with(
                     [m, n, k],
                     &mut dst,
@@ -1407,7 +1401,7 @@ mod tests {
                     w_rs,
                     &bias,
                     &mut scratch,
-                    choose,
+                    share,
                 );
                 for (i, row) in dst.chunks(dst_rs).enumerate() {
                     for (j, &got) in row[..n].iter().enumerate() {
@@ -1427,7 +1421,7 @@ mod tests {
                 let dst: Vec<E> = dst.chunks(dst_rs).flat_map(|r| r[..n].to_vec()).collect();
                 match &first {
                     None => first = Some(dst),
-                    Some(f) => assert!(f == &dst, "({m}, {n}, {k}), split {tasks:?}"),
+                    Some(f) => assert!(f == &dst, "({m}, {n}, {k}), shared {shared:?}"),
                 }
             }
         }

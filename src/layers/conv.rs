@@ -613,21 +613,24 @@ impl Geom {
     /// matrix of the group's channels by (tap of the phase, filter of the group).
     fn phase_weights<E: Element>(&self, weight: &[E], out: &mut [E]) {
         let (cg, kg, taps) = (self.c / self.groups, self.group_k(), self.hf * self.wf);
-        let mut out = out.iter_mut();
+        let mut at = 0;
         for group in 0..self.groups {
             for phase in self.phase_list() {
                 for c in 0..cg {
                     for (i, j, _) in self.phase_taps(phase) {
                         for k in group * kg..(group + 1) * kg {
-                            let w = weight[(k * cg + c) * taps + i * self.wf + j];
-                            if let Some(o) = out.next() {
-                                *o = w;
-                            }
+                            out[at] = weight[(k * cg + c) * taps + i * self.wf + j];
+                            at += 1;
                         }
                     }
                 }
             }
         }
+        debug_assert_eq!(
+            at,
+            out.len(),
+            "conv: the weight in phase order fills its room"
+        );
     }
 
     /// One sample's `dx` from its padded wide output gradient `wide` ([`Geom::dy_pitch`]),
@@ -665,18 +668,16 @@ impl Geom {
                     }
                     continue;
                 }
-                if len == 0 {
-                    (w_at, t_at) = (w_at + cg * depth, t_at + depth);
-                    continue;
+                if len > 0 {
+                    matmul(
+                        [cg, len, depth],
+                        &mut dq[first..],
+                        s * s * plane,
+                        false,
+                        View::rows(&wp[w_at..w_at + cg * depth], depth),
+                        View::table(wide, &table[t_at..t_at + depth]),
+                    );
                 }
-                matmul(
-                    [cg, len, depth],
-                    &mut dq[first..],
-                    s * s * plane,
-                    false,
-                    View::rows(&wp[w_at..w_at + cg * depth], depth),
-                    View::table(wide, &table[t_at..t_at + depth]),
-                );
                 (w_at, t_at) = (w_at + cg * depth, t_at + depth);
             }
         }

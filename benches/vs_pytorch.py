@@ -201,14 +201,28 @@ def build():
 
 
 def cpu_model():
+    """The CPU as /proc/cpuinfo names it, with what a ratio depends on: the vendor's family and
+    model (a virtual machine's model name is often just "AMD EPYC"), AVX-512, and whether it is
+    a virtual machine."""
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                info[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    name = info.get("model name") or platform.processor() or "unknown CPU"
+    if "cpu family" not in info:
+        return name
+    flags = info.get("flags", "").split()
+    extra = [f"{info.get('vendor_id', '?')} family {info['cpu family']} model {info.get('model', '?')}"]
+    extra.append("AVX-512" if "avx512f" in flags else "no AVX-512")
+    if "hypervisor" in flags:
+        extra.append("virtual machine")
+    return f"{name} ({', '.join(extra)})"
 
 
 def fmt_time(s):

@@ -336,7 +336,8 @@ impl Context {
 
 /// The buffers of one layer's training step: its output (shape `Y`), the gradient it passes
 /// down (shape `X`, the input's), and what its backward pass keeps (`Keep`: pooling indices, a
-/// dropout mask, a convolution's lowered input). Grown on first use, then reused.
+/// dropout mask, a ReLU's bits of where the gradient passes, a convolution's lowered input).
+/// Grown on first use, then reused.
 ///
 /// The `Work` of most layers; a layer of your own uses it so (see the
 /// [guide](crate::guide#write-a-layer-of-your-own)):
@@ -344,9 +345,11 @@ impl Context {
 /// ```
 /// use shaped::{typenum::*, Context, LayerWork, Module, ReLU, Tensor};
 /// let x = Tensor::<(U2, U3)>::from_vec(vec![-1.0, 2.0, -3.0, 4.0, -5.0, 6.0])?;
-/// let mut work: LayerWork<(U2, U3), (U2, U3), f32> = LayerWork::default();
+/// // A ReLU keeps one bit per element (64 to a word): where its gradient passes.
+/// let mut work: LayerWork<(U2, U3), (U2, U3), f32, Vec<u64>> = LayerWork::default();
 /// ReLU.forward_train(&x, &mut work, &mut Context::new(0));
 /// assert_eq!(work.out.as_slice(), &[0.0, 2.0, 0.0, 4.0, 0.0, 6.0]); // the output, kept
+/// assert_eq!(work.keep, vec![0b101010]); // elements 1, 3 and 5 pass the gradient
 /// ReLU.backward_train(&x, &Tensor::<(U2, U3)>::full(1.0), &mut work, &mut (), true);
 /// assert_eq!(work.dx.as_slice(), &[0.0, 1.0, 0.0, 1.0, 0.0, 1.0]); // the gradient passed down
 /// # Ok::<(), shaped::ShapeError>(())

@@ -735,6 +735,37 @@ pub(crate) fn for_chunks_mut<E: Send>(y: &mut [E], f: impl Fn(Range<usize>, &mut
     });
 }
 
+/// Calls `f(range, &mut y[range], &mut bits[words])` for disjoint ranges covering `y`, as
+/// [`for_chunks_mut`], where `bits` holds one bit per element of `y`, 64 to a word (element
+/// `i` is bit `i % 64` of word `i / 64`), and `words` are the words of `range`: every range
+/// starts on a word, so no two share one.
+///
+/// # Panics
+///
+/// If `bits` is not `⌈y.len() / 64⌉` words long.
+pub(crate) fn for_chunks_mut_bits<E: Send>(
+    y: &mut [E],
+    bits: &mut [u64],
+    f: impl Fn(Range<usize>, &mut [E], &mut [u64]) + Sync,
+) {
+    const { assert!(CHUNK.is_multiple_of(64)) };
+    let len = y.len();
+    assert_eq!(bits.len(), len.div_ceil(64), "one bit per element");
+    let (out, words) = (Out::new(y), Out::new(bits));
+    for_ranges(len, |r| {
+        // SAFETY: `for_ranges` hands out each range of `0..len` once, each starting at 0 or at
+        // a multiple of `CHUNK` (of 64), so the ranges and their words are disjoint parts of
+        // the two buffers, borrowed mutably for the whole call.
+        let (chunk, w) = unsafe {
+            (
+                out.slice(r.clone()),
+                words.slice(r.start / 64..r.end.div_ceil(64)),
+            )
+        };
+        f(r, chunk, w)
+    });
+}
+
 /// Every element of `y` set to `value`: a memory-bound pass like the others, shared from the
 /// same size.
 pub(crate) fn fill<E: Copy + Send + Sync>(y: &mut [E], value: E) {

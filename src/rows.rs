@@ -310,6 +310,118 @@ fn unwiden_f32(geom: Unwiden, y: &mut [f32], wide: &[f32], bias: Option<&[f32]>)
     geom.run(y, wide, bias, add_scalar_portable);
 }
 
+/// `y = relu(x)`, and in `mask` bit `i % 64` of word `i / 64` set where the gradient passes
+/// (`!(x ≤ 0)`, NaN included, as the ReLU's gradient), the bits past `x.len()` clear: one word per
+/// 64 elements, `⌈len/64⌉` of them.
+pub(crate) fn relu_masked<E: Element>(x: &[E], y: &mut [E], mask: &mut [u64]) {
+    debug_assert!(x.len() == y.len() && mask.len() == x.len().div_ceil(64));
+    #[cfg(target_arch = "x86_64")]
+    if let Some(isa) = x86::Avx512::detect()
+        && let (Some(x), Some(y)) = (cast::<E, f32>(x), cast_mut::<E, f32>(&mut *y))
+    {
+        return isa.relu_masked(x, y, mask);
+    }
+    relu_masked_portable(x, y, mask);
+}
+
+fn relu_masked_portable<E: Element>(x: &[E], y: &mut [E], mask: &mut [u64]) {
+    for ((x, y), word) in x.chunks(64).zip(y.chunks_mut(64)).zip(mask) {
+        let mut bits = 0;
+        for (j, (&v, y)) in x.iter().zip(y).enumerate() {
+            *y = if v <= E::zero() { E::zero() } else { v };
+            // Set unless `v ≤ 0`: NaN passes, as in the ReLU's gradient.
+            let stops = v <= E::zero();
+            bits |= u64::from(!stops) << j;
+        }
+        *word = bits;
+    }
+}
+
+/// `dx = dy` where `mask` (as [`relu_masked`] wrote it) has the element's bit, else 0: the
+/// gradient of the forward pass that wrote the mask, bit for bit the one computed from `x`.
+pub(crate) fn relu_grad_masked<E: Element>(dy: &[E], mask: &[u64], dx: &mut [E]) {
+    debug_assert!(dy.len() == dx.len() && mask.len() >= dx.len().div_ceil(64));
+    #[cfg(target_arch = "x86_64")]
+    if let Some(isa) = x86::Avx512::detect()
+        && let (Some(dy), Some(dx)) = (cast::<E, f32>(dy), cast_mut::<E, f32>(&mut *dx))
+    {
+        return isa.relu_grad_masked(dy, mask, dx);
+    }
+    relu_grad_masked_portable(dy, mask, dx);
+}
+
+fn relu_grad_masked_portable<E: Element>(dy: &[E], mask: &[u64], dx: &mut [E]) {
+    for ((dy, dx), &bits) in dy.chunks(64).zip(dx.chunks_mut(64)).zip(mask) {
+        for (j, (&g, d)) in dy.iter().zip(dx).enumerate() {
+            *d = if bits >> j & 1 == 1 { g } else { E::zero() };
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86_bits {
+    use core::arch::x86_64::*;
+
+    use super::x86::Avx512;
+
+    impl Avx512 {
+        /// [`super::relu_masked`] on `f32`, 16 lanes at a time: the compare that makes the
+        /// mask also selects the output (`x` where the bit is set, else 0, so NaN is kept).
+        pub(super) fn relu_masked(self, x: &[f32], y: &mut [f32], mask: &mut [u64]) {
+            #[target_feature(enable = "avx512f")]
+            fn run(x: &[f32], y: &mut [f32], mask: &mut [u64]) {
+                let whole = x.len() / 64;
+                let zero = _mm512_setzero_ps();
+                for (w, word) in mask[..whole].iter_mut().enumerate() {
+                    let mut bits = 0u64;
+                    for q in 0..4 {
+                        let i = w * 64 + q * 16;
+                        // SAFETY: `i + 16 ≤ whole · 64 ≤ len` of `x` and of `y` (asserted
+                        // equal by the caller).
+                        unsafe {
+                            let v = _mm512_loadu_ps(x.as_ptr().add(i));
+                            let k = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(v, zero);
+                            _mm512_storeu_ps(y.as_mut_ptr().add(i), _mm512_maskz_mov_ps(k, v));
+                            bits |= u64::from(k) << (q * 16);
+                        }
+                    }
+                    *word = bits;
+                }
+                let tail = whole * 64;
+                super::relu_masked_portable(&x[tail..], &mut y[tail..], &mut mask[whole..]);
+            }
+            assert!(x.len() == y.len() && mask.len() == x.len().div_ceil(64));
+            // SAFETY: `self` exists, so the CPU has AVX-512F.
+            unsafe { run(x, y, mask) }
+        }
+
+        /// [`super::relu_grad_masked`] on `f32`, 16 lanes at a time.
+        pub(super) fn relu_grad_masked(self, dy: &[f32], mask: &[u64], dx: &mut [f32]) {
+            #[target_feature(enable = "avx512f")]
+            fn run(dy: &[f32], mask: &[u64], dx: &mut [f32]) {
+                let whole = dx.len() / 64;
+                for (w, &bits) in mask[..whole].iter().enumerate() {
+                    for q in 0..4 {
+                        let i = w * 64 + q * 16;
+                        let k = (bits >> (q * 16)) as __mmask16;
+                        // SAFETY: `i + 16 ≤ whole · 64 ≤ len` of `dy` and of `dx` (asserted
+                        // equal by the caller).
+                        unsafe {
+                            let g = _mm512_loadu_ps(dy.as_ptr().add(i));
+                            _mm512_storeu_ps(dx.as_mut_ptr().add(i), _mm512_maskz_mov_ps(k, g));
+                        }
+                    }
+                }
+                let tail = whole * 64;
+                super::relu_grad_masked_portable(&dy[tail..], &mask[whole..], &mut dx[tail..]);
+            }
+            assert!(dy.len() == dx.len() && mask.len() >= dx.len().div_ceil(64));
+            // SAFETY: `self` exists, so the CPU has AVX-512F.
+            unsafe { run(dy, mask, dx) }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use core::arch::x86_64::*;
@@ -478,6 +590,78 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lengths around the 16-lane vectors and 64-bit words, every sign, zeros of both signs,
+    /// NaN and infinities, in both element types (f32 runs the AVX-512 kernels where the CPU
+    /// has them): the output is `max(0, x)` with NaN kept, the mask has bit `i` set exactly
+    /// where `!(x ≤ 0)` and none past the end, and the gradient read through the mask is the
+    /// one computed from `x`, bit for bit (a NaN `dy` where `x ≤ 0` gives 0).
+    #[test]
+    fn the_relu_mask_holds_where_the_gradient_passes() {
+        fn run<E: Element>() {
+            let specials = [
+                E::zero(),
+                -E::zero(),
+                E::nan(),
+                E::infinity(),
+                E::neg_infinity(),
+            ];
+            for len in [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 200, 1000] {
+                let x: Vec<E> = (0..len)
+                    .map(|i| match i % 7 {
+                        0..=4 if i % 3 == 0 => specials[i % 5],
+                        _ => E::from(((i * 37) % 19) as f64 - 9.0).unwrap(),
+                    })
+                    .collect();
+                let dy: Vec<E> = (0..len)
+                    .map(|i| {
+                        if i % 11 == 0 {
+                            E::nan()
+                        } else {
+                            E::from(i as f64 + 0.5).unwrap()
+                        }
+                    })
+                    .collect();
+                let mut y = vec![E::from(7.0).unwrap(); len];
+                let mut mask = vec![u64::MAX; len.div_ceil(64)];
+                relu_masked(&x, &mut y, &mut mask);
+                for i in 0..len {
+                    let passes = x[i].partial_cmp(&E::zero()) != Some(core::cmp::Ordering::Less)
+                        && x[i].partial_cmp(&E::zero()) != Some(core::cmp::Ordering::Equal);
+                    assert_eq!(
+                        mask[i / 64] >> (i % 64) & 1 == 1,
+                        passes,
+                        "bit {i} of {len}"
+                    );
+                    let want = if passes { x[i] } else { E::zero() };
+                    assert!(
+                        y[i] == want && y[i].is_sign_negative() == want.is_sign_negative()
+                            || y[i].is_nan() && want.is_nan(),
+                        "y[{i}] of {len}"
+                    );
+                }
+                if len % 64 != 0 {
+                    assert_eq!(
+                        mask[len / 64] >> (len % 64),
+                        0,
+                        "bits past the end of {len}"
+                    );
+                }
+                let mut dx = vec![E::from(7.0).unwrap(); len];
+                relu_grad_masked(&dy, &mask, &mut dx);
+                for i in 0..len {
+                    let want = if x[i] <= E::zero() { E::zero() } else { dy[i] };
+                    assert!(
+                        dx[i] == want && dx[i].is_sign_negative() == want.is_sign_negative()
+                            || dx[i].is_nan() && want.is_nan(),
+                        "dx[{i}] of {len}"
+                    );
+                }
+            }
+        }
+        run::<f32>();
+        run::<f64>();
+    }
 
     /// Every row length from 0 to 40, paddings 0 to 3, a few row counts, both element types
     /// (f32 runs the AVX-512 kernels where the CPU has them), against the definition: plane

@@ -463,7 +463,8 @@ fn run(chunks: usize, turns: bool, f: &(dyn Fn(usize) + Sync)) {
 }
 
 /// Runs `f(range)` over `0..len` in chunks, in parallel when `len` is at least
-/// [`PARALLEL_MIN_ELEMS`].
+/// [`PARALLEL_MIN_ELEMS`]. Every range starts at 0 or at a multiple of [`CHUNK`] (which
+/// [`for_chunks_mut_bits`] and the ReLU's mask rely on).
 pub(crate) fn for_ranges(len: usize, f: impl Fn(Range<usize>) + Sync) {
     let turns = len >= TURN_MIN_ELEMS;
     // A pass that turns does so on one thread as well (`run` alone).
@@ -753,6 +754,7 @@ pub(crate) fn for_chunks_mut_bits<E: Send>(
     assert_eq!(bits.len(), len.div_ceil(64), "one bit per element");
     let (out, words) = (Out::new(y), Out::new(bits));
     for_ranges(len, |r| {
+        assert!(r.start.is_multiple_of(64), "a chunk off a word");
         // SAFETY: `for_ranges` hands out each range of `0..len` once, each starting at 0 or at
         // a multiple of `CHUNK` (of 64), so the ranges and their words are disjoint parts of
         // the two buffers, borrowed mutably for the whole call.

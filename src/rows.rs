@@ -370,6 +370,7 @@ mod x86_bits {
         pub(super) fn relu_masked(self, x: &[f32], y: &mut [f32], mask: &mut [u64]) {
             #[target_feature(enable = "avx512f")]
             fn run(x: &[f32], y: &mut [f32], mask: &mut [u64]) {
+                assert!(x.len() == y.len() && mask.len() == x.len().div_ceil(64));
                 let whole = x.len() / 64;
                 let zero = _mm512_setzero_ps();
                 for (w, word) in mask[..whole].iter_mut().enumerate() {
@@ -390,7 +391,6 @@ mod x86_bits {
                 let tail = whole * 64;
                 super::relu_masked_portable(&x[tail..], &mut y[tail..], &mut mask[whole..]);
             }
-            assert!(x.len() == y.len() && mask.len() == x.len().div_ceil(64));
             // SAFETY: `self` exists, so the CPU has AVX-512F.
             unsafe { run(x, y, mask) }
         }
@@ -399,6 +399,7 @@ mod x86_bits {
         pub(super) fn relu_grad_masked(self, dy: &[f32], mask: &[u64], dx: &mut [f32]) {
             #[target_feature(enable = "avx512f")]
             fn run(dy: &[f32], mask: &[u64], dx: &mut [f32]) {
+                assert!(dy.len() == dx.len() && mask.len() >= dx.len().div_ceil(64));
                 let whole = dx.len() / 64;
                 for (w, &bits) in mask[..whole].iter().enumerate() {
                     for q in 0..4 {
@@ -415,7 +416,6 @@ mod x86_bits {
                 let tail = whole * 64;
                 super::relu_grad_masked_portable(&dy[tail..], &mask[whole..], &mut dx[tail..]);
             }
-            assert!(dy.len() == dx.len() && mask.len() >= dx.len().div_ceil(64));
             // SAFETY: `self` exists, so the CPU has AVX-512F.
             unsafe { run(dy, mask, dx) }
         }
@@ -614,12 +614,11 @@ mod tests {
                     })
                     .collect();
                 let dy: Vec<E> = (0..len)
-                    .map(|i| {
-                        if i % 11 == 0 {
-                            E::nan()
-                        } else {
-                            E::from(i as f64 + 0.5).unwrap()
-                        }
+                    .map(|i| match i % 11 {
+                        0 => E::nan(),
+                        1 => -E::zero(),
+                        2 => E::neg_infinity(),
+                        _ => E::from(i as f64 - 100.5).unwrap(),
                     })
                     .collect();
                 let mut y = vec![E::from(7.0).unwrap(); len];

@@ -135,7 +135,12 @@ impl<'a, E> View<'a, E> {
 /// and on a shared machine a descheduled worker stalls the whole product. Measured on the
 /// 2-core Intel VM (`Affine::forward_train`, back to back so that the helper is looking for
 /// work; time on two threads over one): (32, 128, 128) 0.81×, (64, 128, 128) 1.03×,
-/// (64, 256, 128) 0.75×, (64, 256, 256) 0.64×: shared from 4 MFLOP on.
+/// (64, 256, 128) 0.75×, (64, 256, 256) 0.64×: shared from 4 MFLOP on. On the 2-core Zen 5
+/// VM (`set_num_threads` alternated in one process) the products alone gained below it too,
+/// (32, 128, 128) 0.70× and (64, 128, 128) 0.68× with the cutoff at 0.5 MFLOP, but whole
+/// training steps did not: with 1 MFLOP the digits CNN's step took 1.10× the time (its 32 ×
+/// 512 → 64 layer shared) and LeNet-5's 1.01× (runs of a training step alternated in one
+/// process, medians of 700–6,700 pairs). So 4 MFLOP on both.
 const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 
 /// A parallel product is split into column blocks of `dst`, each computed on one thread by

@@ -41,7 +41,10 @@ use crate::tensor::Element;
 /// Below this many elements an element-wise pass runs on the calling thread. Measured on the
 /// 2-core Intel VM (f32 `ReLU::forward_into`, back to back, so the helper is looking for work;
 /// time on two threads over one, medians of 9 interleaved rounds): 16 Ki elements 1.04×, 32 Ki
-/// 0.76×, 64 Ki 0.66×, 128 Ki 0.64×, 256 Ki 0.37×.
+/// 0.76×, 64 Ki 0.66×, 128 Ki 0.64×, 256 Ki 0.37×. On the 2-core Zen 5 VM (`set_num_threads`
+/// alternated in one process, medians of 7,000–500,000 pairs, with the cutoff lowered to measure
+/// below it): 8 Ki 1.27×, 16 Ki 1.15×, 32 Ki 0.70×, 64 Ki 0.71×; with this cutoff, 128 Ki 0.53×,
+/// 256 Ki 0.47×. The same cutoff on both.
 pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 15;
 
 /// From this many elements an element-wise pass wakes a parked helper on its own (see

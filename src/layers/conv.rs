@@ -879,7 +879,8 @@ const PHASED_DX_MIN_POSITIONS: usize = 96;
 /// Below this many flops a pass runs on the calling thread. Measured on the 2-core Intel VM
 /// (`Conv::forward_train`, 3 → 16 channels, 3 × 3, 32², back to back so that the helper is
 /// looking for work; time on two threads over one, medians of 9 interleaved rounds): batch 2
-/// (1.8 MFLOP) 0.55×, 4 (3.5 MFLOP) 0.60×, 8 0.55×. (A batch of one is one task.)
+/// (1.8 MFLOP) 0.55×, 4 (3.5 MFLOP) 0.60×, 8 0.55×. (A batch of one is one task.) On the 2-core
+/// Zen 5 VM (`set_num_threads` alternated in one process): batch 2 0.53×, 4 0.51×, 8 0.50×.
 const PARALLEL_MIN_FLOPS: usize = 1_500_000;
 
 /// How a batch of `n` samples is split: `(tasks, samples per task)`.

@@ -311,8 +311,8 @@ fn unwiden_f32(geom: Unwiden, y: &mut [f32], wide: &[f32], bias: Option<&[f32]>)
 }
 
 /// `y = relu(x)`, and in `mask` bit `i % 64` of word `i / 64` set where the gradient passes
-/// (`!(x ≤ 0)`, NaN included, as the ReLU's gradient), the bits past `x.len()` clear: one word per
-/// 64 elements, `⌈len/64⌉` of them.
+/// (`!(x ≤ 0)`, NaN included, as the ReLU's gradient), the bits past `x.len()` clear: one word
+/// per 64 elements, `⌈len/64⌉` of them.
 pub(crate) fn relu_masked<E: Element>(x: &[E], y: &mut [E], mask: &mut [u64]) {
     debug_assert!(x.len() == y.len() && mask.len() == x.len().div_ceil(64));
     #[cfg(target_arch = "x86_64")]
@@ -328,9 +328,9 @@ fn relu_masked_portable<E: Element>(x: &[E], y: &mut [E], mask: &mut [u64]) {
     for ((x, y), word) in x.chunks(64).zip(y.chunks_mut(64)).zip(mask) {
         let mut bits = 0;
         for (j, (&v, y)) in x.iter().zip(y).enumerate() {
-            *y = if v <= E::zero() { E::zero() } else { v };
-            // Set unless `v ≤ 0`: NaN passes, as in the ReLU's gradient.
+            // Stopped where `v ≤ 0`: NaN passes (and is kept), as in the ReLU.
             let stops = v <= E::zero();
+            *y = if stops { E::zero() } else { v };
             bits |= u64::from(!stops) << j;
         }
         *word = bits;
@@ -378,7 +378,7 @@ mod x86_bits {
                     for q in 0..4 {
                         let i = w * 64 + q * 16;
                         // SAFETY: `i + 16 ≤ whole · 64 ≤ len` of `x` and of `y` (asserted
-                        // equal by the caller).
+                        // equal above).
                         unsafe {
                             let v = _mm512_loadu_ps(x.as_ptr().add(i));
                             let k = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(v, zero);
@@ -406,7 +406,7 @@ mod x86_bits {
                         let i = w * 64 + q * 16;
                         let k = (bits >> (q * 16)) as __mmask16;
                         // SAFETY: `i + 16 ≤ whole · 64 ≤ len` of `dy` and of `dx` (asserted
-                        // equal by the caller).
+                        // equal above).
                         unsafe {
                             let g = _mm512_loadu_ps(dy.as_ptr().add(i));
                             _mm512_storeu_ps(dx.as_mut_ptr().add(i), _mm512_maskz_mov_ps(k, g));
@@ -606,6 +606,10 @@ mod tests {
                 E::infinity(),
                 E::neg_infinity(),
             ];
+            // The same value, sign of zero included, or both NaN.
+            let same = |a: E, b: E| {
+                a == b && a.is_sign_negative() == b.is_sign_negative() || a.is_nan() && b.is_nan()
+            };
             for len in [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 200, 1000] {
                 let x: Vec<E> = (0..len)
                     .map(|i| match i % 7 {
@@ -625,19 +629,15 @@ mod tests {
                 let mut mask = vec![u64::MAX; len.div_ceil(64)];
                 relu_masked(&x, &mut y, &mut mask);
                 for i in 0..len {
-                    let passes = x[i].partial_cmp(&E::zero()) != Some(core::cmp::Ordering::Less)
-                        && x[i].partial_cmp(&E::zero()) != Some(core::cmp::Ordering::Equal);
+                    use core::cmp::Ordering::{Equal, Less};
+                    let passes = !matches!(x[i].partial_cmp(&E::zero()), Some(Less | Equal));
                     assert_eq!(
                         mask[i / 64] >> (i % 64) & 1 == 1,
                         passes,
                         "bit {i} of {len}"
                     );
                     let want = if passes { x[i] } else { E::zero() };
-                    assert!(
-                        y[i] == want && y[i].is_sign_negative() == want.is_sign_negative()
-                            || y[i].is_nan() && want.is_nan(),
-                        "y[{i}] of {len}"
-                    );
+                    assert!(same(y[i], want), "y[{i}] of {len}");
                 }
                 if len % 64 != 0 {
                     assert_eq!(
@@ -650,11 +650,7 @@ mod tests {
                 relu_grad_masked(&dy, &mask, &mut dx);
                 for i in 0..len {
                     let want = if x[i] <= E::zero() { E::zero() } else { dy[i] };
-                    assert!(
-                        dx[i] == want && dx[i].is_sign_negative() == want.is_sign_negative()
-                            || dx[i].is_nan() && want.is_nan(),
-                        "dx[{i}] of {len}"
-                    );
+                    assert!(same(dx[i], want), "dx[{i}] of {len}");
                 }
             }
         }

@@ -428,6 +428,50 @@ mod constructors {
     }
 
     #[test]
+    fn conv_new_bias_of_the_channels() {
+        let b = Tensor::<(U8,)>::full(0.5);
+        let conv = Conv::<U3, U8, U3, U3>::new(Tensor::zeros(), b);
+        assert_eq!(conv.forward(&Tensor::<(U1, U3, U3, U3)>::zeros()).as_slice(), &[0.5; 8]);
+    }
+
+    #[test]
+    fn affine_new_weight_of_another_element() {
+        let w = Tensor::<(U4, U3), f64>::full(0.5);
+        let layer = Affine::<U3, U4, f64>::new(w, Tensor::zeros());
+        let y = layer.forward(&Tensor::<(U1, U3), f64>::full(1.0));
+        assert_eq!(y.as_slice(), &[1.5f64; 4]);
+    }
+
+    #[test]
+    fn affine_new_bias_of_another_element() {
+        let b = Tensor::<(U4,), f32>::full(0.25);
+        let layer = Affine::<U3, U4, f32>::new(Tensor::zeros(), b);
+        assert_eq!(layer.bias.as_slice(), &[0.25f32; 4]);
+    }
+
+    #[test]
+    fn conv_new_weight_of_another_element() {
+        let w = Tensor::<(U8, U3, U3, U3), f32>::zeros();
+        let conv = Conv::<U3, U8, U3, U3, U1, U0, f32>::new(w, Tensor::zeros());
+        assert_eq!(conv.weight.dims(), [8, 3, 3, 3]);
+    }
+
+    #[test]
+    fn conv_new_bias_of_another_element() {
+        let b = Tensor::<(U8,), f32>::full(1.0);
+        let conv = Conv::<U3, U8, U3, U3, U1, U0, f32>::new(Tensor::zeros(), b);
+        assert_eq!(conv.bias.as_slice(), &[1.0f32; 8]);
+    }
+
+    #[test]
+    fn conv2d_new_weight_of_another_element() {
+        use shaped::Bias;
+        let w = Tensor::<(U8, U3, U3, U3), f32>::zeros();
+        let conv = Conv2d::<U3, U8, U3, U3, U1, U1, U1, U1, Bias, f32>::new(w, Tensor::zeros());
+        assert_eq!(conv.forward(&Tensor::<(U2, U3, U5, U5)>::zeros()).dims(), [2, 8, 5, 5]);
+    }
+
+    #[test]
     fn affine_new_bias_of_the_inputs() {
         let b = Tensor::<(U4,)>::zeros();
         let layer = Affine::<U3, U4>::new(Tensor::zeros(), b);
@@ -594,6 +638,13 @@ mod conv_options {
     }
 
     #[test]
+    fn conv2d_dilated_kernel_wider_than_padded_input() {
+        let conv = Conv2d::<U1, U4, U3, U3, U1, U0, U2>::new(Tensor::zeros(), Tensor::zeros());
+        let x = Tensor::<(U2, U1, U9, U6)>::zeros();
+        assert_eq!(conv.forward(&x).dims(), [2, 4, 5, 2]);
+    }
+
+    #[test]
     fn conv2d_zero_dilation() {
         let conv = Conv2d::<U1, U4, U3, U3, U1, U1, U1>::new(Tensor::zeros(), Tensor::zeros());
         let x = Tensor::<(U2, U1, U8, U8)>::zeros();
@@ -613,6 +664,13 @@ mod conv_options {
         let y = AvgPool2dHW::<U5, U3, U1, U1, U1, U1>::new().infer(&x);
         assert_eq!(y.dims(), [1, 1, 1, 4]);
     }
+
+    #[test]
+    fn padded_pool_window_wider_than_padded_input() {
+        let x = Tensor::<(U1, U1, U4, U3)>::zeros();
+        let y = AvgPool2dHW::<U3, U5, U1, U1, U1, U1>::new().infer(&x);
+        assert_eq!(y.dims(), [1, 1, 4, 1]);
+    }
 }
 
 #[test]
@@ -629,6 +687,20 @@ fn tensor_add_operator_other_shape() {
     let b = Tensor::<(U4, U3)>::full(2.0);
     let sum = &a + &b;
     assert_eq!(sum.as_slice(), &[3.0; 12]);
+}
+
+#[test]
+fn tensor_sub_other_shape() {
+    let a = Tensor::<(U4, U3)>::full(3.0);
+    let b = Tensor::<(U4, U3)>::full(2.0);
+    assert_eq!(a.sub(&b).as_slice(), &[1.0; 12]);
+}
+
+#[test]
+fn tensor_mul_other_shape() {
+    let a = Tensor::<(U4, U3)>::full(3.0);
+    let b = Tensor::<(U4, U3)>::full(2.0);
+    assert_eq!(a.mul(&b).as_slice(), &[6.0; 12]);
 }
 
 #[test]

@@ -141,7 +141,10 @@ impl Cells {
 /// the 2-core Intel VM (`MaxPool2d<U2>::forward_train` on random values, back to back so that
 /// the helper is looking for work; time on two threads over one, medians of 9 interleaved
 /// rounds): 4 Ki input elements 0.89×, 16 Ki 0.87×, 64 Ki 0.97×, 256 Ki 0.61×. (With the
-/// general loop, ~4 times slower, 4 Ki was 0.62×.)
+/// general loop, ~4 times slower, 4 Ki was 0.62×.) On the 2-core Zen 5 VM (`set_num_threads`
+/// alternated in one process, 300 pairs of 200 calls, the cutoff lowered to 1 Ki to measure
+/// below it): 2 Ki 0.85×, 4 Ki 0.67×, 16 Ki 0.60×, 64 Ki 0.55×, 256 Ki 0.58×. 4 Ki stays:
+/// below it the gain is a fraction of a µs, and on the Intel VM there was none.
 const POOL_PARALLEL_MIN: usize = 1 << 12;
 /// Input elements from which pooling wakes a parked helper on its own (see `par::share`).
 const POOL_WAKE_MIN: usize = 1 << 19;

@@ -431,7 +431,11 @@ mod constructors {
     fn conv_new_bias_of_the_channels() {
         let b = Tensor::<(U8,)>::full(0.5);
         let conv = Conv::<U3, U8, U3, U3>::new(Tensor::zeros(), b);
-        assert_eq!(conv.forward(&Tensor::<(U1, U3, U3, U3)>::zeros()).as_slice(), &[0.5; 8]);
+        assert_eq!(
+            conv.forward(&Tensor::<(U1, U3, U3, U3)>::zeros())
+                .as_slice(),
+            &[0.5; 8]
+        );
     }
 
     #[test]
@@ -468,7 +472,10 @@ mod constructors {
         use shaped::Bias;
         let w = Tensor::<(U8, U3, U3, U3), f32>::zeros();
         let conv = Conv2d::<U3, U8, U3, U3, U1, U1, U1, U1, Bias, f32>::new(w, Tensor::zeros());
-        assert_eq!(conv.forward(&Tensor::<(U2, U3, U5, U5)>::zeros()).dims(), [2, 8, 5, 5]);
+        assert_eq!(
+            conv.forward(&Tensor::<(U2, U3, U5, U5)>::zeros()).dims(),
+            [2, 8, 5, 5]
+        );
     }
 
     #[test]

@@ -74,7 +74,10 @@ fn every_rule_has_a_compile_fail_test() {
         .filter(|(rule, _)| !RUN_TIME_ONLY.iter().any(|(r, _)| r == rule))
         .filter(|(_, fails)| !snapshots.contains(&format!("{fails}<")))
         .collect();
-    assert!(missing.is_empty(), "(rule, failure) without a compile-fail test: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "(rule, failure) without a compile-fail test: {missing:?}"
+    );
 
     // A rule listed as checked at run time only is never a bound (`ShapeEq<_, Rule>`, …).
     let mut sources = vec![std::path::PathBuf::from(format!("{root}/src"))];

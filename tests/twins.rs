@@ -697,6 +697,15 @@ fn tensor_add_operator_other_shape() {
 }
 
 #[test]
+fn global_avg_pool_grad_other_shape() {
+    use shaped::GlobalAvgPool;
+    let x = Tensor::<(U2, U4, U3, U3)>::zeros();
+    let dy = Tensor::<(U2, U4)>::full(9.0);
+    let dx = GlobalAvgPool.backward(&x, &dy);
+    assert_eq!(dx.as_slice(), &[1.0; 72]); // dY / (H·W)
+}
+
+#[test]
 fn tensor_sub_other_shape() {
     let a = Tensor::<(U4, U3)>::full(3.0);
     let b = Tensor::<(U4, U3)>::full(2.0);

@@ -440,10 +440,10 @@ mod constructors {
 
     #[test]
     fn affine_new_weight_of_another_element() {
-        let w = Tensor::<(U4, U3), f64>::full(0.5);
-        let layer = Affine::<U3, U4, f64>::new(w, Tensor::zeros());
-        let y = layer.forward(&Tensor::<(U1, U3), f64>::full(1.0));
-        assert_eq!(y.as_slice(), &[1.5f64; 4]);
+        let w = Tensor::<(U4, U3), f32>::full(0.5);
+        let layer = Affine::<U3, U4, f32>::new(w, Tensor::zeros());
+        let y = layer.forward(&Tensor::<(U1, U3), f32>::full(1.0));
+        assert_eq!(y.as_slice(), &[1.5f32; 4]);
     }
 
     #[test]
@@ -455,9 +455,10 @@ mod constructors {
 
     #[test]
     fn conv_new_weight_of_another_element() {
-        let w = Tensor::<(U8, U3, U3, U3), f32>::zeros();
+        let w = Tensor::<(U8, U3, U3, U3), f32>::full(0.5);
         let conv = Conv::<U3, U8, U3, U3, U1, U0, f32>::new(w, Tensor::zeros());
-        assert_eq!(conv.weight.dims(), [8, 3, 3, 3]);
+        let y = conv.forward(&Tensor::<(U1, U3, U3, U3), f32>::full(1.0));
+        assert_eq!(y.as_slice(), &[13.5f32; 8]); // 27 taps of 0.5
     }
 
     #[test]
@@ -470,11 +471,41 @@ mod constructors {
     #[test]
     fn conv2d_new_weight_of_another_element() {
         use shaped::Bias;
-        let w = Tensor::<(U8, U3, U3, U3), f32>::zeros();
+        let w = Tensor::<(U8, U3, U3, U3), f32>::full(0.5);
         let conv = Conv2d::<U3, U8, U3, U3, U1, U1, U1, U1, Bias, f32>::new(w, Tensor::zeros());
+        let y = conv.forward(&Tensor::<(U1, U3, U1, U1), f32>::full(1.0));
+        assert_eq!(y.as_slice(), &[1.5f32; 8]); // the centre taps of 3 channels
         assert_eq!(
             conv.forward(&Tensor::<(U2, U3, U5, U5)>::zeros()).dims(),
             [2, 8, 5, 5]
+        );
+    }
+
+    #[test]
+    fn affine_new_weight_as_a_vec() -> Result<(), shaped::ShapeError> {
+        let layer = Affine::<U3, U2>::new(Tensor::from_vec(vec![0.5f32; 6])?, Tensor::zeros());
+        assert_eq!(
+            layer.forward(&Tensor::<(U1, U3)>::full(1.0)).as_slice(),
+            &[1.5; 2]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn affine_new_weight_with_a_dyn_dim() -> Result<(), shaped::ShapeError> {
+        let w = Tensor::<(U2, U3)>::from_vec(vec![0.0; 6])?;
+        let layer = Affine::<U3, U2>::new(w, Tensor::zeros());
+        assert_eq!(layer.weight.as_slice(), &[0.0; 6]);
+        Ok(())
+    }
+
+    #[test]
+    fn conv_new_bias_missing() {
+        let conv = Conv::<U3, U8, U3, U3>::new(Tensor::zeros(), Tensor::full(0.5));
+        assert_eq!(
+            conv.forward(&Tensor::<(U1, U3, U3, U3)>::zeros())
+                .as_slice(),
+            &[0.5; 8]
         );
     }
 
@@ -703,6 +734,60 @@ fn global_avg_pool_grad_other_shape() {
     let dy = Tensor::<(U2, U4)>::full(9.0);
     let dx = GlobalAvgPool.backward(&x, &dy);
     assert_eq!(dx.as_slice(), &[1.0; 72]); // dY / (H·W)
+}
+
+#[test]
+fn layer_without_init() {
+    use shaped::rand::{rngs::StdRng, Rng, SeedableRng};
+    use shaped::{Generator, Init};
+    #[derive(Debug, PartialEq)]
+    struct Gain(f32);
+    impl<R: Generator> Init<R> for Gain {
+        fn init(rng: &mut R) -> Self {
+            Gain(rng.random_range(0.5..1.5))
+        }
+    }
+    fn initialised<M: Init>(seed: u64) -> M {
+        M::init(&mut StdRng::seed_from_u64(seed))
+    }
+    let (layer, gain): (Affine<U2, U3>, Gain) = initialised(0);
+    assert_eq!(layer.weight.dims(), [3, 2]);
+    assert!((0.5..1.5).contains(&gain.0));
+    let again: (Affine<U2, U3>, Gain) = initialised(0);
+    assert_eq!((again.0.weight, again.1), (layer.weight, gain)); // one seed, one model
+}
+
+#[test]
+fn shape_cmp_other_rank() {
+    use shaped::rules::ShapeCmp;
+    use shaped::typenum::Bit;
+    fn same<A: ShapeCmp<B>, B>() -> bool {
+        <A::Same as Bit>::BOOL
+    }
+    assert!(same::<(U4, U3), (U4, U3)>());
+    assert!(!same::<(U4, U3), (U4, U2)>());
+}
+
+#[test]
+fn backward_train_given_a_vec() {
+    use shaped::{Context, Module, Params, Seeded};
+    let mut model = Affine::<U3, U2>::seeded(0);
+    let x = Tensor::<(U4, U3)>::zeros();
+    let mut work = Default::default();
+    let mut grads = model.zero_grads();
+    model.forward_train(&x, &mut work, &mut Context::new(0));
+    let dy = Tensor::<(U4, U2)>::full(1.0);
+    model.backward_train(&x, &dy, &mut work, &mut grads, true);
+    assert_eq!(grads.bias.as_slice(), &[4.0, 4.0]); // db = Σₙ dY
+}
+
+#[test]
+fn const_shape_of_a_dyn_dim() {
+    use shaped::ConstShape;
+    fn ones<S: ConstShape>() -> Tensor<S> {
+        Tensor::full(1.0)
+    }
+    assert_eq!(ones::<(U2, U3)>().as_slice(), &[1.0; 6]);
 }
 
 #[test]

@@ -144,7 +144,7 @@ impl Cells {
 /// general loop, ~4 times slower, 4 Ki was 0.62×.) On the 2-core Zen 5 VM (`set_num_threads`
 /// alternated in one process, 300 pairs of 200 calls, the cutoff lowered to 1 Ki to measure
 /// below it): 2 Ki 0.85×, 4 Ki 0.67×, 16 Ki 0.60×, 64 Ki 0.55×, 256 Ki 0.58×. 4 Ki stays:
-/// below it the gain is a fraction of a µs, and on the Intel VM there was none.
+/// below it the gain is a fraction of a µs (2 Ki of input is a pass of about 2 µs).
 const POOL_PARALLEL_MIN: usize = 1 << 12;
 /// Input elements from which pooling wakes a parked helper on its own (see `par::share`).
 const POOL_WAKE_MIN: usize = 1 << 19;

@@ -30,6 +30,14 @@
 //! - 16 filters × 1 row, weights broadcast from memory: 1.25–1.39×, 1.12× with the weights
 //!   transposed so that a filter's taps were adjacent.
 //! - 14 × 2: 1.01–1.07×; 8 × 2: 1.12×; 8 × 3: 1.12–1.31×; 6 × 4: 1.49–1.92×.
+//!
+//! Skipping the split (planes left as the last sample made them) takes 0.81× the time, but the
+//! split's own instructions are not that cost: on one thread, with its loads and vector stores
+//! sent to a 256-byte scratch instead (the plane rows still touched by their padding), the
+//! pass took 1.00×; a split on raw pointers 1.01×, with aligned stores 1.00×, without the
+//! next channel's prefetch 0.985×, with the next channel's plane rows prefetched for writing
+//! 1.035×. Splitting and multiplying a band of output rows at a time, so that the planes stay
+//! in L1, took 1.07× (bands of 8 rows), 1.14× (4) and 1.34× (2): the smaller products cost more.
 
 use core::marker::PhantomData;
 use core::ops::Range;

@@ -50,6 +50,7 @@ edits() {
 cpu=$(sed -n 's/^model name\t*: *//p' /proc/cpuinfo 2>/dev/null | head -1)
 echo "machine: ${cpu:-$(uname -m)}, $(nproc) cores"
 echo "rustc:   $(rustc --version)"
+echo "(after an edit: the median of 3 builds, and their range)"
 (cd "$root" && cargo fetch --quiet)
 
 lib=$(cd "$root" && export CARGO_TARGET_DIR="$work/lib-target" && timed cargo build --release)

@@ -5,7 +5,8 @@
 //! benchmark's strided convolution (`(32, 16, 32, 32)`, 32 filters 3 × 3, stride 2, one
 //! thread) splitting the input into its phase planes and copying the wide output back were a
 //! quarter of the forward pass. For `f32` on a CPU with AVX-512 a row is one or two vector
-//! shuffles instead. As the matrix kernels (`gemm::small::matmul`), the branch is on a
+//! shuffles instead, and a whole channel of rows of at most 32 elements is split by one loop
+//! that writes each plane row whole, its zero edges included (`Short`). As the matrix kernels (`gemm::small::matmul`), the branch is on a
 //! constant of the element type, so the `f32` kernels are compiled once, here, and a crate
 //! never compiles code for the other type.
 #![allow(unsafe_code)]
@@ -461,6 +462,10 @@ mod x86 {
                     unsafe { split2(src, even, odd) }
                 })
             }
+            if let Some(short) = Short::new(geom, channel, planes) {
+                // SAFETY: `self` exists, so the CPU has AVX-512F; `short` checked the lengths.
+                return unsafe { short.split(channel, planes, next) };
+            }
             // SAFETY: `self` exists, so the CPU has AVX-512F.
             unsafe { run(geom, channel, planes, next) }
         }
@@ -491,6 +496,96 @@ mod x86 {
             }
             // SAFETY: `self` exists, so the CPU has AVX-512F.
             unsafe { run(geom, y, wide, b) }
+        }
+    }
+
+    /// A channel whose rows and plane rows are at most two vectors long (`w ≤ 32`,
+    /// `pw ≤ 32`), checked to fit `planes`: each plane row is written whole, its zero edges
+    /// included, from two (masked) loads of the input row, with no branch per row.
+    struct Short {
+        geom: Rows2,
+        rows: usize,
+    }
+
+    impl Short {
+        fn new(geom: Rows2, channel: &[f32], planes: &[f32]) -> Option<Self> {
+            let (w, pw) = (geom.w, geom.pw);
+            if w == 0 || w > 32 || pw > 32 || !channel.len().is_multiple_of(w) {
+                return None;
+            }
+            let (e0, o0, ne, no) = geom.halves();
+            let rows = channel.len() / w;
+            // `at` grows with `ih` within each row parity: the last row of each is the
+            // farthest.
+            let fits = (rows.saturating_sub(2)..rows).all(|ih| {
+                let (ev, od) = geom.at(ih);
+                ev.max(od) + pw <= planes.len()
+            });
+            (fits && e0 + ne <= pw && o0 + no <= pw).then_some(Self { geom, rows })
+        }
+
+        /// # Safety
+        ///
+        /// The CPU has AVX-512F; `channel` and `planes` are those `new` checked.
+        #[target_feature(enable = "avx512f")]
+        unsafe fn split(&self, channel: &[f32], planes: &mut [f32], next: Option<&[f32]>) {
+            let Rows2 { w, pw, .. } = self.geom;
+            let (e0, o0, ne, no) = self.geom.halves();
+            let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let sixteen = _mm512_set1_epi32(16);
+            // Plane row lane `j` takes input column `2 (j − start) + odd` where `start ≤ j <
+            // start + len`, zero elsewhere: an index into the row's two vectors and a mask.
+            let select = |lanes: __m512i, start: usize, len: usize, odd: i32| {
+                let (lo, hi) = (
+                    _mm512_set1_epi32(start as i32),
+                    _mm512_set1_epi32((start + len) as i32),
+                );
+                let idx = _mm512_add_epi32(
+                    _mm512_slli_epi32::<1>(_mm512_sub_epi32(lanes, lo)),
+                    _mm512_set1_epi32(odd),
+                );
+                let k = _mm512_cmpge_epi32_mask(lanes, lo) & _mm512_cmplt_epi32_mask(lanes, hi);
+                (idx, k)
+            };
+            let upper = _mm512_add_epi32(lane, sixteen);
+            let (ie0, ke0) = select(lane, e0, ne, 0);
+            let (ie1, ke1) = select(upper, e0, ne, 0);
+            let (io0, ko0) = select(lane, o0, no, 1);
+            let (io1, ko1) = select(upper, o0, no, 1);
+            let (la, lb) = (first(w.min(16)), first(w.saturating_sub(16)));
+            let (s0, s1) = (first(pw.min(16)), first(pw.saturating_sub(16)));
+            let next = next.filter(|n| n.len() >= channel.len());
+            let (src, dst) = (channel.as_ptr(), planes.as_mut_ptr());
+            for ih in 0..self.rows {
+                let (ev, od) = self.geom.at(ih);
+                // SAFETY: row `ih` lies in `channel` (`rows · w` long); plane rows `ev` and
+                // `od` with `pw` elements lie in `planes` (checked by `new` for the farthest
+                // rows); masked lanes are neither read nor written, and an address with no
+                // lane is made with `wrapping_add`; a prefetch never faults.
+                unsafe {
+                    if let Some(n) = next {
+                        let row = n.as_ptr().add(ih * w);
+                        _mm_prefetch::<_MM_HINT_T0>(row.cast());
+                        _mm_prefetch::<_MM_HINT_T0>(row.add(w - 1).cast());
+                    }
+                    let s = src.add(ih * w);
+                    let a = _mm512_maskz_loadu_ps(la, s);
+                    let b = _mm512_maskz_loadu_ps(lb, s.wrapping_add(16));
+                    let (e, o) = (dst.add(ev), dst.add(od));
+                    _mm512_mask_storeu_ps(e, s0, _mm512_maskz_permutex2var_ps(ke0, a, ie0, b));
+                    _mm512_mask_storeu_ps(o, s0, _mm512_maskz_permutex2var_ps(ko0, a, io0, b));
+                    _mm512_mask_storeu_ps(
+                        e.wrapping_add(16),
+                        s1,
+                        _mm512_maskz_permutex2var_ps(ke1, a, ie1, b),
+                    );
+                    _mm512_mask_storeu_ps(
+                        o.wrapping_add(16),
+                        s1,
+                        _mm512_maskz_permutex2var_ps(ko1, a, io1, b),
+                    );
+                }
+            }
         }
     }
 

@@ -47,9 +47,15 @@
 //! pairs). What is left of the split, about a tenth of the pass, is instructions, not memory:
 //! taking every sample's planes from the same (cached) input saved 1.5–2 %; plain loads and
 //! stores instead of masked ones, or no prefetch, changed nothing; an idle core splits a row in
-//! 10–13 cycles whether its data is in L1 or L2. Prefetching the next sample's whole input
-//! before a sample's product (to L1, L2 or L3) took 1.02×. The product itself runs near the
-//! core's peak: an unrolled loop of multiply-adds ran at 228 GFLOP/s a core on that VM.
+//! 10–13 cycles whether its data is in L1 or L2, and a plain copy of the row's two vectors to
+//! the two plane rows took 9–10: the floor is the memory path (a sample's planes, 74 KiB, are
+//! more than L1), not the shuffles. Prefetching the next sample's whole input before a sample's
+//! product (to L1, L2 or L3) took 1.02×; 8, 16 or 32 forward tasks instead of 4 (the scratch
+//! per task, or per thread) were within the host's noise (0.88–1.01×). The product itself runs
+//! near the core's peak: an unrolled loop of multiply-adds ran at 228 GFLOP/s a core on that
+//! VM, and the product took about 80 % of a sample's 12.9 µs on one thread (its 2.36 MFLOP
+//! take 10.4 µs at that rate). Hiding the split would take
+//! doing it inside the product's loop, for the next sample (not tried).
 
 use core::marker::PhantomData;
 use core::ops::Range;

@@ -5,10 +5,11 @@
 //! benchmark's strided convolution (`(32, 16, 32, 32)`, 32 filters 3 × 3, stride 2, one
 //! thread) splitting the input into its phase planes and copying the wide output back were a
 //! quarter of the forward pass. For `f32` on a CPU with AVX-512 a row is one or two vector
-//! shuffles instead, and a whole channel of rows of at most 32 elements is split by one loop
-//! that writes each plane row whole, its zero edges included (`Short`). As the matrix kernels (`gemm::small::matmul`), the branch is on a
-//! constant of the element type, so the `f32` kernels are compiled once, here, and a crate
-//! never compiles code for the other type.
+//! shuffles instead, and a channel whose rows and plane rows are at most 32 elements long is
+//! split by one loop that writes each plane row whole, its zero edges included (`Short`). As
+//! the matrix kernels (`gemm::small::matmul`), the branch is on a constant of the element type,
+//! so the `f32` kernels are compiled once, here, and a crate never compiles code for the other
+//! type.
 #![allow(unsafe_code)]
 
 use crate::gemm::{cast, cast_mut};
@@ -515,13 +516,20 @@ mod x86 {
             }
             let (e0, o0, ne, no) = geom.halves();
             let rows = channel.len() / w;
-            // `at` grows with `ih` within each row parity: the last row of each is the
-            // farthest.
-            let fits = (rows.saturating_sub(2)..rows).all(|ih| {
-                let (ev, od) = geom.at(ih);
-                ev.max(od) + pw <= planes.len()
-            });
-            (fits && e0 + ne <= pw && o0 + no <= pw).then_some(Self { geom, rows })
+            // The four planes lie in `planes`, and every input row's plane row `r` in its
+            // plane: `r` grows with the input row, so the last row is the farthest. (Checked
+            // without overflow, so that `at` cannot wrap for any row.)
+            let planes_fit = geom
+                .plane_len
+                .checked_mul(4)
+                .is_some_and(|len| len <= planes.len());
+            let rows_fit = rows == 0
+                || (rows - 1)
+                    .checked_add(geom.p)
+                    .and_then(|last| (last / 2 + 1).checked_mul(pw))
+                    .is_some_and(|end| end <= geom.plane_len);
+            (planes_fit && rows_fit && e0 + ne <= pw && o0 + no <= pw)
+                .then_some(Self { geom, rows })
         }
 
         /// # Safety
@@ -559,13 +567,15 @@ mod x86 {
             for ih in 0..self.rows {
                 let (ev, od) = self.geom.at(ih);
                 // SAFETY: row `ih` lies in `channel` (`rows · w` long); plane rows `ev` and
-                // `od` with `pw` elements lie in `planes` (checked by `new` for the farthest
-                // rows); masked lanes are neither read nor written, and an address with no
+                // `od` with `pw` elements lie in their planes, which lie in `planes` (checked
+                // by `new`); masked lanes are neither read nor written, and an address with no
                 // lane is made with `wrapping_add`; a prefetch never faults.
                 unsafe {
                     if let Some(n) = next {
                         let row = n.as_ptr().add(ih * w);
+                        // A row of at most 32 elements spans at most three lines.
                         _mm_prefetch::<_MM_HINT_T0>(row.cast());
+                        _mm_prefetch::<_MM_HINT_T0>(row.add(w / 2).cast());
                         _mm_prefetch::<_MM_HINT_T0>(row.add(w - 1).cast());
                     }
                     let s = src.add(ih * w);
@@ -753,22 +763,33 @@ mod tests {
         run::<f64>();
     }
 
-    /// Every row length from 0 to 40, paddings 0 to 3, a few row counts, both element types
-    /// (f32 runs the AVX-512 kernels where the CPU has them), against the definition: plane
-    /// `(a, b)` holds `Xp[2r + a, 2q + b]` at `(r, q)`, `Xp` the input padded by `p` zeros.
+    /// Every row length from 0 to 40, paddings 0 to 3 and a few larger ones (plane rows up to
+    /// 51 long: the short-row loop takes those of at most 32, with edges in either vector),
+    /// a few row counts, with and without a next channel, both element types (f32 runs the
+    /// AVX-512 kernels where the CPU has them), against the definition: plane `(a, b)` holds
+    /// `Xp[2r + a, 2q + b]` at `(r, q)`, `Xp` the input padded by `p` zeros; nothing is written
+    /// past the planes.
     #[test]
     fn phase_rows_match_the_definition() {
         fn run<E: Element>() {
             for (h, w, p) in (0..4usize)
-                .flat_map(|p| [1, 2, 5].map(|h| (h, p)))
+                .chain([8, 15, 16, 31])
+                .flat_map(|p| [0, 1, 2, 5].map(|h| (h, p)))
                 .flat_map(|(h, p)| (0..41usize).map(move |w| (h, w, p)))
             {
                 let (pw, ph) = ((w + 2 * p).div_ceil(2), (h + 2 * p).div_ceil(2) + 1);
                 let plane_len = ph * pw;
                 let x: Vec<E> = (0..h * w).map(|i| E::from(i + 1).unwrap()).collect();
                 let next: Vec<E> = x.clone();
-                let mut planes = vec![E::nan(); 4 * plane_len];
-                split_rows2(&x, w, &mut planes, plane_len, pw, p, Some(&next));
+                let guard = 40;
+                let mut planes = vec![E::nan(); 4 * plane_len + guard];
+                let next = (w % 2 == 0).then_some(&next[..]);
+                split_rows2(&x, w, &mut planes, plane_len, pw, p, next);
+                assert!(
+                    planes[4 * plane_len..].iter().all(|v| v.is_nan()),
+                    "{h}x{w} p {p}: wrote past the planes"
+                );
+                planes.truncate(4 * plane_len);
                 let at = |r: usize, c: usize| -> E {
                     let (r, c) = (r.wrapping_sub(p), c.wrapping_sub(p));
                     if r < h && c < w {

@@ -42,20 +42,22 @@
 //! What the split did cost was its bookkeeping around each short row (slicing, the zeroing of
 //! the edges by calls of their own, a loop for one or two vectors): with rows and plane rows
 //! of at most 32 elements, each plane row is now written whole, edges included, by masked
-//! shuffles of the input row's two vectors, with no branch per row (`rows.rs`). On the Zen 5
-//! VM the forward pass took 0.93–0.94× the time on two threads, 0.95× on one (A/B, 1,500
-//! pairs). What is left of the split, about a tenth of the pass, is instructions, not memory:
-//! taking every sample's planes from the same (cached) input saved 1.5–2 %; plain loads and
-//! stores instead of masked ones, or no prefetch, changed nothing; an idle core splits a row in
-//! 10–13 cycles whether its data is in L1 or L2, and a plain copy of the row's two vectors to
-//! the two plane rows took 9–10: the floor is the memory path (a sample's planes, 74 KiB, are
-//! more than L1), not the shuffles. Prefetching the next sample's whole input before a sample's
-//! product (to L1, L2 or L3) took 1.02×; 8, 16 or 32 forward tasks instead of 4 (the scratch
-//! per task, or per thread) were within the host's noise (0.88–1.01×). The product itself runs
-//! near the core's peak: an unrolled loop of multiply-adds ran at 228 GFLOP/s a core on that
-//! VM, and the product took about 80 % of a sample's 12.9 µs on one thread (its 2.36 MFLOP
-//! take 10.4 µs at that rate). Hiding the split would take
-//! doing it inside the product's loop, for the next sample (not tried).
+//! shuffles of the input row's two vectors, in a loop whose only branch per row is whether
+//! there is a next channel to prefetch (`rows.rs`). On the Zen 5 VM the forward pass took
+//! 0.93–0.94× the time on two threads, 0.95× on one (A/B, 1,500 pairs).
+//!
+//! What is left of the split is about a tenth of the pass, and its floor is the memory path,
+//! not the shuffles or the input's loads: taking every sample's planes from the same (cached)
+//! input saved 1.5–2 %; plain loads and stores instead of masked ones, or no prefetch, changed
+//! nothing; an idle core splits a row in 10–13 cycles, and a plain copy of the row's two
+//! vectors to the two plane rows took 9–10 (a sample's planes, 76.5 KiB here, are more than
+//! L1). Prefetching the next sample's whole input before a sample's product (to L1, L2 or L3)
+//! took 1.02×; 8, 16 or 32 forward tasks instead of 4 (the scratch per task, or per thread)
+//! were within the host's noise (0.88–1.01×). The product itself runs near the core's peak: an
+//! unrolled loop of multiply-adds ran at 228 GFLOP/s a core on that VM, and the product took
+//! about 80 % of a sample's 12.9 µs on one thread (its 2.36 MFLOP take 10.4 µs at that rate).
+//! Hiding the split would take doing it inside the product's loop, for the next sample (not
+//! tried).
 
 use core::marker::PhantomData;
 use core::ops::Range;

@@ -315,6 +315,12 @@ fn unwiden_f32(geom: Unwiden, y: &mut [f32], wide: &[f32], bias: Option<&[f32]>)
 /// `y = relu(x)`, and in `mask` bit `i % 64` of word `i / 64` set where the gradient passes
 /// (`!(x ≤ 0)`, NaN included, as the ReLU's gradient), the bits past `x.len()` clear: one word
 /// per 64 elements, `⌈len/64⌉` of them.
+///
+/// It runs at the speed of a copy. On the Zen 5 VM (256 × 4096 `f32`, two threads, A/B of
+/// 3,000 pairs) a copy of `x` to `y` by the CPU's string move (`rep movsb`, 16 KiB at a time,
+/// no ReLU) took 0.91× its time (1 KiB at a time 0.99×, 256 bytes 1.08×), and that copy then
+/// the ReLU in place on each block 1.32–1.44×; software prefetches of `x` 1–4 KiB ahead, or of
+/// `y` for writing, took 1.01–1.14×.
 pub(crate) fn relu_masked<E: Element>(x: &[E], y: &mut [E], mask: &mut [u64]) {
     debug_assert!(x.len() == y.len() && mask.len() == x.len().div_ceil(64));
     #[cfg(target_arch = "x86_64")]

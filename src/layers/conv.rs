@@ -44,7 +44,7 @@
 //! of at most 32 elements, each plane row is now written whole, edges included, by masked
 //! shuffles of the input row's two vectors, in a loop whose only branch per row is whether
 //! there is a next channel to prefetch (`rows.rs`). On the Zen 5 VM the forward pass took
-//! 0.93–0.94× the time on two threads, 0.95× on one (A/B, 1,500 pairs).
+//! 0.92–0.94× the time on two threads, 0.93–0.95× on one (A/B, 1,500 pairs, six runs).
 //!
 //! What is left of the split is about a tenth of the pass, and its floor is the memory path,
 //! not the shuffles or the input's loads: taking every sample's planes from the same (cached)

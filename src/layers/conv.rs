@@ -72,7 +72,7 @@ use crate::gemm::{lanes, matmul, matmul_bias, View};
 use crate::init::{uniform, Init};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::par::{self, Buf};
-use crate::rows::{merge_rows2, split_rows2, unwiden};
+use crate::rows::{merge_rows2, split_rows2, unwiden, widen};
 use crate::rules::{check_dim, check_dims, check_non_zero, AtBatch, ConvChannels};
 use crate::rules::{Conv2dWeightShape, ConvBiasShape, ConvWeightShape, ParamIs};
 use crate::rules::{ConvGradOutput, ConvNonZero, DimEq, NonZero, ShapeEq, Via};
@@ -1281,10 +1281,7 @@ fn backward_slices<E: Element>(
                         let (body, back) = rest.split_at_mut(g.cols_positions());
                         pad.fill(E::zero());
                         back.fill(E::zero());
-                        for (wr, dr) in body.chunks_exact_mut(pw).zip(dk.chunks_exact(wo)) {
-                            wr[..wo].copy_from_slice(dr);
-                            wr[wo..].fill(E::zero());
-                        }
+                        widen(body, dk, wo, pw);
                     }
                     let dy = (&wide[front..], g.dy_pitch());
                     if g.direct_dx() {

@@ -20,8 +20,9 @@ use crate::tensor::Element;
 /// into its phase planes: input row `ih` is row `r = (ih + p) / 2` of plane pair
 /// `a = (ih + p) mod 2`, input column `iw` goes to phase `(iw + p) mod 2`, column
 /// `(iw + p) / 2`; plane `(a, b)` starts at `(2a + b) · plane_len` in `planes`, its rows `pw`
-/// apart, and the columns of a plane row that no input column reaches are zeroed (rows that
-/// no input row reaches are the caller's). While it splits row `ih` it asks for row `ih` of
+/// apart (`plane_len / pw` rows), and every element of a plane that no input element reaches is
+/// zeroed: the columns outside the input in each row, and the rows no input row reaches (all of
+/// them when `w = 0`). While it splits row `ih` it asks for row `ih` of
 /// `next` (the next channel): a channel of 32 × 32 f32 is one 4 KiB page, where the hardware
 /// prefetcher stops, and the split waited on the first lines of every page.
 ///
@@ -169,6 +170,23 @@ impl Rows2 {
         }
     }
 
+    /// Calls `zero(at)` with the start of each plane row that none of `rows` input rows
+    /// reaches: in the plane pair `a`, the rows `r` but those with `0 ≤ 2r + a − p < rows`,
+    /// of the `plane_len / pw` rows of a plane.
+    #[inline(always)]
+    fn for_unreached(&self, rows: usize, mut zero: impl FnMut(usize)) {
+        let ph = self.plane_len.checked_div(self.pw).unwrap_or(0);
+        for a in 0..2 {
+            let lo = self.p.saturating_sub(a).div_ceil(2).min(ph);
+            let hi = (rows + self.p).saturating_sub(a).div_ceil(2).clamp(lo, ph);
+            for r in (0..lo).chain(hi..ph) {
+                for b in 0..2 {
+                    zero((2 * a + b) * self.plane_len + r * self.pw);
+                }
+            }
+        }
+    }
+
     /// Where a row's halves lie in their plane rows and how long they are: `(e0, o0, ne,
     /// no)`, the even input columns at `e0..e0 + ne`, the odd ones at `o0..o0 + no`.
     #[inline(always)]
@@ -192,9 +210,13 @@ impl Rows2 {
     ) {
         let (w, pw) = (self.w, self.pw);
         if w == 0 {
+            let len = self.plane_len.saturating_mul(4).min(planes.len());
+            planes[..len].fill(E::zero());
             return;
         }
         let (e0, o0, ne, no) = self.halves();
+        let rows = channel.len() / w;
+        self.for_unreached(rows, |at| planes[at..at + pw].fill(E::zero()));
         // One element of each 64-byte line of a row, and the row's last one (a row need not
         // start on a line).
         let step = (64 / size_of::<E>()).max(1);
@@ -630,6 +652,16 @@ mod x86 {
             let (s0, s1) = (first(pw.min(16)), first(pw.saturating_sub(16)));
             let next = next.filter(|n| n.len() >= channel.len());
             let (src, dst) = (channel.as_ptr(), planes.as_mut_ptr());
+            let zero = _mm512_setzero_ps();
+            self.geom.for_unreached(self.rows, |at| {
+                // SAFETY: a plane row lies in its plane (`for_unreached` stops at the plane's
+                // last row), and the planes in `planes` (checked by `new`); masked lanes are
+                // not written, and an address with no lane is made with `wrapping_add`.
+                unsafe {
+                    _mm512_mask_storeu_ps(dst.add(at), s0, zero);
+                    _mm512_mask_storeu_ps(dst.add(at).wrapping_add(16), s1, zero);
+                }
+            });
             for ih in 0..self.rows {
                 let (ev, od) = self.geom.at(ih);
                 // SAFETY: row `ih` lies in `channel` (`rows · w` long); plane rows `ev` and
@@ -872,8 +904,8 @@ mod tests {
     /// 51 long: the short-row loop takes those of at most 32, with edges in either vector),
     /// a few row counts, with and without a next channel, both element types (f32 runs the
     /// AVX-512 kernels where the CPU has them), against the definition: plane `(a, b)` holds
-    /// `Xp[2r + a, 2q + b]` at `(r, q)`, `Xp` the input padded by `p` zeros; nothing is written
-    /// past the planes.
+    /// `Xp[2r + a, 2q + b]` at `(r, q)`, `Xp` the input padded by `p` zeros (every element no
+    /// input element reaches is zero); nothing is written past the planes.
     #[test]
     fn phase_rows_match_the_definition() {
         fn run<E: Element>() {
@@ -910,20 +942,13 @@ mod tests {
                             (0..ph).flat_map(move |r| (0..pw).map(move |q| (a, b, r, q)))
                         })
                 {
-                    let row_reached = (2 * r + a).wrapping_sub(p) < h;
+                    // Zero outside the input, rows no input row reaches included.
                     let got = planes[(2 * a + b) * plane_len + r * pw + q];
-                    if w > 0 && row_reached {
-                        assert_eq!(
-                            got,
-                            at(2 * r + a, 2 * q + b),
-                            "{h}x{w} p {p} plane ({a},{b}) at ({r},{q})"
-                        );
-                    } else {
-                        assert!(
-                            got.is_nan(),
-                            "{h}x{w} p {p}: wrote a row no input row reaches"
-                        );
-                    }
+                    assert_eq!(
+                        got,
+                        at(2 * r + a, 2 * q + b),
+                        "{h}x{w} p {p} plane ({a},{b}) at ({r},{q})"
+                    );
                 }
                 let mut back = vec![E::nan(); h * w];
                 merge_rows2(&mut back, w, &planes, plane_len, pw, p);

@@ -44,7 +44,9 @@
 //! of at most 32 elements, each plane row is now written whole, edges included, by masked
 //! shuffles of the input row's two vectors, in a loop whose only branch per row is whether
 //! there is a next channel to prefetch (`rows.rs`). On the Zen 5 VM the forward pass took
-//! 0.92–0.94× the time on two threads, 0.93–0.95× on one (A/B, 1,500 pairs, six runs).
+//! 0.92–0.94× the time on two threads, 0.93–0.95× on one (A/B, 1,500 pairs, six runs). The
+//! same loop then zeroes the plane rows no input row reaches with vector stores (they were
+//! four calls to fill a row, per channel): 0.99× again, 0.96× in one of four runs.
 //!
 //! What is left of the split is about a tenth of the pass, and its floor is the memory path,
 //! not the shuffles or the input's loads: taking every sample's planes from the same (cached)
@@ -751,19 +753,10 @@ impl Geom {
                 // convolution's forward pass on one thread was this split, its loads stalling
                 // on the first lines of every 4 KiB page; with the prefetch the forward pass
                 // took 0.97–0.98× the time on two threads in two A/B runs, within noise in a
-                // third); then the plane rows no input row reaches are zeroed. Stride 1 (the
+                // third); it zeroes the plane rows no input row reaches too. Stride 1 (the
                 // loop below) measured no gain from a prefetch (`conv_small` 1.03×): not there.
                 let next = x.get((c + 1) * channel_len..(c + 2) * channel_len);
                 split_rows2(channel, self.w, planes, plane_len, pw, p, next);
-                for a in 0..2 {
-                    let (r_lo, r_hi) = self.valid(a, ph, self.h);
-                    for r in (0..r_lo).chain(r_hi..ph) {
-                        for b in 0..2 {
-                            let row = (a * 2 + b) * plane_len + r * pw;
-                            planes[row..row + pw].fill(E::zero());
-                        }
-                    }
-                }
                 continue;
             }
             for a in 0..s {

@@ -7,10 +7,9 @@
 //! quarter of the forward pass. For `f32` on a CPU with AVX-512 a row is one or two vector
 //! shuffles instead, and a channel whose rows and plane rows are at most 32 elements long is
 //! split by one loop that writes each plane row whole, its zero edges included, and merged
-//! back by another (`Short`). As
-//! the matrix kernels (`gemm::small::matmul`), the branch is on a constant of the element type,
-//! so the `f32` kernels are compiled once, here, and a crate never compiles code for the other
-//! type.
+//! back by another (`Short`). As the matrix kernels (`gemm::small::matmul`), the branch is on a
+//! constant of the element type, so the `f32` kernels are compiled once, here, and a crate
+//! never compiles code for the other type.
 #![allow(unsafe_code)]
 
 use crate::gemm::{cast, cast_mut};
@@ -112,7 +111,8 @@ pub(crate) fn unwiden<E: Element>(
 }
 
 /// `wide[r][..wo] = y[r]` and `wide[r][wo..pw] = 0` for the rows `r` of `pw` elements of
-/// `wide` and of `wo` of `y`, as many as both have: an output gradient laid out on the wide
+/// `wide` and of `wo` of `y`, as many as both have (with `wo = 0`, every row of `wide` is
+/// zeroed: all its columns are junk): an output gradient laid out on the wide
 /// rows of the phase planes, its junk columns zero (the inverse of [`unwiden`] without a
 /// bias). A copy of 16 elements and a fill of one, row by row, were calls of their own; with
 /// this and the merge of short rows by `Short`, the benchmark's strided convolution took
@@ -128,8 +128,8 @@ pub(crate) fn widen<E: Element>(wide: &mut [E], y: &[E], wo: usize, pw: usize) {
     }
     #[cfg(target_arch = "x86_64")]
     if pw <= 32
-        && let Some(isa) = x86::Avx512::detect()
         && let (Some(w32), Some(y32)) = (cast_mut::<E, f32>(&mut *wide), cast::<E, f32>(y))
+        && let Some(isa) = x86::Avx512::detect()
     {
         return isa.widen(w32, y32, wo, pw);
     }
@@ -589,8 +589,9 @@ mod x86 {
     }
 
     /// A channel whose rows and plane rows are at most two vectors long (`w ≤ 32`,
-    /// `pw ≤ 32`), checked to fit `planes`: each plane row is written whole, its zero edges
-    /// included, from two (masked) loads of the input row, with no branch per row.
+    /// `pw ≤ 32`), checked to fit `planes`. `split` writes each plane row whole, its zero edges
+    /// included, from two (masked) loads of the input row, and zeroes the plane rows no input
+    /// row reaches; `merge` makes each input row from its two plane rows. No branch per row.
     struct Short {
         geom: Rows2,
         rows: usize,
@@ -950,9 +951,14 @@ mod tests {
                         "{h}x{w} p {p} plane ({a},{b}) at ({r},{q})"
                     );
                 }
-                let mut back = vec![E::nan(); h * w];
-                merge_rows2(&mut back, w, &planes, plane_len, pw, p);
-                assert_eq!(back, x, "{h}x{w} p {p}: merge");
+                // With a guard after the rows: a lane written past the last row shows there.
+                let mut back = vec![E::nan(); h * w + 32];
+                merge_rows2(&mut back[..h * w], w, &planes, plane_len, pw, p);
+                assert_eq!(back[..h * w], x[..], "{h}x{w} p {p}: merge");
+                assert!(
+                    back[h * w..].iter().all(|v| v.is_nan()),
+                    "{h}x{w} p {p}: merged past the rows"
+                );
             }
         }
         run::<f32>();
@@ -967,11 +973,14 @@ mod tests {
     fn widened_rows_match_the_definition() {
         fn run<E: Element>() {
             for (wo, pw) in (0..=40usize).flat_map(|pw| (0..=pw).map(move |wo| (wo, pw))) {
-                for (rows, extra) in [(0, 0), (1, 0), (3, 1), (5, 0)] {
-                    let y: Vec<E> = (0..rows * wo).map(|i| E::from(i + 1).unwrap()).collect();
-                    // One more row in `wide` than `y` has when `extra`, and a guard after.
+                for (rows, extra, more) in [(0, 0, 0), (1, 0, 0), (3, 1, 0), (5, 0, 0), (2, 0, 1)] {
+                    // `y` one row longer than `wide` when `more`; `wide` one row longer than
+                    // `y` when `extra`, and a guard after it.
+                    let y: Vec<E> = (0..(rows + more) * wo)
+                        .map(|i| E::from(i + 1).unwrap())
+                        .collect();
                     let len = (rows + extra) * pw;
-                    let mut wide = vec![E::nan(); len + 3];
+                    let mut wide = vec![E::nan(); len + 32];
                     widen(&mut wide[..len], &y, wo, pw);
                     for r in 0..rows + extra {
                         for q in 0..pw {

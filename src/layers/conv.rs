@@ -46,7 +46,8 @@
 //! there is a next channel to prefetch (`rows.rs`). On the Zen 5 VM the forward pass took
 //! 0.92–0.94× the time on two threads, 0.93–0.95× on one (A/B, 1,500 pairs, six runs). The
 //! same loop then zeroes the plane rows no input row reaches with vector stores (they were
-//! four calls to fill a row, per channel): 0.99× again, 0.96× in one of four runs.
+//! eight calls to fill a row, per channel, on the benchmark): 0.99× again, 0.96× in one of
+//! four runs.
 //!
 //! What is left of the split is about a tenth of the pass, and its floor is the memory path,
 //! not the shuffles or the input's loads: taking every sample's planes from the same (cached)

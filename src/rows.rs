@@ -172,7 +172,9 @@ impl Rows2 {
 
     /// Calls `zero(at)` with the start of each plane row that none of `rows` input rows
     /// reaches: in the plane pair `a`, the rows `r` but those with `0 ≤ 2r + a − p < rows`,
-    /// of the `plane_len / pw` rows of a plane.
+    /// of the `plane_len / pw` rows of a plane (the complement of `Geom::phase_rows` in
+    /// `layers/conv.rs` at stride 2, computed here from this function's own arguments, which
+    /// are what the unsafe loops check their bounds against).
     #[inline(always)]
     fn for_unreached(&self, rows: usize, mut zero: impl FnMut(usize)) {
         let ph = self.plane_len.checked_div(self.pw).unwrap_or(0);
@@ -696,9 +698,7 @@ mod x86 {
                 }
             }
         }
-    }
 
-    impl Short {
         /// The inverse of [`Short::split`] on the input's elements: each row of `channel` from
         /// the even and odd halves of its plane rows, two masked loads and two shuffles.
         ///

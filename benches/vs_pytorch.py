@@ -8,10 +8,10 @@ The shaped side is `benches/vs_pytorch.rs`, built once (`cargo bench --bench vs_
 --no-run`) and run directly with `--timings REPS`. Each round runs that binary, then PyTorch on
 the same workloads in this process, then a 1024³ matrix product and a copy of a 256 × 4096
 tensor in PyTorch, so both sides see the same machine load. The binary also times the same
-1024³ product on the gemm crate it calls, directly: the GEMM peak the affine rows are measured
-against, beside PyTorch's. Each side reports per workload and pass a median over REPS samples;
-a sample is the mean of enough consecutive calls to last about 20 µs, by the same rule on both
-sides.
+1024³ product on the gemm crate it calls, directly: the GEMM peak the affine and convolution
+rows are measured against (shaped's and PyTorch's), beside PyTorch's matmul. Each side reports
+per workload and pass a median over REPS samples; a sample is the mean of enough consecutive
+calls to last about 20 µs, by the same rule on both sides.
 
 Both sides train as a user's loop does: shaped keeps its step buffers and gradients across
 calls; PyTorch runs forward under `torch.no_grad()`, and forward+backward with `x` and the
@@ -236,13 +236,21 @@ def fmt_ratio(r):
 
 
 def flops(name):
-    """FLOP of the matrix products of an affine workload's passes (bias and ReLU not counted):
-    forward X·Wᵀ, backward dY·W and dYᵀ·X."""
+    """FLOP of the matrix products of a workload's passes (bias, ReLU and the lowering not
+    counted), or None for a workload that is not one: affine, forward X·Wᵀ, backward dY·W and
+    dYᵀ·X; convolution, forward 2·N·K·C·HF·WF·HO·WO multiply-adds counted twice, backward dX
+    and dW as many each (the benchmark asks for dX)."""
     kind, dims = WORKLOADS[name]
-    if kind not in ("affine", "affine_relu"):
+    if kind in ("affine", "affine_relu"):
+        n, di, do = dims
+        forward = 2 * n * di * do
+    elif kind == "conv":
+        n, c, h, w, k, hf, wf, s, p = dims
+        ho, wo = (h + 2 * p - hf) // s + 1, (w + 2 * p - wf) // s + 1
+        forward = 2 * n * k * c * hf * wf * ho * wo
+    else:
         return None
-    n, di, do = dims
-    return {"forward": 2 * n * di * do, "forward_backward": 6 * n * di * do}
+    return {"forward": forward, "forward_backward": 3 * forward}
 
 
 def main():
@@ -312,18 +320,21 @@ def main():
     print(f"\nGEMM peak references, {GEMM_SIDE}³ f32 product, {args.threads} thread(s): the gemm "
           f"crate's own (called directly, rows split over the threads) {peak:.0f} GFLOP/s "
           f"(range over rounds {lo:.0f}–{hi:.0f}); PyTorch's matmul {torch_peak:.0f} GFLOP/s "
-          f"({tlo:.0f}–{thi:.0f}). The affine products as a share of each:\n")
-    print("| workload | pass | shaped GFLOP/s | % of gemm crate peak | % of PyTorch matmul |")
-    print("|---|---|---:|---:|---:|")
+          f"({tlo:.0f}–{thi:.0f}). The products of the affine and convolution workloads (their "
+          f"FLOP over the pass's median time, lowering and bias included in the time), on both "
+          f"sides, as a share of each:\n")
+    print("| workload | pass | shaped GFLOP/s | % of gemm crate peak | % of PyTorch matmul "
+          "| PyTorch GFLOP/s | PyTorch, % of gemm crate peak |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for name in names:
         f = flops(name)
         if f is None:
             continue
         for p in PASSES:
             gf = f[p] / statistics.median(shaped[name][p]) / 1e9
+            tf = f[p] / statistics.median(ref[name][p]) / 1e9
             print(f"| {name} | {p.replace('_', '+')} | {gf:.1f} | {100 * gf / peak:.0f} % "
-                  f"| {100 * gf / torch_peak:.0f} % |")
-
+                  f"| {100 * gf / torch_peak:.0f} % | {tf:.1f} | {100 * tf / peak:.0f} % |")
 
 if __name__ == "__main__":
     main()

@@ -156,7 +156,8 @@ where
 
 /// The gemm crate's own time for a `side`³ f32 product `C = A·B` (row-major), called directly
 /// as the crate's products call it, its rows split in equal blocks over `threads` threads (the
-/// calling one and scoped others): the GEMM peak the affine rows are measured against.
+/// calling one and scoped others): the GEMM peak the affine and convolution rows are measured
+/// against.
 #[allow(unsafe_code)] // the gemm crate's API takes raw pointers
 fn gemm_crate_seconds(side: usize, threads: usize, reps: usize) -> f64 {
     let mut next = noise(5);

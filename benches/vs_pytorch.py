@@ -238,7 +238,7 @@ def fmt_ratio(r):
 def flops(name):
     """FLOP of the matrix products of a workload's passes (bias, ReLU and the lowering not
     counted), or None for a workload that is not one: affine, forward X·Wᵀ, backward dY·W and
-    dYᵀ·X; convolution, forward 2·N·K·C·HF·WF·HO·WO multiply-adds counted twice, backward dX
+    dYᵀ·X; convolution, forward 2·N·K·C·HF·WF·HO·WO (a multiply-add is 2 FLOP), backward dX
     and dW as many each (the benchmark asks for dX)."""
     kind, dims = WORKLOADS[name]
     if kind in ("affine", "affine_relu"):
@@ -335,6 +335,7 @@ def main():
             tf = f[p] / statistics.median(ref[name][p]) / 1e9
             print(f"| {name} | {p.replace('_', '+')} | {gf:.1f} | {100 * gf / peak:.0f} % "
                   f"| {100 * gf / torch_peak:.0f} % | {tf:.1f} | {100 * tf / peak:.0f} % |")
+
 
 if __name__ == "__main__":
     main()

@@ -68,17 +68,18 @@
 //!
 //! With the product at the core's peak, fewer multiplications were tried: a minimal filtering
 //! algorithm (Winograd's `F(2, 2)` along the rows) for the 3 × 3, stride 2, padding 1 case, whose
-//! output pairs `y[2t] = w0·a + w1·b + w2·c`, `y[2t+1] = w0·c + w1·d + w2·e` share `m1 = (w0 +
-//! w2)·c`: 7.5 multiply-adds per output and channel instead of 9. The input was transformed per
-//! sample into the rows `a − c`, `c`, `e − c`, `b`, `d` of every input row (2.2–2.5 µs a sample,
-//! timed alone), the weight into `(w0, w0 + w2, w2, w1)` once a call (1 µs), and a kernel of 4
-//! filters × 32 tiles (24 accumulators; written in assembly, since with intrinsics the compiler
-//! hoisted the ten loads of a step and spilled accumulators: 11.1 µs) took 8.6 µs for a sample's
-//! product (8 filters × 16 tiles with intrinsics, 37 loads for 40 multiply-adds: 9.7 µs), where the
-//! planes' product takes about 10 µs of a sample's 12.4–12.9 on one thread. In the pass (A/B, 1,500
-//! pairs, batch 32, outputs within 2.4e-6 of the planes') it took 0.95–0.98× the time on two
-//! threads in the 7 of 15 runs where the host was quiet, 1.01–1.20× in the others, 0.95–1.03× on
-//! one thread, and 1.07× for a batch of one (the weight's transform each call).
+//! output pairs `y[2t] = w0·a + w1·b + w2·c`, `y[2t+1] = w0·c + w1·d + w2·e` share
+//! `m1 = (w0 + w2)·c`: 7.5 multiply-adds per output and channel instead of 9. The input was
+//! transformed per sample into the rows `a − c`, `c`, `e − c`, `b`, `d` of every input row
+//! (2.2–2.5 µs a sample, timed alone), the weight into `(w0, w0 + w2, w2, w1)` once a call (1 µs),
+//! and a kernel of 4 filters × 32 tiles (24 accumulators; written in assembly, since with
+//! intrinsics the compiler hoisted the ten loads of a step and spilled accumulators: 11.1 µs) took
+//! 8.6 µs for a sample's product (8 filters × 16 tiles with intrinsics, 37 loads for 40
+//! multiply-adds: 9.7 µs), where the planes' product takes about 10 µs of a sample's 12.4–12.9 on
+//! one thread. In the pass (A/B, 1,500 pairs, batch 32, outputs within 2.4e-6 of the planes') it
+//! took 0.95–0.98× the time on two threads in the 7 of 15 runs where the host was quiet, 1.01–1.20×
+//! in the others, 0.95–1.03× on one thread, and 1.07× for a batch of one (the weight's transform
+//! each call).
 //!
 //! Not kept: a few percent on a quiet host, a loss on a busy one, for some 450 lines of unsafe
 //! code, rounding that differs from the direct sum, and NaN where an infinite input makes the

@@ -49,22 +49,24 @@
 //! eight calls to fill a row, per channel, on the benchmark): 0.99× again, 0.96× in one of
 //! four runs.
 //!
-//! What is left of the split is about a tenth of the pass, and its floor is the memory path,
-//! not the shuffles or the input's loads: taking every sample's planes from the same (cached)
-//! input saved 1.5–2 %; plain loads and stores instead of masked ones, or no prefetch, changed
-//! nothing; an idle core splits a row in 10–13 cycles, and a plain copy of the row's two
-//! vectors to the two plane rows took 9–10 (a sample's planes, 76.5 KiB here, are more than
-//! L1). Prefetching the next sample's whole input before a sample's product (to L1, L2 or L3)
-//! took 1.02×; 8, 16 or 32 forward tasks instead of 4 (the scratch per task, or per thread)
-//! were within the host's noise (0.88–1.01×). The product itself runs near the core's peak: an
-//! unrolled loop of multiply-adds ran at 228 GFLOP/s a core on that VM, and the product took
-//! about 80 % of a sample's 12.9 µs on one thread (its 2.36 MFLOP take 10.4 µs at that rate).
-//! Splitting the next sample into a second set of planes between the product's tiles (2, 4,
-//! 8, 16, 32 or 64 input rows after each of a sample's 32 tiles of 8 filters × 32 columns, the
-//! input rows after them prefetched), so that the out-of-order core might overlap the split
-//! with the multiply-adds, took 0.99–1.09× the time on two threads and 1.07× on one (A/B,
-//! 1,500 pairs; same results): the split's traffic slowed the product's reads more than it
-//! hid.
+//! What is left of the split is about a tenth of the pass: on the Zen 5 VM (batch 32, medians of
+//! 10,000 calls, a quiet host) the pass took 402 µs on one thread and 206 µs on two, 0.88× and
+//! 0.87× that with the split skipped (the planes left as the last sample made them; the product
+//! alone, at 213 and 211 GFLOP/s a core), and the split alone 48 µs and 27 µs. Its floor is the
+//! memory path, not the shuffles or the input's loads: taking every sample's planes from the same
+//! (cached) input saved 1.5–2 %; plain loads and stores instead of masked ones, or no prefetch,
+//! changed nothing; an idle core splits a row in 10–13 cycles, and a plain copy of the row's two
+//! vectors to the two plane rows took 9–10 (a sample's planes, 76.5 KiB here, are more than L1).
+//! Prefetching the next sample's whole input before a sample's product (to L1, L2 or L3) took
+//! 1.02×; 8, 16 or 32 forward tasks instead of 4 (the scratch per task, or per thread) were within
+//! the host's noise (0.88–1.01×). The product itself runs near the core's peak: an unrolled loop of
+//! multiply-adds ran at 228 GFLOP/s a core on that VM, and the product alone at 213 (above):
+//! 11.1 µs of a sample's 12.6 on one thread, where its 2.36 MFLOP take 10.4 µs at 228. Splitting
+//! the next sample into a second set of planes between the product's tiles (2, 4, 8, 16, 32 or 64
+//! input rows after each of a sample's 32 tiles of 8 filters × 32 columns, the input rows after
+//! them prefetched), so that the out-of-order core might overlap the split with the multiply-adds,
+//! took 0.99–1.09× the time on two threads and 1.07× on one (A/B, 1,500 pairs; same results): the
+//! split's traffic slowed the product's reads more than it hid.
 //!
 //! With the product at the core's peak, fewer multiplications were tried: a minimal filtering
 //! algorithm (Winograd's `F(2, 2)` along the rows) for the 3 × 3, stride 2, padding 1 case, whose
@@ -75,7 +77,7 @@
 //! and a kernel of 4 filters × 32 tiles (24 accumulators; written in assembly, since with
 //! intrinsics the compiler hoisted the ten loads of a step and spilled accumulators: 11.1 µs) took
 //! 8.6 µs for a sample's product (8 filters × 16 tiles with intrinsics, 37 loads for 40
-//! multiply-adds: 9.7 µs), where the planes' product takes about 10 µs of a sample's 12.4–12.9 on
+//! multiply-adds: 9.7 µs), where the planes' product takes about 11 µs of a sample's 12.4–12.9 on
 //! one thread. In the pass (A/B, 1,500 pairs, batch 32, outputs within 2.4e-6 of the planes') it
 //! took 0.95–0.98× the time on two threads in the 7 of 15 runs where the host was quiet, 1.01–1.20×
 //! in the others, 0.95–1.03× on one thread, and 1.07× for a batch of one (the weight's transform

@@ -49,7 +49,7 @@
 //! eight calls to fill a row, per channel, on the benchmark): 0.99× again, 0.96× in one of
 //! four runs.
 //!
-//! What is left of the split is about a tenth of the pass: on the Zen 5 VM (batch 32, medians of
+//! What is left of the split is about an eighth of the pass: on the Zen 5 VM (batch 32, medians of
 //! 10,000 calls, a quiet host) the pass took 402 µs on one thread and 206 µs on two, 0.88× and
 //! 0.87× that with the split skipped (the planes left as the last sample made them; the product
 //! alone, at 213 and 211 GFLOP/s a core), and the split alone 48 µs and 27 µs. Its floor is the

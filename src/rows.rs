@@ -373,7 +373,11 @@ fn unwiden_f32(geom: Unwiden, y: &mut [f32], wide: &[f32], bias: Option<&[f32]>)
 /// 3,000 pairs) a copy of `x` to `y` by the CPU's string move (`rep movsb`, 16 KiB at a time,
 /// no ReLU) took 0.91× its time (1 KiB at a time 0.99×, 256 bytes 1.08×), and that copy then
 /// the ReLU in place on each block 1.32–1.44×; software prefetches of `x` 1–4 KiB ahead, or of
-/// `y` for writing, took 1.01–1.14×.
+/// `y` for writing, took 1.01–1.14×. A third of the pass's traffic is reading `y`'s lines before
+/// they are written; the two ways found to skip it did not pay: streaming stores send `y` to
+/// memory instead of the L3 (1.5× on one thread, in a loop of its own, alternated 1,500 times),
+/// and the AMD instruction that zeroes a line without reading it (`clzero`) before each line's
+/// store took 170× the time on that VM (26 ms a pass).
 pub(crate) fn relu_masked<E: Element>(x: &[E], y: &mut [E], mask: &mut [u64]) {
     debug_assert!(x.len() == y.len() && mask.len() == x.len().div_ceil(64));
     #[cfg(target_arch = "x86_64")]

@@ -107,6 +107,7 @@
 
 pub mod data;
 pub mod dims;
+mod direct;
 mod gemm;
 pub mod guide;
 pub mod init;

@@ -92,6 +92,7 @@ use core::ops::Range;
 use rand::Rng;
 
 use crate::dims::{ConstDim, ConvGroups, ConvOut, ConvOutput, Dim, Height, PerGroup, Width};
+use crate::direct::Direct;
 use crate::gemm::{lanes, matmul, matmul_bias, View};
 use crate::init::{uniform, Init};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
@@ -542,6 +543,26 @@ impl Geom {
     /// the plane it measured slower (0.52×, 0.27×).
     fn phased(&self) -> bool {
         self.s > 1 || (!self.backward && !self.is_pointwise() && self.group_k() <= 16)
+    }
+    /// Whether the forward pass reads the input in place with the direct stride-2 kernel
+    /// (`crate::direct`: `f32` on AVX-512, 3 wide, dilation 1, filters in pairs of vectors)
+    /// instead of splitting it into phase planes. The backward pass keeps to the planes.
+    fn direct<E: Element>(&self) -> bool {
+        !self.backward && Direct::runs::<E>(self.s, self.d, self.wf, self.group_k())
+    }
+    /// One group of one sample, for the direct kernel.
+    fn direct_group(&self) -> Direct {
+        Direct {
+            c: self.c / self.groups,
+            h: self.h,
+            w: self.w,
+            k: self.group_k(),
+            hf: self.hf,
+            wf: self.wf,
+            p: self.p,
+            ho: self.ho,
+            wo: self.wo,
+        }
     }
     /// The geometry the backward pass lowers with (see [`Geom::phased`]).
     fn for_backward(self) -> Self {
@@ -1009,6 +1030,9 @@ impl Geom {
     /// The scratch one forward task needs: the lowered input (or phase planes) unless they
     /// are kept, and the wide output when the product does not write `y` in place.
     fn forward_scratch<E: Element>(&self, keep: bool) -> usize {
+        if self.direct::<E>() {
+            return 0;
+        }
         (if keep { 0 } else { self.lowered_len() }) + self.forward_wide_len::<E>()
     }
     /// Whether the phased forward product writes `y` in place: output rows a whole number of
@@ -1071,7 +1095,8 @@ struct Kernel<'a, E> {
 /// which also holds the wide output when phased, unless the product writes `y` in place
 /// ([`Geom::forward_scratch`] per task). `y` and `scratch` are the caller's ([`Buf::Slice`], a
 /// training step) or fresh ([`Buf::Fresh`], the allocating API). `taps` is the phased lowering's
-/// row table, filled here.
+/// row table and `packed` the direct kernel's weight ([`Geom::direct`]), filled here.
+#[allow(clippy::too_many_arguments)]
 fn forward_slices<E: Element>(
     g: &Geom,
     kernel: Kernel<'_, E>,
@@ -1080,6 +1105,7 @@ fn forward_slices<E: Element>(
     kept: Option<&mut [E]>,
     scratch: Buf<'_, E>,
     taps: &mut Vec<usize>,
+    packed: &mut Vec<E>,
 ) {
     let (in_len, out_len, cols_len) = (g.c * g.h * g.w, g.k * g.positions(), g.lowered_len());
     let n = y.len() / out_len.max(1);
@@ -1091,13 +1117,31 @@ fn forward_slices<E: Element>(
         tasks > 1 && flops >= PARALLEL_MIN_FLOPS,
         flops >= par::WAKE_MIN_FLOPS,
     );
-    if g.phased() {
+    let direct = g.direct::<E>();
+    if direct {
+        // The weight packed once a call for every task: `(C/G, HF, WF, K/G)` per group, the
+        // filters rounded up to whole vectors.
+        let d = g.direct_group();
+        let len = d.packed_len();
+        if packed.len() < g.groups * len {
+            packed.resize(g.groups * len, E::zero());
+        }
+        let filter = (g.c / g.groups) * g.hf * g.wf;
+        for (wg, pg) in kernel
+            .weight
+            .chunks_exact(g.group_k() * filter)
+            .zip(packed.chunks_mut(len))
+        {
+            d.pack(wg, pg);
+        }
+    } else if g.phased() {
         g.taps(taps);
     }
-    let taps = &taps[..];
+    let (taps, packed) = (&taps[..], &packed[..]);
     let run = |task: usize, scratch: &mut [E], ys: &mut [E], kept: Option<&mut [E]>| {
-        let (own, wide) = scratch.split_at_mut(if keep { 0 } else { cols_len });
-        let wide = &mut wide[..g.forward_wide_len::<E>()];
+        // The direct kernel lowers nothing (its scratch is the one element every task gets).
+        let (own, wide) = scratch.split_at_mut(if keep || direct { 0 } else { cols_len });
+        let wide = &mut wide[..if direct { 0 } else { g.forward_wide_len::<E>() }];
         let xs = &x[(task * per_task * in_len).min(x.len())..];
         // Pointwise, nothing is kept or lowered: `own` is empty too.
         let mut kept = kept.map(|k| k.chunks_exact_mut(cols_len.max(1)));
@@ -1109,7 +1153,11 @@ fn forward_slices<E: Element>(
                 Some(cols) => cols,
                 None => &mut *own,
             };
-            forward_one(g, kernel, taps, xn, yn, cols, wide);
+            if direct {
+                forward_direct(g, kernel, packed, xn, yn);
+            } else {
+                forward_one(g, kernel, taps, xn, yn, cols, wide);
+            }
         }
     };
     let [s, ys] = [
@@ -1126,6 +1174,23 @@ fn forward_slices<E: Element>(
         None => {
             par::for_task_bufs(parallel, tasks, [s, ys], |t, [s, ys]| run(t, s, ys, None));
         }
+    }
+}
+
+/// One sample by the direct kernel ([`Geom::direct`]), group by group, the weight `packed` by
+/// [`forward_slices`].
+fn forward_direct<E: Element>(g: &Geom, kernel: Kernel<'_, E>, packed: &[E], x: &[E], y: &mut [E]) {
+    let d = g.direct_group();
+    let (x_len, y_len, w_len) = (d.c * d.h * d.w, d.k * d.ho * d.wo, d.packed_len());
+    for group in 0..g.groups {
+        let bias = kernel.bias.map(|b| &b[group * d.k..(group + 1) * d.k]);
+        let done = d.forward(
+            &x[group * x_len..(group + 1) * x_len],
+            &packed[group * w_len..(group + 1) * w_len],
+            bias,
+            &mut y[group * y_len..(group + 1) * y_len],
+        );
+        assert!(done, "`Geom::direct` chose a kernel that does not run here");
     }
 }
 
@@ -1646,6 +1711,8 @@ pub struct ConvKeep<E> {
     lowered: Vec<E>,
     scratch: Vec<E>,
     taps: Vec<usize>,
+    /// The direct kernel's packed weight, grown once.
+    packed: Vec<E>,
 }
 
 impl Geom {
@@ -1665,7 +1732,16 @@ impl Geom {
             Buf::Fresh(&mut y, len),
             Buf::Fresh(&mut scratch, scratch_len),
         );
-        forward_slices(self, kernel, x, y_buf, None, scratch, &mut Vec::new());
+        forward_slices(
+            self,
+            kernel,
+            x,
+            y_buf,
+            None,
+            scratch,
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
         Tensor::from_raw(out, y)
     }
 
@@ -1718,7 +1794,8 @@ impl<E: Element> ConvKeep<E> {
         }
         let kept = keeps.then_some(&mut self.lowered[..lowered]);
         let scratch = Buf::Slice(&mut self.scratch[..]);
-        forward_slices(g, kernel, x, Buf::Slice(y), kept, scratch, &mut self.taps);
+        let (taps, packed) = (&mut self.taps, &mut self.packed);
+        forward_slices(g, kernel, x, Buf::Slice(y), kept, scratch, taps, packed);
     }
 
     /// A training step's backward pass: reads what [`ConvKeep::forward`] kept, writes `dX`
@@ -2448,13 +2525,31 @@ mod tests {
             let mut y = vec![7.0; n * out_len];
             let mut scratch = vec![7.0; MAX_TASKS * g.forward_scratch::<f64>(false).max(1)];
             let (out, s) = (Buf::Slice(&mut y[..]), Buf::Slice(&mut scratch[..]));
-            forward_slices(&g, kernel, &x, out, None, s, &mut Vec::new());
+            forward_slices(
+                &g,
+                kernel,
+                &x,
+                out,
+                None,
+                s,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            );
             close("y", &g, &y, &want_y);
             let mut kept = vec![0.0; n * g.lowered_len()];
             let mut scratch = vec![0.0; MAX_TASKS * g.forward_scratch::<f64>(true).max(1)];
             let mut y = vec![0.0; n * out_len];
             let (out, s) = (Buf::Slice(&mut y[..]), Buf::Slice(&mut scratch[..]));
-            forward_slices(&g, kernel, &x, out, Some(&mut kept), s, &mut Vec::new());
+            forward_slices(
+                &g,
+                kernel,
+                &x,
+                out,
+                Some(&mut kept),
+                s,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            );
             close("y (kept)", &g, &y, &want_y);
             // The backward pass reads what the forward kept only where a training step keeps it.
             let kept_or_not = if g.keeps() {

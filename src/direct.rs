@@ -1,0 +1,1560 @@
+//! The forward pass of a stride-2 convolution read straight from its input, for `f32` on a CPU
+//! with AVX-512: no phase planes, no lowering.
+//!
+//! The product of the planes' path (`layers/conv.rs`) holds output columns in its vectors, so it
+//! needs the input's even and odd columns apart: splitting every sample into its phase planes
+//! was an eighth of the benchmark's strided forward pass, at the speed of the memory path. This
+//! kernel turns the product around: a vector holds 16 *filters* of one output position, and
+//! each input element is broadcast from where it lies in `x`, so a stride only changes which
+//! elements are read. It runs the 3 × 3 (any height, 3 wide) kernels of stride 2, the common
+//! strided convolution, with filters in whole pairs of vectors (`K` a multiple of 32 or with
+//! more than 16 over one); the others keep to the planes.
+//!
+//! A tile is 32 filters (two vectors) × 8 output columns of one output row: 16 accumulators. A
+//! kernel row of a tile reads 17 elements of an input row (`y[t]` reads `x[2t + j − P]`): tap
+//! by tap, the two filter vectors of the tap (the weight packed once a call as
+//! `(C, HF, 3, K)`) are multiplied by 8 broadcast elements, 16 independent multiply-adds one
+//! after the other, and the even elements are broadcast once for taps 0 and 2: 17 broadcasts
+//! and 6 loads for 48 multiply-adds. At the end of a tile the 8 × 16 accumulators of each
+//! vector are transposed in registers and stored as 8-column pieces of 16 output rows.
+//!
+//! Padding: rows outside the input are left out per output row; a tile whose first elements
+//! lie left of the row (the left padding, at most two elements) leaves out their multiply-adds
+//! (a constant of the tile's kind); any other tile that reaches past the row (the right edge, a
+//! last tile of fewer than 8 columns, wider padding) reads each row's segment from a copy in
+//! which the elements outside the row are zero.
+//!
+//! The multiply-adds are written in assembly, and each kind of tile is a function of its own:
+//! written with intrinsics and inlined into one function, the same loop ran between 0.80× and
+//! 1.2× the time of the planes' path from one build to the next, after unrelated changes around
+//! it (a different formula for the same range of rows was enough), as the compiler chose where
+//! to keep the 27 vectors and in which order to issue the multiply-adds.
+//!
+//! Measured on the benchmark's strided convolution (`(32, 16, 32, 32)`, 32 filters 3 × 3,
+//! stride 2, padding 1; Zen 5 VM, 1,500 calls alternated in one process with the planes' path):
+//! the forward pass took 0.87× the time on two threads (175 µs against 198 µs) and 0.87× on one
+//! (342 µs against 392 µs); a batch of one, where the weight is packed for every sample, 1.00×.
+#![allow(unsafe_code)]
+
+use crate::gemm::{cast, cast_mut};
+use crate::tensor::Element;
+
+/// The stride this kernel is written for: the offsets of a tile's elements are constants.
+const S: usize = 2;
+
+/// One group of one sample of a stride-2, dilation-1 convolution: `x (C, H, W)`,
+/// `w (K, C, HF, WF)`, `y (K, HO, WO)`, padding `p` on each side. `C` and `K` are the group's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Direct {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub hf: usize,
+    pub wf: usize,
+    pub p: usize,
+    pub ho: usize,
+    pub wo: usize,
+}
+
+impl Direct {
+    /// Whether this kernel runs a convolution of stride `s`, dilation `d`, kernel width `wf`
+    /// and `k` filters a group on elements `E` on this CPU: `f32`, AVX-512F, stride 2,
+    /// dilation 1, 3 wide, and the filters in whole pairs of vectors (`k mod 32` 0 or above 16,
+    /// the last pair partly masked).
+    pub(crate) fn runs<E: Element>(s: usize, d: usize, wf: usize, k: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            s == S
+                && d == 1
+                && wf == 3
+                && (k.is_multiple_of(32) || k % 32 > 16)
+                && cast::<E, f32>(&[]).is_some()
+                && is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (s, d, wf, k);
+            false
+        }
+    }
+
+    /// Filters per packed tap: `k` rounded up to whole vectors (16 f32), the rest zero.
+    fn kpad(&self) -> usize {
+        self.k.next_multiple_of(16)
+    }
+
+    /// Elements of the packed weight ([`Direct::pack`]).
+    pub(crate) fn packed_len(&self) -> usize {
+        self.c * self.hf * self.wf * self.kpad()
+    }
+
+    /// Packs the group's weight `w (K, C, HF, WF)` as `(C, HF, WF, kpad)` into `out`, zeros
+    /// past `K`: the filters of one tap are one or two vectors.
+    pub(crate) fn pack<E: Element>(&self, w: &[E], out: &mut [E]) {
+        let (taps, kpad) = (self.c * self.hf * self.wf, self.kpad());
+        for (q, row) in out[..taps * kpad].chunks_exact_mut(kpad).enumerate() {
+            for (k, o) in row.iter_mut().enumerate() {
+                *o = if k < self.k {
+                    w[k * taps + q]
+                } else {
+                    E::zero()
+                };
+            }
+        }
+    }
+
+    /// `y = w ⋆ x + bias` for one group of one sample, `packed` from [`Direct::pack`]. Returns
+    /// `false` (and writes nothing) unless [`Direct::runs`] says yes for `E` and this geometry.
+    ///
+    /// # Panics
+    ///
+    /// If a slice is shorter than the geometry says, or the geometry is not one of a stride-2
+    /// convolution (`HO`, `WO` more than the padded input holds).
+    pub(crate) fn forward<E: Element>(
+        &self,
+        x: &[E],
+        packed: &[E],
+        bias: Option<&[E]>,
+        y: &mut [E],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(x), Some(packed), Some(y)) = (cast(x), cast(packed), cast_mut(&mut *y))
+            && let Some(bias) = bias.map_or(Some(None), |b| cast::<E, f32>(b).map(Some))
+            && Self::runs::<f32>(S, 1, self.wf, self.k)
+        {
+            assert!(x.len() >= self.c * self.h * self.w);
+            assert!(packed.len() >= self.packed_len());
+            assert!(y.len() >= self.k * self.ho * self.wo);
+            assert!(bias.is_none_or(|b| b.len() >= self.k));
+            assert!(self.ho == 0 || (self.ho - 1) * S + self.hf <= self.h + 2 * self.p);
+            assert!(self.wo == 0 || (self.wo - 1) * S + self.wf <= self.w + 2 * self.p);
+            // SAFETY: the CPU has AVX-512F (`runs`); the lengths and the geometry are as
+            // asserted, which is what `sample` reads and writes by.
+            unsafe {
+                x86::sample(
+                    self,
+                    x.as_ptr(),
+                    packed.as_ptr(),
+                    bias.map(<[f32]>::as_ptr),
+                    y.as_mut_ptr(),
+                )
+            };
+            return true;
+        }
+        let _ = (x, packed, bias, y);
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+    use core::ops::Range;
+
+    use super::{Direct, S};
+
+    /// Output columns of a tile.
+    const T: usize = 8;
+    /// Elements of an input row a tile reads: `(T − 1)·S + 3`.
+    const SPAN: usize = (T - 1) * S + 3;
+
+    /// The mask of the first `n` lanes (all 16 from 16 on).
+    #[inline(always)]
+    fn first(n: usize) -> __mmask16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    }
+
+    /// One tile: the geometry, `x`, the packed weight, the bias, `y`, the output row, the
+    /// kernel rows inside the input at that row, the first filter, the first column, and how
+    /// many of the tile's columns are inside the output.
+    type Tile<'a> = (
+        &'a Direct,
+        *const f32,
+        *const f32,
+        Option<*const f32>,
+        *mut f32,
+        usize,
+        Range<usize>,
+        usize,
+        usize,
+        usize,
+    );
+
+    /// Every output of one group of one sample.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; `x`, `wt`, `bias` and `y` point to the `C·H·W`,
+    /// [`Direct::packed_len`], `K` and `K·HO·WO` elements `g` says, `g` is the geometry of a
+    /// stride-2 convolution (`(HO − 1)·2 + HF ≤ H + 2P`, likewise the columns) with `WF = 3`,
+    /// and its filters come in whole pairs of vectors ([`Direct::runs`]).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn sample(
+        g: &Direct,
+        x: *const f32,
+        wt: *const f32,
+        bias: Option<*const f32>,
+        y: *mut f32,
+    ) {
+        for oh in 0..g.ho {
+            // The kernel rows `i` whose input row `oh·S + i − P` lies inside `0..H`.
+            let top = oh * S;
+            let i_hi = (g.h + g.p).saturating_sub(top).min(g.hf);
+            let i_lo = g.p.saturating_sub(top).min(i_hi);
+            for kb in (0..g.k).step_by(32) {
+                for ow0 in (0..g.wo).step_by(T) {
+                    let cols = (g.wo - ow0).min(T);
+                    let left = (ow0 * S) as isize - g.p as isize;
+                    let right_in = left + SPAN as isize <= g.w as isize;
+                    let a: Tile<'_> = (g, x, wt, bias, y, oh, i_lo..i_hi, kb, ow0, cols);
+                    // SAFETY: as this function's; the kind is the one `tile` needs: every
+                    // element inside the row, all but the first one or two, or any other.
+                    unsafe {
+                        match (cols == T && right_in, left) {
+                            (true, 0..) => tile::<0>(a),
+                            (true, -1) => tile::<1>(a),
+                            (true, -2) => tile::<2>(a),
+                            _ => tile::<3>(a),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One tile: filters `kb .. kb + 32` (those below `K`) at output row `oh`, columns
+    /// `ow0 .. ow0 + cols`. `EDGE` 0: every element read lies inside its row; 1 or 2: all but
+    /// the first `EDGE` of the tile's elements, which are left out; 3: the elements are read
+    /// from a copy of the row's segment with zeros outside the row. A function of its own for
+    /// each kind (see the module docs).
+    ///
+    /// # Safety
+    ///
+    /// As [`sample`]'s, with `EDGE` as described.
+    #[inline(never)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile<const EDGE: usize>((g, x, wt, bias, y, oh, rows, kb, ow0, cols): Tile<'_>) {
+        let kpad = g.kpad();
+        let mut acc = [[_mm512_setzero_ps(); T]; 2];
+        if let Some(b) = bias {
+            for (f, a) in acc.iter_mut().enumerate() {
+                let at = kb + 16 * f;
+                // SAFETY: the lanes loaded are the filters below `K`, inside `bias`.
+                let v = unsafe {
+                    _mm512_maskz_loadu_ps(first(g.k.saturating_sub(at)), b.wrapping_add(at))
+                };
+                *a = [v; T];
+            }
+        }
+        // The tile reads elements `left + e` of an input row, `e < SPAN`.
+        let left = (ow0 * S) as isize - g.p as isize;
+        let (hw, n_rows) = (g.h * g.w, rows.len());
+        let (w_step, w_chan) = (3 * kpad, g.hf * 3 * kpad);
+        if n_rows > 0 && g.c > 0 {
+            let x_c = x
+                .wrapping_add((oh * S + rows.start - g.p) * g.w)
+                .wrapping_offset(left);
+            let w_c = wt.wrapping_add(rows.start * w_step + kb);
+            if EDGE < 3 && n_rows == 3 && g.hf == 3 {
+                // SAFETY: elements `EDGE ..= 16` of every row lie inside it (the caller); a
+                // channel's taps are `w_chan = 9·kpad` apart, as `rows3` steps.
+                unsafe { rows3::<EDGE>(&mut acc, x_c, w_c, g.c, g.w, hw, kpad) };
+            } else {
+                let (mut m0, mut m1) = (0u16, 0u16);
+                if EDGE == 3 {
+                    let mut inside = 0u32;
+                    for e in 0..SPAN {
+                        let col = left + e as isize;
+                        if col >= 0 && (col as usize) < g.w {
+                            inside |= 1 << e;
+                        }
+                    }
+                    (m0, m1) = (inside as u16, (inside >> 16) as u16);
+                }
+                const { assert!(SPAN <= 32) };
+                let mut seg = [0f32; 32];
+                for c in 0..g.c {
+                    for r in 0..n_rows {
+                        let row = x_c.wrapping_add(c * hw + r * g.w);
+                        let wp = w_c.wrapping_add(c * w_chan + r * w_step);
+                        // SAFETY: kinds 0–2: elements `EDGE ..= 16` of the row lie inside it
+                        // (the caller). Kind 3: the masks keep the lanes inside the row (a
+                        // masked load touches no other), and `seg` holds the 17 elements.
+                        unsafe {
+                            if EDGE == 3 {
+                                let s = seg.as_mut_ptr();
+                                _mm512_storeu_ps(s, _mm512_maskz_loadu_ps(m0, row));
+                                let rest = _mm512_maskz_loadu_ps(m1, row.wrapping_add(16));
+                                _mm512_storeu_ps(s.add(16), rest);
+                                row3::<0>(&mut acc, s, wp, kpad);
+                            } else {
+                                row3::<EDGE>(&mut acc, row, wp, kpad);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let plane = g.ho * g.wo;
+        for (f, a) in acc.iter().enumerate() {
+            // SAFETY: as this function's: `store` writes rows below `K`, columns below `cols`.
+            unsafe {
+                store(
+                    a,
+                    y.wrapping_add(oh * g.wo + ow0),
+                    plane,
+                    kb + 16 * f,
+                    g.k,
+                    cols,
+                )
+            };
+        }
+    }
+
+    /// One kernel row of a 3-tap tile of two filter vectors: the multiply-adds of the tile's
+    /// elements `SKIP ..= 16` of the row at `src` by the taps at `w` (filters `kpad` apart).
+    /// Tap by tap, each accumulator once per tap, so that 16 independent multiply-adds follow
+    /// one another; the even elements are broadcast once for taps 0 and 2 (column `t` reads
+    /// element `2t + j`). Written out in assembly: with intrinsics, the order of the
+    /// multiply-adds and where the 27 vectors live were the compiler's, and the same loop ran
+    /// between 0.80× and 1.0× the time of the planes' path from one build to the next.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; elements `SKIP ..= 16` of `src` are readable, and the 3 taps of
+    /// `2·16` filters at `w`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn row3<const SKIP: usize>(
+        acc: &mut [[__m512; T]; 2],
+        src: *const f32,
+        w: *const f32,
+        kpad: usize,
+    ) {
+        const { assert!(T == 8 && S == 2) };
+        // SAFETY: as this function's; the block reads what it says and writes no memory.
+        unsafe {
+            match SKIP {
+                0 => core::arch::asm!(
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b0}, dword ptr [{src} + 0]",
+                    "vfmadd231ps {a0}, {wa}, {b0}",
+                    "vfmadd231ps {c0}, {wc}, {b0}",
+                    "vbroadcastss {b1}, dword ptr [{src} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{src} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{src} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{src} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{src} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{src} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{src} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{src} + 4]",
+                    "vfmadd231ps {a0}, {wa}, {x}",
+                    "vfmadd231ps {c0}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{src} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    src = in(reg) src,
+                    wr = in(reg) w,
+                    kp = in(reg) kpad * 4,
+                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
+                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
+                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
+                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
+                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
+                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
+                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
+                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
+                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
+                    b0 = out(zmm_reg) _,
+                    b1 = out(zmm_reg) _,
+                    b2 = out(zmm_reg) _,
+                    b3 = out(zmm_reg) _,
+                    b4 = out(zmm_reg) _,
+                    b5 = out(zmm_reg) _,
+                    b6 = out(zmm_reg) _,
+                    b7 = out(zmm_reg) _,
+                    options(nostack, readonly, preserves_flags),
+                ),
+                1 => core::arch::asm!(
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b1}, dword ptr [{src} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{src} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{src} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{src} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{src} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{src} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{src} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{src} + 4]",
+                    "vfmadd231ps {a0}, {wa}, {x}",
+                    "vfmadd231ps {c0}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{src} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    src = in(reg) src,
+                    wr = in(reg) w,
+                    kp = in(reg) kpad * 4,
+                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
+                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
+                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
+                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
+                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
+                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
+                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
+                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
+                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
+                    b1 = out(zmm_reg) _,
+                    b2 = out(zmm_reg) _,
+                    b3 = out(zmm_reg) _,
+                    b4 = out(zmm_reg) _,
+                    b5 = out(zmm_reg) _,
+                    b6 = out(zmm_reg) _,
+                    b7 = out(zmm_reg) _,
+                    options(nostack, readonly, preserves_flags),
+                ),
+                2 => core::arch::asm!(
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b1}, dword ptr [{src} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{src} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{src} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{src} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{src} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{src} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{src} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{src} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{src} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{src} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    src = in(reg) src,
+                    wr = in(reg) w,
+                    kp = in(reg) kpad * 4,
+                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
+                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
+                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
+                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
+                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
+                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
+                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
+                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
+                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
+                    b1 = out(zmm_reg) _,
+                    b2 = out(zmm_reg) _,
+                    b3 = out(zmm_reg) _,
+                    b4 = out(zmm_reg) _,
+                    b5 = out(zmm_reg) _,
+                    b6 = out(zmm_reg) _,
+                    b7 = out(zmm_reg) _,
+                    options(nostack, readonly, preserves_flags),
+                ),
+                _ => unreachable!(),
+            }
+        }
+    }
+
+    /// The whole of a 3 × 3 tile of two filter vectors over `channels ≥ 1` channels, every
+    /// kernel row inside the input: for each channel, the multiply-adds of the tile's elements
+    /// `SKIP ..= 16` of three input rows (`row` elements apart, from `x`; the next channel
+    /// `channel` elements on) by the three taps of each (filters `kpad` apart from `w`, the next
+    /// row's `3·kpad` on). See [`row3`] for the order.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; for every channel and row, elements `SKIP ..= 16` of the row are
+    /// readable, and the 3 × 3 taps of `2·16` filters at `w`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rows3<const SKIP: usize>(
+        acc: &mut [[__m512; T]; 2],
+        x: *const f32,
+        w: *const f32,
+        channels: usize,
+        row: usize,
+        channel: usize,
+        kpad: usize,
+    ) {
+        const { assert!(T == 8 && S == 2) };
+        debug_assert!(channels >= 1);
+        // SAFETY: as this function's; the loop reads what it says and writes no memory.
+        unsafe {
+            match SKIP {
+                0 => core::arch::asm!(
+                    ".p2align 6",
+                    "2:",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b0}, dword ptr [{xr} + 0]",
+                    "vfmadd231ps {a0}, {wa}, {b0}",
+                    "vfmadd231ps {c0}, {wc}, {b0}",
+                    "vbroadcastss {b1}, dword ptr [{xr} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + 4]",
+                    "vfmadd231ps {a0}, {wa}, {x}",
+                    "vfmadd231ps {c0}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b0}, dword ptr [{xr} + {rs} + 0]",
+                    "vfmadd231ps {a0}, {wa}, {b0}",
+                    "vfmadd231ps {c0}, {wc}, {b0}",
+                    "vbroadcastss {b1}, dword ptr [{xr} + {rs} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + {rs} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + {rs} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + {rs} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + {rs} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + {rs} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + {rs} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 4]",
+                    "vfmadd231ps {a0}, {wa}, {x}",
+                    "vfmadd231ps {c0}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b0}, dword ptr [{xr} + {rs}*2 + 0]",
+                    "vfmadd231ps {a0}, {wa}, {b0}",
+                    "vfmadd231ps {c0}, {wc}, {b0}",
+                    "vbroadcastss {b1}, dword ptr [{xr} + {rs}*2 + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + {rs}*2 + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + {rs}*2 + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + {rs}*2 + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + {rs}*2 + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + {rs}*2 + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + {rs}*2 + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 4]",
+                    "vfmadd231ps {a0}, {wa}, {x}",
+                    "vfmadd231ps {c0}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "add {xr}, {xs}",
+                    "dec {n}",
+                    "jnz 2b",
+                    xr = inout(reg) x => _,
+                    wr = inout(reg) w => _,
+                    n = inout(reg) channels => _,
+                    kp = in(reg) kpad * 4,
+                    kp3 = in(reg) kpad * 12,
+                    rs = in(reg) row * 4,
+                    xs = in(reg) channel * 4,
+                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
+                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
+                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
+                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
+                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
+                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
+                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
+                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
+                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
+                    b0 = out(zmm_reg) _,
+                    b1 = out(zmm_reg) _,
+                    b2 = out(zmm_reg) _,
+                    b3 = out(zmm_reg) _,
+                    b4 = out(zmm_reg) _,
+                    b5 = out(zmm_reg) _,
+                    b6 = out(zmm_reg) _,
+                    b7 = out(zmm_reg) _,
+                    options(nostack, readonly),
+                ),
+                1 => core::arch::asm!(
+                    ".p2align 6",
+                    "2:",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b1}, dword ptr [{xr} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + 4]",
+                    "vfmadd231ps {a0}, {wa}, {x}",
+                    "vfmadd231ps {c0}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b1}, dword ptr [{xr} + {rs} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + {rs} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + {rs} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + {rs} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + {rs} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + {rs} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + {rs} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 4]",
+                    "vfmadd231ps {a0}, {wa}, {x}",
+                    "vfmadd231ps {c0}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b1}, dword ptr [{xr} + {rs}*2 + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + {rs}*2 + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + {rs}*2 + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + {rs}*2 + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + {rs}*2 + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + {rs}*2 + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + {rs}*2 + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 4]",
+                    "vfmadd231ps {a0}, {wa}, {x}",
+                    "vfmadd231ps {c0}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "add {xr}, {xs}",
+                    "dec {n}",
+                    "jnz 2b",
+                    xr = inout(reg) x => _,
+                    wr = inout(reg) w => _,
+                    n = inout(reg) channels => _,
+                    kp = in(reg) kpad * 4,
+                    kp3 = in(reg) kpad * 12,
+                    rs = in(reg) row * 4,
+                    xs = in(reg) channel * 4,
+                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
+                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
+                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
+                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
+                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
+                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
+                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
+                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
+                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
+                    b1 = out(zmm_reg) _,
+                    b2 = out(zmm_reg) _,
+                    b3 = out(zmm_reg) _,
+                    b4 = out(zmm_reg) _,
+                    b5 = out(zmm_reg) _,
+                    b6 = out(zmm_reg) _,
+                    b7 = out(zmm_reg) _,
+                    options(nostack, readonly),
+                ),
+                2 => core::arch::asm!(
+                    ".p2align 6",
+                    "2:",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b1}, dword ptr [{xr} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b1}, dword ptr [{xr} + {rs} + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + {rs} + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + {rs} + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + {rs} + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + {rs} + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + {rs} + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + {rs} + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs} + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "vmovups {wa}, zmmword ptr [{wr}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + 64]",
+                    "vbroadcastss {b1}, dword ptr [{xr} + {rs}*2 + 8]",
+                    "vfmadd231ps {a1}, {wa}, {b1}",
+                    "vfmadd231ps {c1}, {wc}, {b1}",
+                    "vbroadcastss {b2}, dword ptr [{xr} + {rs}*2 + 16]",
+                    "vfmadd231ps {a2}, {wa}, {b2}",
+                    "vfmadd231ps {c2}, {wc}, {b2}",
+                    "vbroadcastss {b3}, dword ptr [{xr} + {rs}*2 + 24]",
+                    "vfmadd231ps {a3}, {wa}, {b3}",
+                    "vfmadd231ps {c3}, {wc}, {b3}",
+                    "vbroadcastss {b4}, dword ptr [{xr} + {rs}*2 + 32]",
+                    "vfmadd231ps {a4}, {wa}, {b4}",
+                    "vfmadd231ps {c4}, {wc}, {b4}",
+                    "vbroadcastss {b5}, dword ptr [{xr} + {rs}*2 + 40]",
+                    "vfmadd231ps {a5}, {wa}, {b5}",
+                    "vfmadd231ps {c5}, {wc}, {b5}",
+                    "vbroadcastss {b6}, dword ptr [{xr} + {rs}*2 + 48]",
+                    "vfmadd231ps {a6}, {wa}, {b6}",
+                    "vfmadd231ps {c6}, {wc}, {b6}",
+                    "vbroadcastss {b7}, dword ptr [{xr} + {rs}*2 + 56]",
+                    "vfmadd231ps {a7}, {wa}, {b7}",
+                    "vfmadd231ps {c7}, {wc}, {b7}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp} + 64]",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 12]",
+                    "vfmadd231ps {a1}, {wa}, {x}",
+                    "vfmadd231ps {c1}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 20]",
+                    "vfmadd231ps {a2}, {wa}, {x}",
+                    "vfmadd231ps {c2}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 28]",
+                    "vfmadd231ps {a3}, {wa}, {x}",
+                    "vfmadd231ps {c3}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 36]",
+                    "vfmadd231ps {a4}, {wa}, {x}",
+                    "vfmadd231ps {c4}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 44]",
+                    "vfmadd231ps {a5}, {wa}, {x}",
+                    "vfmadd231ps {c5}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 52]",
+                    "vfmadd231ps {a6}, {wa}, {x}",
+                    "vfmadd231ps {c6}, {wc}, {x}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 60]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "vmovups {wa}, zmmword ptr [{wr} + {kp}*2]",
+                    "vmovups {wc}, zmmword ptr [{wr} + {kp}*2 + 64]",
+                    "vfmadd231ps {a0}, {wa}, {b1}",
+                    "vfmadd231ps {c0}, {wc}, {b1}",
+                    "vfmadd231ps {a1}, {wa}, {b2}",
+                    "vfmadd231ps {c1}, {wc}, {b2}",
+                    "vfmadd231ps {a2}, {wa}, {b3}",
+                    "vfmadd231ps {c2}, {wc}, {b3}",
+                    "vfmadd231ps {a3}, {wa}, {b4}",
+                    "vfmadd231ps {c3}, {wc}, {b4}",
+                    "vfmadd231ps {a4}, {wa}, {b5}",
+                    "vfmadd231ps {c4}, {wc}, {b5}",
+                    "vfmadd231ps {a5}, {wa}, {b6}",
+                    "vfmadd231ps {c5}, {wc}, {b6}",
+                    "vfmadd231ps {a6}, {wa}, {b7}",
+                    "vfmadd231ps {c6}, {wc}, {b7}",
+                    "vbroadcastss {x}, dword ptr [{xr} + {rs}*2 + 64]",
+                    "vfmadd231ps {a7}, {wa}, {x}",
+                    "vfmadd231ps {c7}, {wc}, {x}",
+                    "add {wr}, {kp3}",
+                    "add {xr}, {xs}",
+                    "dec {n}",
+                    "jnz 2b",
+                    xr = inout(reg) x => _,
+                    wr = inout(reg) w => _,
+                    n = inout(reg) channels => _,
+                    kp = in(reg) kpad * 4,
+                    kp3 = in(reg) kpad * 12,
+                    rs = in(reg) row * 4,
+                    xs = in(reg) channel * 4,
+                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
+                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
+                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
+                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
+                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
+                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
+                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
+                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
+                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
+                    b1 = out(zmm_reg) _,
+                    b2 = out(zmm_reg) _,
+                    b3 = out(zmm_reg) _,
+                    b4 = out(zmm_reg) _,
+                    b5 = out(zmm_reg) _,
+                    b6 = out(zmm_reg) _,
+                    b7 = out(zmm_reg) _,
+                    options(nostack, readonly),
+                ),
+                _ => unreachable!(),
+            }
+        }
+    }
+
+    /// Writes the 8 columns × 16 filters of `r` (a vector per column) as the first `cols`
+    /// columns of rows `k0 ..` of `y`, `plane` apart, the rows below `k` only.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; those elements of `y` are writable.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store(r: &[__m512; T], y: *mut f32, plane: usize, k0: usize, k: usize, cols: usize) {
+        // An 8 × 8 transposition in each half of the vectors: lanes `l` and `l + 8` of `o[l]`
+        // are filters `l` and `l + 8` at the 8 columns.
+        let t0 = _mm512_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm512_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm512_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm512_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm512_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm512_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm512_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm512_unpackhi_ps(r[6], r[7]);
+        let u0 = _mm512_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm512_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm512_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm512_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm512_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm512_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm512_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm512_shuffle_ps::<0xEE>(t5, t7);
+        let lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+        let hi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        let o = [
+            _mm512_permutex2var_ps(u0, lo, u4),
+            _mm512_permutex2var_ps(u1, lo, u5),
+            _mm512_permutex2var_ps(u2, lo, u6),
+            _mm512_permutex2var_ps(u3, lo, u7),
+            _mm512_permutex2var_ps(u0, hi, u4),
+            _mm512_permutex2var_ps(u1, hi, u5),
+            _mm512_permutex2var_ps(u2, hi, u6),
+            _mm512_permutex2var_ps(u3, hi, u7),
+        ];
+        let m = first(cols) & 0xff;
+        for (l, v) in o.iter().enumerate() {
+            let high = _mm512_castpd_ps(_mm512_shuffle_f64x2::<0b11_10_11_10>(
+                _mm512_castps_pd(*v),
+                _mm512_castps_pd(*v),
+            ));
+            for (row, half) in [(k0 + l, *v), (k0 + l + 8, high)] {
+                if row < k {
+                    let p = y.wrapping_add(row * plane);
+                    // SAFETY: the first `cols` elements of row `row` are `y`'s (the caller).
+                    unsafe {
+                        if cols == T {
+                            _mm256_storeu_ps(p, _mm512_castps512_ps256(half));
+                        } else {
+                            _mm512_mask_storeu_ps(p, m, half);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The convolution by its definition, in f64.
+    fn definition(g: &Direct, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f64> {
+        let mut y = vec![0f64; g.k * g.ho * g.wo];
+        for k in 0..g.k {
+            for oh in 0..g.ho {
+                for ow in 0..g.wo {
+                    let mut s = b.map_or(0.0, |b| f64::from(b[k]));
+                    for c in 0..g.c {
+                        for i in 0..g.hf {
+                            for j in 0..g.wf {
+                                let r = (oh * S + i) as isize - g.p as isize;
+                                let q = (ow * S + j) as isize - g.p as isize;
+                                if (0..g.h as isize).contains(&r) && (0..g.w as isize).contains(&q)
+                                {
+                                    let xv = x[(c * g.h + r as usize) * g.w + q as usize];
+                                    let wv = w[((k * g.c + c) * g.hf + i) * g.wf + j];
+                                    s += f64::from(xv) * f64::from(wv);
+                                }
+                            }
+                        }
+                    }
+                    y[(k * g.ho + oh) * g.wo + ow] = s;
+                }
+            }
+        }
+        y
+    }
+
+    /// Every kind of tile (inside, left padding of 1 and 2, the zero-padded copy for right
+    /// edges, short last tiles and padding of 3), kernels 1 to 5 rows high, filters in one pair
+    /// of vectors and several, with a partial last pair, inputs down to one element, with and
+    /// without bias, against the definition; nothing written past `y`.
+    #[test]
+    fn matches_the_definition() {
+        if !Direct::runs::<f32>(2, 1, 3, 32) {
+            return;
+        }
+        let mut seed = 12345u32;
+        let mut draw = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    seed as f32 / u32::MAX as f32 - 0.5
+                })
+                .collect()
+        };
+        // (C, H, W, K, HF, P)
+        let geoms = [
+            (16, 32, 32, 32, 3, 1),
+            (16, 32, 32, 64, 3, 1),
+            (16, 31, 31, 32, 3, 1),
+            (3, 13, 11, 20, 3, 1),
+            (5, 17, 19, 57, 5, 2),
+            (4, 16, 16, 32, 1, 0),
+            (2, 9, 9, 31, 3, 3),
+            (1, 4, 4, 17, 3, 1),
+            (2, 3, 3, 32, 3, 0),
+            (6, 40, 70, 96, 3, 1),
+            (3, 7, 9, 32, 2, 2),
+            (1, 1, 1, 20, 3, 1),
+            (2, 18, 40, 24, 4, 0),
+            (7, 33, 35, 32, 3, 2),
+        ];
+        for (c, h, w, k, hf, p) in geoms {
+            let wf = 3;
+            assert!(Direct::runs::<f32>(2, 1, wf, k));
+            let (ho, wo) = ((h + 2 * p - hf) / 2 + 1, (w + 2 * p - wf) / 2 + 1);
+            let g = Direct {
+                c,
+                h,
+                w,
+                k,
+                hf,
+                wf,
+                p,
+                ho,
+                wo,
+            };
+            let (x, wt, b) = (draw(c * h * w), draw(k * c * hf * wf), draw(k));
+            let mut packed = vec![0.0; g.packed_len()];
+            g.pack(&wt, &mut packed);
+            for bias in [Some(&b[..]), None] {
+                let mut y = vec![f32::NAN; k * ho * wo + 7];
+                assert!(g.forward(&x, &packed, bias, &mut y));
+                let want = definition(&g, &x, &wt, bias);
+                for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
+                    let tol = 1e-5 * (1.0 + want.abs());
+                    assert!(
+                        (f64::from(got) - want).abs() <= tol,
+                        "{g:?} y[{i}] {got} {want}"
+                    );
+                }
+                assert!(
+                    y[k * ho * wo..].iter().all(|v| v.is_nan()),
+                    "{g:?}: wrote past y"
+                );
+            }
+        }
+    }
+
+    /// The geometries it leaves to the planes: other strides, dilations, widths, filters that
+    /// end in a lone vector, `f64`; `forward` then writes nothing.
+    #[test]
+    fn declines_what_it_does_not_run() {
+        for (s, d, wf, k) in [(1, 1, 3, 32), (3, 1, 3, 32), (2, 2, 3, 32), (2, 1, 5, 32)] {
+            assert!(!Direct::runs::<f32>(s, d, wf, k));
+        }
+        for k in [8, 16, 48] {
+            assert!(!Direct::runs::<f32>(2, 1, 3, k));
+        }
+        assert!(!Direct::runs::<f64>(2, 1, 3, 32));
+        let g = Direct {
+            c: 1,
+            h: 4,
+            w: 4,
+            k: 16,
+            hf: 3,
+            wf: 3,
+            p: 1,
+            ho: 2,
+            wo: 2,
+        };
+        let mut y = [7.0f32; 64];
+        assert!(!g.forward(&[0.0; 16], &[0.0; 9 * 16], None, &mut y));
+        assert!(y.iter().all(|&v| v == 7.0));
+    }
+}

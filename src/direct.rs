@@ -31,9 +31,11 @@
 //! to keep the 27 vectors and in which order to issue the multiply-adds.
 //!
 //! Measured on the benchmark's strided convolution (`(32, 16, 32, 32)`, 32 filters 3 × 3,
-//! stride 2, padding 1; Zen 5 VM, 1,500 calls alternated in one process with the planes' path):
-//! the forward pass took 0.87× the time on two threads (175 µs against 198 µs) and 0.87× on one
-//! (342 µs against 392 µs); a batch of one, where the weight is packed for every sample, 1.00×.
+//! stride 2, padding 1; Zen 5 VM, 1,500 calls alternated in one process with the planes' path,
+//! three runs): the forward pass took 0.74–0.78× the time on two threads (about 195 µs against
+//! 255–270 µs) and 0.75–0.84× on one; a batch of one, where the weight is packed for every
+//! sample, 0.95–1.01×. Before the assembly and the functions per kind, the same kernel had
+//! measured 0.85–1.0× in the crate and 0.80× in a program of its own.
 #![allow(unsafe_code)]
 
 use crate::gemm::{cast, cast_mut};

@@ -22,7 +22,9 @@
 //! lie left of the row (the left padding, at most two elements) leaves out their multiply-adds
 //! (a constant of the tile's kind); any other tile that reaches past the row (the right edge, a
 //! last tile of fewer than 8 columns, wider padding) reads each row's segment from a copy in
-//! which the elements outside the row are zero.
+//! which the elements outside the row are zero. So a padding element is multiplied by the
+//! weight in the last kind of tile only: with an infinite or NaN weight, an output at the border
+//! may be finite here where the planes' path, which multiplies every padding zero, gives NaN.
 //!
 //! The multiply-adds are written in assembly, and each kind of tile is a function of its own:
 //! written with intrinsics and inlined into one function, the same loop ran between 0.80× and
@@ -63,13 +65,14 @@ impl Direct {
     /// Whether this kernel runs a convolution of stride `s`, dilation `d`, kernel width `wf`
     /// and `k` filters a group on elements `E` on this CPU: `f32`, AVX-512F, stride 2,
     /// dilation 1, 3 wide, and the filters in whole pairs of vectors (`k mod 32` 0 or above 16,
-    /// the last pair partly masked).
+    /// the last pair partly masked; at least one).
     pub(crate) fn runs<E: Element>(s: usize, d: usize, wf: usize, k: usize) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             s == S
                 && d == 1
                 && wf == 3
+                && k > 0
                 && (k.is_multiple_of(32) || k % 32 > 16)
                 && cast::<E, f32>(&[]).is_some()
                 && is_x86_feature_detected!("avx512f")
@@ -339,6 +342,25 @@ mod x86 {
         kpad: usize,
     ) {
         const { assert!(T == 8 && S == 2) };
+        // The scratch vectors, typed: an `out(zmm_reg) _` is a scalar to the compiler, which an
+        // unoptimised build then keeps in the first 16 registers only.
+        let (_wa, _wc, _x): (__m512, __m512, __m512);
+        let (_b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7): (
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+        );
+        // The accumulators as values of their own: an operand that is a place in `acc` keeps
+        // its address in a register across the block in an unoptimised build, and 16 of them
+        // are more than there are.
+        let [a, c] = *acc;
+        let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7] = a;
+        let [mut c0, mut c1, mut c2, mut c3, mut c4, mut c5, mut c6, mut c7] = c;
         // SAFETY: as this function's; the block reads what it says and writes no memory.
         unsafe {
             match SKIP {
@@ -417,23 +439,23 @@ mod x86 {
                     src = in(reg) src,
                     wr = in(reg) w,
                     kp = in(reg) kpad * 4,
-                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
-                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
-                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
-                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
-                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
-                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
-                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
-                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
-                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
-                    b0 = out(zmm_reg) _,
-                    b1 = out(zmm_reg) _,
-                    b2 = out(zmm_reg) _,
-                    b3 = out(zmm_reg) _,
-                    b4 = out(zmm_reg) _,
-                    b5 = out(zmm_reg) _,
-                    b6 = out(zmm_reg) _,
-                    b7 = out(zmm_reg) _,
+                    a0 = inout(zmm_reg) a0, c0 = inout(zmm_reg) c0,
+                    a1 = inout(zmm_reg) a1, c1 = inout(zmm_reg) c1,
+                    a2 = inout(zmm_reg) a2, c2 = inout(zmm_reg) c2,
+                    a3 = inout(zmm_reg) a3, c3 = inout(zmm_reg) c3,
+                    a4 = inout(zmm_reg) a4, c4 = inout(zmm_reg) c4,
+                    a5 = inout(zmm_reg) a5, c5 = inout(zmm_reg) c5,
+                    a6 = inout(zmm_reg) a6, c6 = inout(zmm_reg) c6,
+                    a7 = inout(zmm_reg) a7, c7 = inout(zmm_reg) c7,
+                    wa = out(zmm_reg) _wa, wc = out(zmm_reg) _wc, x = out(zmm_reg) _x,
+                    b0 = out(zmm_reg) _b0,
+                    b1 = out(zmm_reg) _b1,
+                    b2 = out(zmm_reg) _b2,
+                    b3 = out(zmm_reg) _b3,
+                    b4 = out(zmm_reg) _b4,
+                    b5 = out(zmm_reg) _b5,
+                    b6 = out(zmm_reg) _b6,
+                    b7 = out(zmm_reg) _b7,
                     options(nostack, readonly, preserves_flags),
                 ),
                 1 => core::arch::asm!(
@@ -508,22 +530,22 @@ mod x86 {
                     src = in(reg) src,
                     wr = in(reg) w,
                     kp = in(reg) kpad * 4,
-                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
-                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
-                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
-                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
-                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
-                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
-                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
-                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
-                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
-                    b1 = out(zmm_reg) _,
-                    b2 = out(zmm_reg) _,
-                    b3 = out(zmm_reg) _,
-                    b4 = out(zmm_reg) _,
-                    b5 = out(zmm_reg) _,
-                    b6 = out(zmm_reg) _,
-                    b7 = out(zmm_reg) _,
+                    a0 = inout(zmm_reg) a0, c0 = inout(zmm_reg) c0,
+                    a1 = inout(zmm_reg) a1, c1 = inout(zmm_reg) c1,
+                    a2 = inout(zmm_reg) a2, c2 = inout(zmm_reg) c2,
+                    a3 = inout(zmm_reg) a3, c3 = inout(zmm_reg) c3,
+                    a4 = inout(zmm_reg) a4, c4 = inout(zmm_reg) c4,
+                    a5 = inout(zmm_reg) a5, c5 = inout(zmm_reg) c5,
+                    a6 = inout(zmm_reg) a6, c6 = inout(zmm_reg) c6,
+                    a7 = inout(zmm_reg) a7, c7 = inout(zmm_reg) c7,
+                    wa = out(zmm_reg) _wa, wc = out(zmm_reg) _wc, x = out(zmm_reg) _x,
+                    b1 = out(zmm_reg) _b1,
+                    b2 = out(zmm_reg) _b2,
+                    b3 = out(zmm_reg) _b3,
+                    b4 = out(zmm_reg) _b4,
+                    b5 = out(zmm_reg) _b5,
+                    b6 = out(zmm_reg) _b6,
+                    b7 = out(zmm_reg) _b7,
                     options(nostack, readonly, preserves_flags),
                 ),
                 2 => core::arch::asm!(
@@ -595,27 +617,31 @@ mod x86 {
                     src = in(reg) src,
                     wr = in(reg) w,
                     kp = in(reg) kpad * 4,
-                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
-                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
-                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
-                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
-                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
-                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
-                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
-                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
-                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
-                    b1 = out(zmm_reg) _,
-                    b2 = out(zmm_reg) _,
-                    b3 = out(zmm_reg) _,
-                    b4 = out(zmm_reg) _,
-                    b5 = out(zmm_reg) _,
-                    b6 = out(zmm_reg) _,
-                    b7 = out(zmm_reg) _,
+                    a0 = inout(zmm_reg) a0, c0 = inout(zmm_reg) c0,
+                    a1 = inout(zmm_reg) a1, c1 = inout(zmm_reg) c1,
+                    a2 = inout(zmm_reg) a2, c2 = inout(zmm_reg) c2,
+                    a3 = inout(zmm_reg) a3, c3 = inout(zmm_reg) c3,
+                    a4 = inout(zmm_reg) a4, c4 = inout(zmm_reg) c4,
+                    a5 = inout(zmm_reg) a5, c5 = inout(zmm_reg) c5,
+                    a6 = inout(zmm_reg) a6, c6 = inout(zmm_reg) c6,
+                    a7 = inout(zmm_reg) a7, c7 = inout(zmm_reg) c7,
+                    wa = out(zmm_reg) _wa, wc = out(zmm_reg) _wc, x = out(zmm_reg) _x,
+                    b1 = out(zmm_reg) _b1,
+                    b2 = out(zmm_reg) _b2,
+                    b3 = out(zmm_reg) _b3,
+                    b4 = out(zmm_reg) _b4,
+                    b5 = out(zmm_reg) _b5,
+                    b6 = out(zmm_reg) _b6,
+                    b7 = out(zmm_reg) _b7,
                     options(nostack, readonly, preserves_flags),
                 ),
                 _ => unreachable!(),
             }
         }
+        *acc = [
+            [a0, a1, a2, a3, a4, a5, a6, a7],
+            [c0, c1, c2, c3, c4, c5, c6, c7],
+        ];
     }
 
     /// The whole of a 3 × 3 tile of two filter vectors over `channels ≥ 1` channels, every
@@ -642,6 +668,25 @@ mod x86 {
     ) {
         const { assert!(T == 8 && S == 2) };
         debug_assert!(channels >= 1);
+        // The scratch vectors, typed: an `out(zmm_reg) _` is a scalar to the compiler, which an
+        // unoptimised build then keeps in the first 16 registers only.
+        let (_wa, _wc, _x): (__m512, __m512, __m512);
+        let (_b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7): (
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+            __m512,
+        );
+        // The accumulators as values of their own: an operand that is a place in `acc` keeps
+        // its address in a register across the block in an unoptimised build, and 16 of them
+        // are more than there are.
+        let [a, c] = *acc;
+        let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7] = a;
+        let [mut c0, mut c1, mut c2, mut c3, mut c4, mut c5, mut c6, mut c7] = c;
         // SAFETY: as this function's; the loop reads what it says and writes no memory.
         unsafe {
             match SKIP {
@@ -874,23 +919,23 @@ mod x86 {
                     kp3 = in(reg) kpad * 12,
                     rs = in(reg) row * 4,
                     xs = in(reg) channel * 4,
-                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
-                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
-                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
-                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
-                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
-                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
-                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
-                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
-                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
-                    b0 = out(zmm_reg) _,
-                    b1 = out(zmm_reg) _,
-                    b2 = out(zmm_reg) _,
-                    b3 = out(zmm_reg) _,
-                    b4 = out(zmm_reg) _,
-                    b5 = out(zmm_reg) _,
-                    b6 = out(zmm_reg) _,
-                    b7 = out(zmm_reg) _,
+                    a0 = inout(zmm_reg) a0, c0 = inout(zmm_reg) c0,
+                    a1 = inout(zmm_reg) a1, c1 = inout(zmm_reg) c1,
+                    a2 = inout(zmm_reg) a2, c2 = inout(zmm_reg) c2,
+                    a3 = inout(zmm_reg) a3, c3 = inout(zmm_reg) c3,
+                    a4 = inout(zmm_reg) a4, c4 = inout(zmm_reg) c4,
+                    a5 = inout(zmm_reg) a5, c5 = inout(zmm_reg) c5,
+                    a6 = inout(zmm_reg) a6, c6 = inout(zmm_reg) c6,
+                    a7 = inout(zmm_reg) a7, c7 = inout(zmm_reg) c7,
+                    wa = out(zmm_reg) _wa, wc = out(zmm_reg) _wc, x = out(zmm_reg) _x,
+                    b0 = out(zmm_reg) _b0,
+                    b1 = out(zmm_reg) _b1,
+                    b2 = out(zmm_reg) _b2,
+                    b3 = out(zmm_reg) _b3,
+                    b4 = out(zmm_reg) _b4,
+                    b5 = out(zmm_reg) _b5,
+                    b6 = out(zmm_reg) _b6,
+                    b7 = out(zmm_reg) _b7,
                     options(nostack, readonly),
                 ),
                 1 => core::arch::asm!(
@@ -1113,22 +1158,22 @@ mod x86 {
                     kp3 = in(reg) kpad * 12,
                     rs = in(reg) row * 4,
                     xs = in(reg) channel * 4,
-                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
-                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
-                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
-                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
-                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
-                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
-                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
-                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
-                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
-                    b1 = out(zmm_reg) _,
-                    b2 = out(zmm_reg) _,
-                    b3 = out(zmm_reg) _,
-                    b4 = out(zmm_reg) _,
-                    b5 = out(zmm_reg) _,
-                    b6 = out(zmm_reg) _,
-                    b7 = out(zmm_reg) _,
+                    a0 = inout(zmm_reg) a0, c0 = inout(zmm_reg) c0,
+                    a1 = inout(zmm_reg) a1, c1 = inout(zmm_reg) c1,
+                    a2 = inout(zmm_reg) a2, c2 = inout(zmm_reg) c2,
+                    a3 = inout(zmm_reg) a3, c3 = inout(zmm_reg) c3,
+                    a4 = inout(zmm_reg) a4, c4 = inout(zmm_reg) c4,
+                    a5 = inout(zmm_reg) a5, c5 = inout(zmm_reg) c5,
+                    a6 = inout(zmm_reg) a6, c6 = inout(zmm_reg) c6,
+                    a7 = inout(zmm_reg) a7, c7 = inout(zmm_reg) c7,
+                    wa = out(zmm_reg) _wa, wc = out(zmm_reg) _wc, x = out(zmm_reg) _x,
+                    b1 = out(zmm_reg) _b1,
+                    b2 = out(zmm_reg) _b2,
+                    b3 = out(zmm_reg) _b3,
+                    b4 = out(zmm_reg) _b4,
+                    b5 = out(zmm_reg) _b5,
+                    b6 = out(zmm_reg) _b6,
+                    b7 = out(zmm_reg) _b7,
                     options(nostack, readonly),
                 ),
                 2 => core::arch::asm!(
@@ -1342,27 +1387,31 @@ mod x86 {
                     kp3 = in(reg) kpad * 12,
                     rs = in(reg) row * 4,
                     xs = in(reg) channel * 4,
-                    a0 = inout(zmm_reg) acc[0][0], c0 = inout(zmm_reg) acc[1][0],
-                    a1 = inout(zmm_reg) acc[0][1], c1 = inout(zmm_reg) acc[1][1],
-                    a2 = inout(zmm_reg) acc[0][2], c2 = inout(zmm_reg) acc[1][2],
-                    a3 = inout(zmm_reg) acc[0][3], c3 = inout(zmm_reg) acc[1][3],
-                    a4 = inout(zmm_reg) acc[0][4], c4 = inout(zmm_reg) acc[1][4],
-                    a5 = inout(zmm_reg) acc[0][5], c5 = inout(zmm_reg) acc[1][5],
-                    a6 = inout(zmm_reg) acc[0][6], c6 = inout(zmm_reg) acc[1][6],
-                    a7 = inout(zmm_reg) acc[0][7], c7 = inout(zmm_reg) acc[1][7],
-                    wa = out(zmm_reg) _, wc = out(zmm_reg) _, x = out(zmm_reg) _,
-                    b1 = out(zmm_reg) _,
-                    b2 = out(zmm_reg) _,
-                    b3 = out(zmm_reg) _,
-                    b4 = out(zmm_reg) _,
-                    b5 = out(zmm_reg) _,
-                    b6 = out(zmm_reg) _,
-                    b7 = out(zmm_reg) _,
+                    a0 = inout(zmm_reg) a0, c0 = inout(zmm_reg) c0,
+                    a1 = inout(zmm_reg) a1, c1 = inout(zmm_reg) c1,
+                    a2 = inout(zmm_reg) a2, c2 = inout(zmm_reg) c2,
+                    a3 = inout(zmm_reg) a3, c3 = inout(zmm_reg) c3,
+                    a4 = inout(zmm_reg) a4, c4 = inout(zmm_reg) c4,
+                    a5 = inout(zmm_reg) a5, c5 = inout(zmm_reg) c5,
+                    a6 = inout(zmm_reg) a6, c6 = inout(zmm_reg) c6,
+                    a7 = inout(zmm_reg) a7, c7 = inout(zmm_reg) c7,
+                    wa = out(zmm_reg) _wa, wc = out(zmm_reg) _wc, x = out(zmm_reg) _x,
+                    b1 = out(zmm_reg) _b1,
+                    b2 = out(zmm_reg) _b2,
+                    b3 = out(zmm_reg) _b3,
+                    b4 = out(zmm_reg) _b4,
+                    b5 = out(zmm_reg) _b5,
+                    b6 = out(zmm_reg) _b6,
+                    b7 = out(zmm_reg) _b7,
                     options(nostack, readonly),
                 ),
                 _ => unreachable!(),
             }
         }
+        *acc = [
+            [a0, a1, a2, a3, a4, a5, a6, a7],
+            [c0, c1, c2, c3, c4, c5, c6, c7],
+        ];
     }
 
     /// Writes the 8 columns × 16 filters of `r` (a vector per column) as the first `cols`
@@ -1514,21 +1563,24 @@ mod tests {
             let (x, wt, b) = (draw(c * h * w), draw(k * c * hf * wf), draw(k));
             let mut packed = vec![0.0; g.packed_len()];
             g.pack(&wt, &mut packed);
+            // NaN around the input: an element read from outside it would show in `y`.
+            let guard = 64;
+            let mut padded = vec![f32::NAN; guard];
+            padded.extend(&x);
+            padded.extend(vec![f32::NAN; guard]);
+            let x_in = &padded[guard..guard + x.len()];
             for bias in [Some(&b[..]), None] {
-                let mut y = vec![f32::NAN; k * ho * wo + 7];
-                assert!(g.forward(&x, &packed, bias, &mut y));
+                // NaN past the output, a plane and more: a write past `y` would be seen.
+                let len = k * ho * wo;
+                let mut y = vec![f32::NAN; len + ho * wo + guard];
+                assert!(g.forward(x_in, &packed, bias, &mut y[..len]));
                 let want = definition(&g, &x, &wt, bias);
                 for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
                     let tol = 1e-5 * (1.0 + want.abs());
-                    assert!(
-                        (f64::from(got) - want).abs() <= tol,
-                        "{g:?} y[{i}] {got} {want}"
-                    );
+                    let close = (f64::from(got) - want).abs() <= tol;
+                    assert!(close, "{g:?} y[{i}] {got} {want}");
                 }
-                assert!(
-                    y[k * ho * wo..].iter().all(|v| v.is_nan()),
-                    "{g:?}: wrote past y"
-                );
+                assert!(y[len..].iter().all(|v| v.is_nan()), "{g:?}: wrote past y");
             }
         }
     }

@@ -87,7 +87,9 @@ type OptionsCnn = (
 type Mlp = (Affine<U64, U128>, ReLU, Dropout, Affine<U128, U10>);
 
 /// A small ResNet: batch normalisation in 2-D and 1-D, an identity block and a downsampling
-/// block with a projection shortcut.
+/// block with a projection shortcut, whose first convolution (3 × 3, stride 2, 32 filters) runs
+/// the forward pass that reads its input in place on AVX-512 (its packed weight kept in the
+/// layer's buffers).
 type ResNet = (
     Conv<U1, U8, U3, U3, U1, U1>,
     BatchNorm2d<U8>,
@@ -101,10 +103,10 @@ type ResNet = (
     )>,
     Projected<
         (
-            Conv<U8, U16, U3, U3, U2, U1>,
-            BatchNorm2d<U16>,
+            Conv<U8, U32, U3, U3, U2, U1>,
+            BatchNorm2d<U32>,
             ReLU,
-            Conv<U16, U16, U3, U3, U1, U1>,
+            Conv<U32, U16, U3, U3, U1, U1>,
             BatchNorm2d<U16>,
         ),
         (Conv<U8, U16, U1, U1, U2, U0>, BatchNorm2d<U16>),

@@ -1130,6 +1130,9 @@ fn forward_slices<E: Element>(
         flops >= par::WAKE_MIN_FLOPS,
     );
     let direct = g.direct::<E>();
+    // A strided convolution keeps no lowering for the backward pass (`Geom::keeps`), and the
+    // direct kernel makes none to keep.
+    debug_assert!(!(direct && keep), "the direct kernel keeps nothing");
     if direct {
         // The weight packed once a call for every task: `(C/G, HF, WF, K/G)` per group, the
         // filters rounded up to whole vectors.
@@ -2436,6 +2439,87 @@ mod tests {
         assert_eq!(got.len(), want.len(), "{what}: length, {g:?}");
         for (i, (a, b)) in got.iter().zip(want).enumerate() {
             assert!((a - b).abs() < 1e-10, "{what}[{i}]: {a} vs {b}, {g:?}");
+        }
+    }
+
+    /// The stride-2 forward pass read in place (`crate::direct`, `f32` on AVX-512) through the
+    /// layer's paths: groups (each its block of the input, the packed weight, the bias and the
+    /// output), several tasks sharing one packed weight, a training buffer reused for a second
+    /// call with other weights, and the allocating call, against the definition in f64.
+    #[test]
+    fn the_direct_stride_2_forward_pass_matches_the_definition() {
+        // (c, h, w, k, hf, p, groups)
+        let cases = [
+            (16, 32, 32, 32, 3, 1, 1),
+            (6, 17, 20, 64, 3, 1, 2),
+            (3, 9, 11, 20, 5, 2, 1),
+            (4, 12, 16, 96, 3, 0, 4),
+        ];
+        for (c, h, w, k, hf, p, groups) in cases {
+            let (s, d, wf) = (2, 1, 3);
+            let g = Geom {
+                c,
+                h,
+                w,
+                k,
+                hf,
+                wf,
+                s,
+                p,
+                d,
+                groups,
+                ho: (h + 2 * p - hf) / s + 1,
+                wo: (w + 2 * p - wf) / s + 1,
+                backward: false,
+            };
+            if !g.direct::<f32>() {
+                assert!(!Direct::runs::<f32>(2, 1, 3, k / groups));
+                return;
+            }
+            let n = 7;
+            let wave = |len: usize, f: f64| -> Vec<f64> {
+                (0..len).map(|i| (i as f64 * f + 0.3).sin()).collect()
+            };
+            let (in_len, out_len) = (c * h * w, k * g.positions());
+            let x = wave(n * in_len, 0.71);
+            let bias = wave(k, 1.3);
+            let to32 = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+            let (x32, b32) = (to32(&x), to32(&bias));
+            let mut keep = ConvKeep::<f32>::default();
+            for round in 0..2 {
+                let weight = wave(k * g.group_patch(), 0.37 + 0.1 * f64::from(round));
+                let w32 = to32(&weight);
+                let mut want = Vec::new();
+                for i in 0..n {
+                    // The definition on the values the f32 pass sees.
+                    let xn: Vec<f64> = x32[i * in_len..][..in_len]
+                        .iter()
+                        .map(|&a| a.into())
+                        .collect();
+                    let wn: Vec<f64> = w32.iter().map(|&a| a.into()).collect();
+                    let yn = direct(&g, &xn, &wn);
+                    want.extend((0..out_len).map(|j| yn[j] + f64::from(b32[j / g.positions()])));
+                }
+                let kernel = Kernel {
+                    weight: &w32,
+                    bias: Some(&b32),
+                };
+                let check = |what: &str, got: &[f32]| {
+                    assert_eq!(got.len(), want.len(), "{what}: length, {g:?}");
+                    for (i, (&a, &b)) in got.iter().zip(&want).enumerate() {
+                        let tol = 1e-5 * (1.0 + b.abs()) * (g.group_patch() as f64).sqrt();
+                        assert!(
+                            (f64::from(a) - b).abs() <= tol,
+                            "{what}[{i}]: {a} vs {b}, {g:?}"
+                        );
+                    }
+                };
+                let mut y = vec![f32::NAN; n * out_len];
+                keep.forward(&g, kernel, &x32, &mut y);
+                check("y (training buffers)", &y);
+                let fresh = g.forward_alone(kernel, &x32, (crate::Dyn(n * out_len),));
+                check("y (fresh)", fresh.as_slice());
+            }
         }
     }
 

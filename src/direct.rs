@@ -162,21 +162,12 @@ mod x86 {
     use core::ops::Range;
 
     use super::{Direct, S};
+    use crate::rows::x86::first;
 
     /// Output columns of a tile.
     const T: usize = 8;
     /// Elements of an input row a tile reads: `(T − 1)·S + 3`.
     const SPAN: usize = (T - 1) * S + 3;
-
-    /// The mask of the first `n` lanes (all 16 from 16 on).
-    #[inline(always)]
-    fn first(n: usize) -> __mmask16 {
-        if n >= 16 {
-            0xffff
-        } else {
-            ((1u32 << n) - 1) as __mmask16
-        }
-    }
 
     /// One tile: the geometry, `x`, the packed weight, the bias, `y`, the output row, the
     /// kernel rows inside the input at that row, the first filter, the first column, and how
@@ -255,7 +246,7 @@ mod x86 {
                 let at = kb + 16 * f;
                 // SAFETY: the lanes loaded are the filters below `K`, inside `bias`.
                 let v = unsafe {
-                    _mm512_maskz_loadu_ps(first(g.k.saturating_sub(at)), b.wrapping_add(at))
+                    _mm512_maskz_loadu_ps(first(g.k.saturating_sub(at).min(16)), b.wrapping_add(at))
                 };
                 *a = [v; T];
             }
@@ -331,6 +322,10 @@ mod x86 {
     ///
     /// The CPU has AVX-512F; elements `SKIP ..= 16` of `src` are readable, and the 3 taps of
     /// `2·16` filters at `w`.
+    ///
+    /// The three blocks are one text less the first one or two broadcasts and their
+    /// multiply-adds: those come first in taps 0 and 1, so a block of their own would load the
+    /// taps' filters twice.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn row3<const SKIP: usize>(

@@ -488,7 +488,7 @@ mod x86_bits {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(crate) mod x86 {
     use core::arch::x86_64::*;
 
     use super::{Rows2, Unwiden};
@@ -497,9 +497,9 @@ mod x86 {
     #[derive(Clone, Copy)]
     pub(super) struct Avx512(());
 
-    /// The mask of the first `n ≤ 16` lanes.
+    /// The mask of the first `n ≤ 16` lanes (the direct convolution's too).
     #[inline(always)]
-    fn first(n: usize) -> __mmask16 {
+    pub(crate) fn first(n: usize) -> __mmask16 {
         debug_assert!(n <= 16);
         ((1u32 << n) - 1) as __mmask16
     }

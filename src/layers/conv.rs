@@ -557,9 +557,19 @@ impl Geom {
     }
     /// Whether the forward pass reads the input in place with the direct stride-2 kernel
     /// (`crate::direct`: `f32` on AVX-512, 3 wide, dilation 1, filters in pairs of vectors)
-    /// instead of splitting it into phase planes. The backward pass keeps to the planes.
+    /// instead of splitting it into phase planes. The backward pass: see [`Geom::direct_dw`].
     fn direct<E: Element>(&self) -> bool {
         !self.backward && Direct::runs::<E>(self.s, self.d, self.wf, self.group_k())
+    }
+    /// Whether the backward pass computes the weight gradient with the direct stride-2 kernel
+    /// (`crate::direct`: `f32` on AVX-512, 3 wide, dilation 1, any number of filters), reading
+    /// the input in place, instead of as a product over the phase planes. The input gradient
+    /// keeps to the planes.
+    ///
+    /// Measured on the benchmark's strided convolution (`(32, 16, 32, 32)`, 32 filters 3 × 3,
+    /// padding 1; Zen 5 VM): see `crate::direct`.
+    fn direct_dw<E: Element>(&self) -> bool {
+        self.phased() && Direct::runs_weight_grad::<E>(self.s, self.d, self.wf, self.group_k())
     }
     /// One group of one sample, for the direct kernel.
     fn direct_group(&self) -> Direct {
@@ -1034,6 +1044,18 @@ impl Geom {
             self.patch() * self.positions()
         }
     }
+    /// The backward pass's room for one sample's lowered input when the forward pass kept
+    /// none: when phased, also the scratch of the direct weight gradient
+    /// ([`Geom::direct_dw`]), which takes that room's place (whichever runs, on this CPU and
+    /// element type).
+    fn lowered_room(&self) -> usize {
+        if self.phased() {
+            self.lowered_len()
+                .max(self.direct_group().weight_grad_scratch())
+        } else {
+            self.lowered_len()
+        }
+    }
     /// Flops of the forward pass over `n` samples.
     fn flops(&self, n: usize) -> usize {
         2 * n * self.k * self.group_patch() * self.positions()
@@ -1070,7 +1092,7 @@ impl Geom {
         g.k * g.group_patch()
             + g.k
             + g.dcols_len()
-            + if kept { 0 } else { g.lowered_len() }
+            + if kept { 0 } else { g.lowered_room() }
             + g.phases_len()
             + g.dy_wide_len()
             + g.phase_weights_len()
@@ -1324,6 +1346,14 @@ fn backward_slices<E: Element>(
         flops >= par::WAKE_MIN_FLOPS,
     );
     let with_bias = gb.is_some();
+    // The direct weight gradient (`Geom::direct_dw`), per group of each sample, in `cols`.
+    let direct = g.direct_dw::<E>().then(|| g.direct_group());
+    debug_assert!(
+        direct.is_none() || kept.is_none(),
+        "conv: phased, nothing is kept"
+    );
+    let room = g.lowered_room();
+    let (cg_len, kg) = (g.c / g.groups * g.h * g.w, g.group_k());
     let scratch = run_tasks(
         parallel,
         scratch.prefix(tasks * task_len),
@@ -1336,7 +1366,7 @@ fn backward_slices<E: Element>(
             let (dw, rest) = acc.split_at_mut(dw_len);
             let (db, rest) = rest.split_at_mut(g.k);
             let (dcols, rest) = rest.split_at_mut(dcols_len);
-            let (cols, rest) = rest.split_at_mut(if kept.is_some() { 0 } else { cols_len });
+            let (cols, rest) = rest.split_at_mut(if kept.is_some() { 0 } else { room });
             let (dq, rest) = rest.split_at_mut(g.phases_len());
             let (wide, wp) = rest.split_at_mut(g.dy_wide_len());
             let wp = &mut wp[..g.phase_weights_len()];
@@ -1350,22 +1380,34 @@ fn backward_slices<E: Element>(
             for (j, dyn_) in dys.chunks_exact(out_len).enumerate() {
                 let sample = task * per_task + j;
                 let xn = &x[sample * in_len..][..in_len];
-                let lowered: &[E] = if g.is_pointwise() {
-                    xn
+                // With the direct weight gradient, dW is done here and the products below see
+                // no room for it (an empty `dw`), nor a lowered input.
+                let (lowered, dw): (&[E], &mut [E]) = if let Some(d) = &direct {
+                    for (group, dwg) in dw.chunks_exact_mut(patch * kg).enumerate() {
+                        let xg = &xn[group * cg_len..][..cg_len];
+                        let dyg = &dyn_[group * kg * positions..][..kg * positions];
+                        let ran = d.weight_grad(xg, dyg, dwg, cols);
+                        debug_assert!(ran, "conv: `direct_dw` said the kernel runs");
+                    }
+                    (&[], &mut [])
+                } else if g.is_pointwise() {
+                    (xn, dw)
                 } else if let Some(kept) = kept {
-                    &kept[sample * cols_len..][..cols_len]
+                    (&kept[sample * cols_len..][..cols_len], dw)
                 } else if g.phased() {
                     g.phases(xn, cols);
-                    cols
+                    (cols, dw)
                 } else {
                     g.im2col(xn, cols);
-                    cols
+                    (cols, dw)
                 };
                 // Phased, the products run on the wide gradient (`Geom::dy_pitch`): zero on the
                 // junk columns, so they add nothing to dW and give the lowered input zero
                 // gradient there (and with `direct_dx`, zero around each filter's row).
                 let dxn = dxs.as_mut().and_then(|d| d.next());
-                if g.phased() {
+                if g.phased() && direct.is_some() && dxn.is_none() {
+                    // dW done, no dX asked for: the wide gradient would go unread.
+                } else if g.phased() {
                     let (pw, wo, front) = (g.plane_w(), g.wo, g.dy_front());
                     for (wk, dk) in wide
                         .chunks_exact_mut(g.dy_pitch())
@@ -2522,6 +2564,114 @@ mod tests {
                 check("y (fresh)", fresh.as_slice());
             }
         }
+    }
+
+    /// The backward pass with the direct weight gradient (`Geom::direct_dw`), in f32 against
+    /// the definition: groups, filters not a multiple of a vector, kernels 1 to 5 rows high,
+    /// planes large and small (`dx` plane by plane or through the lowered gradient), with
+    /// `dx` and without (a first layer), 7 samples over several tasks, in the training
+    /// buffers (NaN scratch) and the allocating call.
+    #[test]
+    fn the_direct_stride_2_weight_gradient_matches_the_definition() {
+        if !Direct::runs_weight_grad::<f32>(2, 1, 3, 1) {
+            return;
+        }
+        // (c, h, w, k, hf, p, groups)
+        let cases = [
+            (16, 32, 32, 32, 3, 1, 1),
+            (6, 17, 20, 20, 3, 1, 2),
+            (3, 9, 11, 5, 5, 2, 1),
+            (4, 12, 16, 96, 1, 0, 4),
+            (16, 8, 8, 32, 3, 1, 1),
+            (2, 5, 6, 3, 2, 1, 1),
+        ];
+        let mut direct_dx = [0, 0];
+        for (c, h, w, k, hf, p, groups) in cases {
+            let (s, d, wf) = (2, 1, 3);
+            let g = Geom {
+                c,
+                h,
+                w,
+                k,
+                hf,
+                wf,
+                s,
+                p,
+                d,
+                groups,
+                ho: (h + 2 * p - hf) / s + 1,
+                wo: (w + 2 * p - wf) / s + 1,
+                backward: false,
+            };
+            let gb = g.for_backward();
+            assert!(gb.direct_dw::<f32>(), "{g:?} goes to the planes");
+            direct_dx[usize::from(gb.direct_dx())] += 1;
+            let n = 7;
+            let wave = |len: usize, f: f64| -> Vec<f32> {
+                (0..len)
+                    .map(|i| (i as f64 * f + 0.3).sin() as f32)
+                    .collect()
+            };
+            let (in_len, out_len) = (c * h * w, k * g.positions());
+            let (x, weight, dy) = (
+                wave(n * in_len, 0.71),
+                wave(k * g.group_patch(), 0.37),
+                wave(n * out_len, 0.53),
+            );
+            let to64 = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+            let (x64, w64, dy64) = (to64(&x), to64(&weight), to64(&dy));
+            let (mut want_dx, mut want_dw, mut want_db) =
+                (Vec::new(), vec![0.0; weight.len()], vec![0.0; k]);
+            for i in 0..n {
+                let xn = &x64[i * in_len..][..in_len];
+                let [dx, dw, db] = direct_backward(&g, xn, &w64, &dy64[i * out_len..][..out_len]);
+                want_dx.extend(dx);
+                want_dw.iter_mut().zip(&dw).for_each(|(a, b)| *a += b);
+                want_db.iter_mut().zip(&db).for_each(|(a, b)| *a += b);
+            }
+            let check = |what: &str, got: &[f32], want: &[f64]| {
+                assert_eq!(got.len(), want.len(), "{what}: length, {g:?}");
+                let depth = (n * g.positions()).max(g.group_patch()) as f64;
+                for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+                    let tol = 1e-5 * (1.0 + b.abs()) * depth.sqrt();
+                    assert!(
+                        (f64::from(a) - b).abs() <= tol,
+                        "{what}[{i}]: {a} vs {b}, {g:?}"
+                    );
+                }
+            };
+            for with_dx in [true, false] {
+                let (mut dx, mut dw, mut db) =
+                    (vec![1.0; x.len()], vec![0.0; weight.len()], vec![0.0; k]);
+                let len = MAX_TASKS * g.task_scratch(false);
+                let mut scratch = vec![f32::NAN; len];
+                backward_slices(
+                    &g,
+                    &weight,
+                    &x,
+                    None,
+                    &dy,
+                    with_dx.then(|| Buf::Slice(&mut dx[..])),
+                    (&mut dw, Some(&mut db)),
+                    Buf::Slice(&mut scratch[..]),
+                    &mut Vec::new(),
+                );
+                if with_dx {
+                    check("dx", &dx, &want_dx);
+                } else {
+                    assert!(dx.iter().all(|&v| v == 1.0), "dx written, {g:?}");
+                }
+                check("dw", &dw, &want_dw);
+                check("db", &db, &want_db);
+            }
+            let (mut dw, mut db) = (vec![0.0; weight.len()], vec![0.0; k]);
+            let dx_shape = (crate::Dyn(x.len()),);
+            let dx = g.backward_alone(&weight, &x, &dy, dx_shape, (&mut dw, Some(&mut db)));
+            check("dx (fresh)", dx.as_slice(), &want_dx);
+            check("dw (fresh)", &dw, &want_dw);
+        }
+        // Both ways of a strided dX around the direct weight gradient.
+        assert!(direct_dx.iter().all(|&cases| cases >= 2), "{direct_dx:?}");
     }
 
     #[test]

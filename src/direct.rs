@@ -6,9 +6,9 @@
 //! was an eighth of the benchmark's strided forward pass, at the speed of the memory path. This
 //! kernel turns the product around: a vector holds 16 *filters* of one output position, and
 //! each input element is broadcast from where it lies in `x`, so a stride only changes which
-//! elements are read. It runs the 3 × 3 (any height, 3 wide) kernels of stride 2, the common
-//! strided convolution, with filters in whole pairs of vectors (`K` a multiple of 32 or with
-//! more than 16 over one); the others keep to the planes.
+//! elements are read. Its forward pass runs the 3 × 3 (any height, 3 wide) kernels of stride 2,
+//! the common strided convolution, with filters in whole pairs of vectors (`K` a multiple of 32
+//! or with more than 16 over one); the others keep to the planes.
 //!
 //! A tile is 32 filters (two vectors) × 8 output columns of one output row: 16 accumulators. A
 //! kernel row of a tile reads 17 elements of an input row (`y[t]` reads `x[2t + j − P]`): tap
@@ -43,21 +43,22 @@
 //! sample, 0.95–1.01×. Before the assembly and the functions per kind, the same kernel had
 //! measured 0.85–1.0× in the crate and 0.80× in a program of its own.
 //!
-//! The backward pass's weight gradient ([`Direct::weight_grad`]) turns the same way: a vector
-//! holds 16 filters of one tap, `dW[k, c, i, j] = Σ dy[k, oh, ow] · x[c, 2·oh + i − P, 2·ow + j
-//! − P]` summed over the output positions, with the output gradient transposed once a sample
-//! into rows of filters and the input copied once with its padding around it. Per channel and
-//! block of three kernel rows, the 9 taps of 2 filter vectors are 18 accumulators held over
-//! every position: 2 loads and 9 broadcasts for 18 multiply-adds, at the machine's peak of
-//! multiply-adds (written with intrinsics: one function per shape of block, which the compiler
-//! kept in registers with no spill). The phase planes and their product for `dW` go; the input
-//! gradient keeps to the planes. Measured in one process against the planes' path (Zen 5 VM,
-//! calls alternated): the backward pass of the benchmark's strided convolution took 0.94–0.95×
-//! the time on two threads (1,500 pairs, two runs) and 0.94× on one; that of the ResNet
-//! example's (16 → 32 filters on 8 × 8, batch 32) 0.92× and 0.89×; without the input gradient
-//! (a first layer) 0.70× on the small one. The padded copy and the transposition were first
-//! written with `copy_from_slice` and masked loads and took as much as the kernel saved (their
-//! loads stall on lines not yet in the cache): both now ask for the next lines ahead.
+//! The backward pass's weight gradient ([`Direct::weight_grad`]) turns the same way: a vector holds
+//! 16 filters of one tap, `dW[k, c, i, j] = Σ dy[k, oh, ow] · x[c, 2·oh + i − P, 2·ow + j − P]`
+//! summed over the output positions, with the output gradient transposed into rows of filters and
+//! the input copied with its padding around it (read in place without padding), once per group of
+//! each sample. Per channel and block of three kernel rows, the 9 taps of 2 filter vectors are 18
+//! accumulators held over every position: 2 loads and 9 broadcasts for 18 multiply-adds, at the
+//! machine's peak of multiply-adds (written with intrinsics: one function per shape of block, which
+//! the compiler kept in registers with no spill). The phase planes and their product for `dW` go;
+//! the input gradient keeps to the planes. Measured in one process against the planes' path (Zen 5
+//! VM, calls alternated): the backward pass of the benchmark's strided convolution took 0.94–0.95×
+//! the time on two threads (1,500 pairs, two runs) and 0.94× on one; that of the ResNet example's
+//! (16 → 32 filters on 8 × 8, batch 32) 0.92× and 0.89×; without the input gradient (a first layer)
+//! 0.70× on the small one. The padded copy (first a `copy_from_slice` and two fills per row) and
+//! the transposition (first with no prefetch) took as much as the kernel saved, their loads
+//! stalling on lines not yet in the cache: the copy now moves whole vectors, and both ask for the
+//! next lines ahead.
 #![allow(unsafe_code)]
 
 use crate::gemm::{cast, cast_mut};
@@ -87,21 +88,7 @@ impl Direct {
     /// dilation 1, 3 wide, and the filters in whole pairs of vectors (`k mod 32` 0 or above 16,
     /// the last pair partly masked; at least one).
     pub(crate) fn runs<E: Element>(s: usize, d: usize, wf: usize, k: usize) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            s == S
-                && d == 1
-                && wf == 3
-                && k > 0
-                && (k.is_multiple_of(32) || k % 32 > 16)
-                && cast::<E, f32>(&[]).is_some()
-                && is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = (s, d, wf, k);
-            false
-        }
+        Self::runs_weight_grad::<E>(s, d, wf, k) && (k.is_multiple_of(32) || k % 32 > 16)
     }
 
     /// Filters per packed tap: `k` rounded up to whole vectors (16 f32), the rest zero.
@@ -1048,6 +1035,46 @@ mod x86 {
 mod tests {
     use super::*;
 
+    /// NaN elements on each side of a guarded slice.
+    const GUARD: usize = 64;
+
+    /// `n` values in `[−0.5, 0.5)` from a xorshift generator whose state is `seed`.
+    fn draw(seed: &mut u32, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 17;
+                *seed ^= *seed << 5;
+                *seed as f32 / u32::MAX as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// `v` with [`GUARD`] NaN on each side: an element read from outside `v` would show.
+    fn guarded(v: &[f32]) -> Vec<f32> {
+        let mut out = vec![f32::NAN; GUARD];
+        out.extend(v);
+        out.extend(vec![f32::NAN; GUARD]);
+        out
+    }
+
+    /// The geometry of a stride-2, 3-wide convolution `(C, H, W, K, HF, P)`.
+    fn geom((c, h, w, k, hf, p): (usize, usize, usize, usize, usize, usize)) -> Direct {
+        let wf = 3;
+        let (ho, wo) = ((h + 2 * p - hf) / 2 + 1, (w + 2 * p - wf) / 2 + 1);
+        Direct {
+            c,
+            h,
+            w,
+            k,
+            hf,
+            wf,
+            p,
+            ho,
+            wo,
+        }
+    }
+
     /// The convolution by its definition, in f64.
     fn definition(g: &Direct, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f64> {
         let mut y = vec![0f64; g.k * g.ho * g.wo];
@@ -1086,16 +1113,6 @@ mod tests {
             return;
         }
         let mut seed = 12345u32;
-        let mut draw = |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 17;
-                    seed ^= seed << 5;
-                    seed as f32 / u32::MAX as f32 - 0.5
-                })
-                .collect()
-        };
         // (C, H, W, K, HF, P)
         let geoms = [
             (16, 32, 32, 32, 3, 1),
@@ -1113,34 +1130,21 @@ mod tests {
             (2, 18, 40, 24, 4, 0),
             (7, 33, 35, 32, 3, 2),
         ];
-        for (c, h, w, k, hf, p) in geoms {
-            let wf = 3;
+        for shape in geoms {
+            let g = geom(shape);
+            let (c, k, hf, wf, ho, wo) = (g.c, g.k, g.hf, g.wf, g.ho, g.wo);
             assert!(Direct::runs::<f32>(2, 1, wf, k));
-            let (ho, wo) = ((h + 2 * p - hf) / 2 + 1, (w + 2 * p - wf) / 2 + 1);
-            let g = Direct {
-                c,
-                h,
-                w,
-                k,
-                hf,
-                wf,
-                p,
-                ho,
-                wo,
-            };
-            let (x, wt, b) = (draw(c * h * w), draw(k * c * hf * wf), draw(k));
+            let s = &mut seed;
+            let (x, wt, b) = (draw(s, c * g.h * g.w), draw(s, k * c * hf * wf), draw(s, k));
             let mut packed = vec![0.0; g.packed_len()];
             g.pack(&wt, &mut packed);
             // NaN around the input: an element read from outside it would show in `y`.
-            let guard = 64;
-            let mut padded = vec![f32::NAN; guard];
-            padded.extend(&x);
-            padded.extend(vec![f32::NAN; guard]);
-            let x_in = &padded[guard..guard + x.len()];
+            let padded = guarded(&x);
+            let x_in = &padded[GUARD..GUARD + x.len()];
             for bias in [Some(&b[..]), None] {
                 // NaN past the output, a plane and more: a write past `y` would be seen.
                 let len = k * ho * wo;
-                let mut y = vec![f32::NAN; len + ho * wo + guard];
+                let mut y = vec![f32::NAN; len + ho * wo + GUARD];
                 assert!(g.forward(x_in, &packed, bias, &mut y[..len]));
                 let want = definition(&g, &x, &wt, bias);
                 for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
@@ -1184,25 +1188,15 @@ mod tests {
 
     /// The weight gradient against its definition: kernels 1 to 7 rows high (blocks of three
     /// rows and the shorter last ones), filters from 1 to 96 (one vector, pairs, partial last
-    /// vectors), paddings 0 to 3, output positions not a multiple of 16, a 1 × 1 input; it adds
-    /// to what `dwt` holds, reads nothing outside `x` and `dy` (NaN around them) and writes
-    /// nothing past `dwt`.
+    /// vectors: every shape of block), paddings 0 to 3, output positions not a multiple of 16,
+    /// a 1 × 1 input; it adds to what `dwt` holds, reads nothing outside `x` and `dy` (NaN
+    /// around them; the transposed gradient past `K` is zero) and writes nothing past `dwt`.
     #[test]
     fn weight_grad_matches_the_definition() {
         if !Direct::runs_weight_grad::<f32>(2, 1, 3, 1) {
             return;
         }
         let mut seed = 777u32;
-        let mut draw = |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 17;
-                    seed ^= seed << 5;
-                    seed as f32 / u32::MAX as f32 - 0.5
-                })
-                .collect()
-        };
         // (C, H, W, K, HF, P)
         let geoms = [
             (16, 32, 32, 32, 3, 1),
@@ -1217,37 +1211,25 @@ mod tests {
             (2, 18, 40, 24, 4, 0),
             (2, 21, 23, 96, 7, 1),
             (7, 33, 35, 8, 3, 2),
+            // A last block of one kernel row with a last single filter vector.
+            (3, 11, 13, 16, 1, 0),
+            (2, 15, 17, 40, 4, 1),
         ];
-        for (c, h, w, k, hf, p) in geoms {
+        for shape in geoms {
+            let g = geom(shape);
+            let (c, k, hf) = (g.c, g.k, g.hf);
             assert!(Direct::runs_weight_grad::<f32>(2, 1, 3, k));
-            let (ho, wo) = ((h + 2 * p - hf) / 2 + 1, (w + 2 * p - 3) / 2 + 1);
-            let g = Direct {
-                c,
-                h,
-                w,
-                k,
-                hf,
-                wf: 3,
-                p,
-                ho,
-                wo,
-            };
-            let (x, dy, before) = (draw(c * h * w), draw(k * ho * wo), draw(c * hf * 3 * k));
+            let s = &mut seed;
+            let (x, dy) = (draw(s, c * g.h * g.w), draw(s, k * g.ho * g.wo));
+            let before = draw(s, c * hf * 3 * k);
             // NaN around the input and the output gradient: an element read from outside
             // them would show in the gradient.
-            let guard = 64;
-            let guarded = |v: &[f32]| {
-                let mut out = vec![f32::NAN; guard];
-                out.extend(v);
-                out.extend(vec![f32::NAN; guard]);
-                out
-            };
             let (xg, dyg) = (guarded(&x), guarded(&dy));
             let len = before.len();
             let mut dwt = before.clone();
-            dwt.extend(vec![f32::NAN; guard]);
+            dwt.extend(vec![f32::NAN; GUARD]);
             let mut scratch = vec![f32::NAN; g.weight_grad_scratch()];
-            let (x_in, dy_in) = (&xg[guard..guard + x.len()], &dyg[guard..guard + dy.len()]);
+            let (x_in, dy_in) = (&xg[GUARD..GUARD + x.len()], &dyg[GUARD..GUARD + dy.len()]);
             assert!(g.weight_grad(x_in, dy_in, &mut dwt[..len], &mut scratch));
             let want = weight_grad_definition(&g, &x, &dy);
             for (i, ((&got, &want), &b)) in dwt.iter().zip(&want).zip(&before).enumerate() {
@@ -1260,6 +1242,12 @@ mod tests {
                 dwt[len..].iter().all(|v| v.is_nan()),
                 "{g:?}: wrote past dwt"
             );
+            // The transposed output gradient is zero past `K` (its rows past `K` were read from
+            // no memory: NaN around `dy` would show here).
+            let dyt = &scratch[g.padded_len()..][..g.ho * g.wo * g.kpad()];
+            for row in dyt.chunks_exact(g.kpad()) {
+                assert!(row[k..].iter().all(|&v| v == 0.0), "{g:?}: filters past K");
+            }
         }
     }
 

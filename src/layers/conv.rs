@@ -19,8 +19,10 @@
 //! the planes' path on two threads and 0.75–0.84× on one (three A/B runs in one process, 1,500
 //! pairs each; 0.95–1.01× for a batch of one, where the weight is packed for each sample). An
 //! earlier direct kernel the other way round (output columns in the vectors, the even lanes of
-//! two loads taken by a permute, below) had not gained. What follows is the planes' path, which
-//! still runs the backward pass and every other strided forward pass.
+//! two loads taken by a permute, below) had not gained. The backward pass of those convolutions
+//! computes its weight gradient the same way (`Geom::direct_dw`: 16 filters of one tap in each
+//! vector, the input copied once with its padding). What follows is the planes' path, which
+//! still runs their input gradient and every other strided pass.
 //!
 //! A run of a plane covers whole plane rows, which are wider than the output's (by the kernel's
 //! reach): the product computes those junk columns too and the output is copied out without
@@ -563,7 +565,8 @@ impl Geom {
     }
     /// Whether the backward pass computes the weight gradient with the direct stride-2 kernel
     /// (`crate::direct`: `f32` on AVX-512, 3 wide, dilation 1, any number of filters), reading
-    /// the input in place, instead of as a product over the phase planes. The input gradient
+    /// the input where it lies (copied once with its padding around it when padded), instead
+    /// of as a product over the phase planes. The input gradient
     /// keeps to the planes.
     ///
     /// Measured on the benchmark's strided convolution (`(32, 16, 32, 32)`, 32 filters 3 × 3,
@@ -606,7 +609,8 @@ impl Geom {
     /// writing them out for every sample and reading them back does, and keeps no memory
     /// (measured on the benchmark's strided convolution at batch 32, one thread, fastest of 200
     /// calls: forward 993 µs against 1005 µs kept, a whole step 3.61 ms against 3.53 ms; the
-    /// planes would be 2.5 MiB).
+    /// planes would be 2.5 MiB). With the direct weight gradient ([`Geom::direct_dw`]) the
+    /// backward pass makes no planes at all.
     fn keeps(&self) -> bool {
         !self.phased()
     }
@@ -1045,13 +1049,11 @@ impl Geom {
         }
     }
     /// The backward pass's room for one sample's lowered input when the forward pass kept
-    /// none: when phased, also the scratch of the direct weight gradient
-    /// ([`Geom::direct_dw`]), which takes that room's place (whichever runs, on this CPU and
-    /// element type).
-    fn lowered_room(&self) -> usize {
-        if self.phased() {
-            self.lowered_len()
-                .max(self.direct_group().weight_grad_scratch())
+    /// none, or with the direct weight gradient ([`Geom::direct_dw`], which lowers nothing)
+    /// that kernel's scratch in its place.
+    fn lowered_room<E: Element>(&self) -> usize {
+        if self.direct_dw::<E>() {
+            self.direct_group().weight_grad_scratch()
         } else {
             self.lowered_len()
         }
@@ -1084,15 +1086,16 @@ impl Geom {
     }
     /// The scratch one backward task needs: `dWᵀ` (one block per group) and `db`
     /// accumulators, the lowered input's gradient ([`Geom::dcols_len`]), the lowered input (or
-    /// phase planes) when the forward pass did not keep them, and when phased, the planes'
+    /// phase planes, or with [`Geom::direct_dw`] that kernel's scratch: [`Geom::lowered_room`])
+    /// when the forward pass did not keep them, and when phased, the planes'
     /// gradient, the wide output gradient and (with [`Geom::direct_dx`]) the weight in phase
     /// order; in the backward pass's geometry.
-    fn task_scratch(&self, kept: bool) -> usize {
+    fn task_scratch<E: Element>(&self, kept: bool) -> usize {
         let g = self.for_backward();
         g.k * g.group_patch()
             + g.k
             + g.dcols_len()
-            + if kept { 0 } else { g.lowered_room() }
+            + if kept { 0 } else { g.lowered_room::<E>() }
             + g.phases_len()
             + g.dy_wide_len()
             + g.phase_weights_len()
@@ -1312,7 +1315,8 @@ fn forward_one<E: Element>(
 
 /// The backward pass over a batch: adds `dW` into `dw` and `db` into `db` (when the layer has
 /// a bias) and, when `dx` is given, writes `dX` there. The lowered input is read from `kept`
-/// (one per sample, kept by the forward pass) or lowered again from `x`; `scratch` holds
+/// (one per sample, kept by the forward pass) or lowered again from `x`, or with
+/// [`Geom::direct_dw`] not lowered at all (the weight gradient is read from `x`); `scratch` holds
 /// [`Geom::task_scratch`] per task. `dx` and `scratch` are the caller's or fresh ([`Buf`]).
 #[allow(clippy::too_many_arguments)]
 fn backward_slices<E: Element>(
@@ -1339,7 +1343,7 @@ fn backward_slices<E: Element>(
     let (taps, dx_taps) = taps.split_at(if g.phased() { g.patch() } else { 0 });
     let n = dy.len() / out_len.max(1);
     let (tasks, per_task) = tasks(n);
-    let task_len = g.task_scratch(kept.is_some());
+    let task_len = g.task_scratch::<E>(kept.is_some());
     let flops = 2 * g.flops(n);
     let parallel = par::share(
         tasks > 1 && flops >= PARALLEL_MIN_FLOPS,
@@ -1352,7 +1356,7 @@ fn backward_slices<E: Element>(
         direct.is_none() || kept.is_none(),
         "conv: phased, nothing is kept"
     );
-    let room = g.lowered_room();
+    let room = g.lowered_room::<E>();
     let (cg_len, kg) = (g.c / g.groups * g.h * g.w, g.group_k());
     let scratch = run_tasks(
         parallel,
@@ -1387,7 +1391,7 @@ fn backward_slices<E: Element>(
                         let xg = &xn[group * cg_len..][..cg_len];
                         let dyg = &dyn_[group * kg * positions..][..kg * positions];
                         let ran = d.weight_grad(xg, dyg, dwg, cols);
-                        debug_assert!(ran, "conv: `direct_dw` said the kernel runs");
+                        assert!(ran, "conv: `direct_dw` said the kernel runs");
                     }
                     (&[], &mut [])
                 } else if g.is_pointwise() {
@@ -1464,7 +1468,9 @@ fn backward_slices<E: Element>(
 /// [`Geom::direct_dx`]: see [`Geom::phased_dx`]), writes `dX` there, through `dcols` (and
 /// `dq`, the phase planes' gradient, when phased). `lowered` is the sample's lowered input, or
 /// its phase planes read through `taps` when phased; `dy` its output gradient, a row per filter
-/// `pitch` apart (when phased: wide, zero on the junk columns, [`Geom::dy_pitch`]).
+/// `pitch` apart (when phased: wide, zero on the junk columns, [`Geom::dy_pitch`]). With
+/// [`Geom::direct_dw`], `dw` and `lowered` are empty: the weight gradient was computed before,
+/// and this writes `dX` only.
 #[allow(clippy::too_many_arguments)]
 fn backward_one<E: Element>(
     g: &Geom,
@@ -1812,7 +1818,7 @@ impl Geom {
         grads: (&mut [E], Option<&mut [E]>),
     ) -> Tensor<S, E> {
         let (mut dx, mut scratch, dx_len) = (Vec::new(), Vec::new(), dx_shape.num_elements());
-        let scratch_len = MAX_TASKS * self.task_scratch(false);
+        let scratch_len = MAX_TASKS * self.task_scratch::<E>(false);
         let (dx_buf, scratch) = (
             Buf::Fresh(&mut dx, dx_len),
             Buf::Fresh(&mut scratch, scratch_len),
@@ -1867,7 +1873,7 @@ impl<E: Element> ConvKeep<E> {
     ) {
         let n = dy.len() / (g.k * g.positions()).max(1);
         let keeps = g.keeps();
-        let scratch = tasks(n).0 * g.task_scratch(keeps);
+        let scratch = tasks(n).0 * g.task_scratch::<E>(keeps);
         if self.scratch.len() < scratch {
             self.scratch.resize(scratch, E::zero());
         }
@@ -2487,6 +2493,29 @@ mod tests {
     /// layer's paths: groups (each its block of the input, the packed weight, the bias and the
     /// output), several tasks sharing one packed weight, a training buffer reused for a second
     /// call with other weights, and the allocating call, against the definition in f64.
+    /// The geometry of a stride-2, 3-wide, dilation-1 convolution
+    /// `(C, H, W, K, HF, P, groups)`, as the forward pass sees it.
+    fn stride_2_geom(
+        (c, h, w, k, hf, p, groups): (usize, usize, usize, usize, usize, usize, usize),
+    ) -> Geom {
+        let (s, d, wf) = (2, 1, 3);
+        Geom {
+            c,
+            h,
+            w,
+            k,
+            hf,
+            wf,
+            s,
+            p,
+            d,
+            groups,
+            ho: (h + 2 * p - hf) / s + 1,
+            wo: (w + 2 * p - wf) / s + 1,
+            backward: false,
+        }
+    }
+
     #[test]
     fn the_direct_stride_2_forward_pass_matches_the_definition() {
         // (c, h, w, k, hf, p, groups)
@@ -2496,23 +2525,9 @@ mod tests {
             (3, 9, 11, 20, 5, 2, 1),
             (4, 12, 16, 96, 3, 0, 4),
         ];
-        for (c, h, w, k, hf, p, groups) in cases {
-            let (s, d, wf) = (2, 1, 3);
-            let g = Geom {
-                c,
-                h,
-                w,
-                k,
-                hf,
-                wf,
-                s,
-                p,
-                d,
-                groups,
-                ho: (h + 2 * p - hf) / s + 1,
-                wo: (w + 2 * p - wf) / s + 1,
-                backward: false,
-            };
+        for case in cases {
+            let g = stride_2_geom(case);
+            let (c, h, w, k) = (g.c, g.h, g.w, g.k);
             // Every case is one the kernel runs, where the CPU has AVX-512 (elsewhere there is
             // nothing here to test).
             if !Direct::runs::<f32>(2, 1, 3, 32) {
@@ -2586,23 +2601,9 @@ mod tests {
             (2, 5, 6, 3, 2, 1, 1),
         ];
         let mut direct_dx = [0, 0];
-        for (c, h, w, k, hf, p, groups) in cases {
-            let (s, d, wf) = (2, 1, 3);
-            let g = Geom {
-                c,
-                h,
-                w,
-                k,
-                hf,
-                wf,
-                s,
-                p,
-                d,
-                groups,
-                ho: (h + 2 * p - hf) / s + 1,
-                wo: (w + 2 * p - wf) / s + 1,
-                backward: false,
-            };
+        for case in cases {
+            let g = stride_2_geom(case);
+            let (c, h, w, k) = (g.c, g.h, g.w, g.k);
             let gb = g.for_backward();
             assert!(gb.direct_dw::<f32>(), "{g:?} goes to the planes");
             direct_dx[usize::from(gb.direct_dx())] += 1;
@@ -2643,7 +2644,7 @@ mod tests {
             for with_dx in [true, false] {
                 let (mut dx, mut dw, mut db) =
                     (vec![1.0; x.len()], vec![0.0; weight.len()], vec![0.0; k]);
-                let len = MAX_TASKS * g.task_scratch(false);
+                let len = MAX_TASKS * g.task_scratch::<f32>(false);
                 let mut scratch = vec![f32::NAN; len];
                 backward_slices(
                     &g,
@@ -2808,7 +2809,7 @@ mod tests {
                 let (mut dx, mut dw, mut db) =
                     (vec![1.0; x.len()], vec![0.0; weight.len()], vec![0.0; k]);
                 // NaN scratch: a stale element read anywhere would show.
-                let len = MAX_TASKS * g.task_scratch(kept.is_some());
+                let len = MAX_TASKS * g.task_scratch::<f64>(kept.is_some());
                 let mut scratch = vec![f64::NAN; len];
                 backward_slices(
                     &g,

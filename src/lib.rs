@@ -70,6 +70,9 @@
 //!     work: M::Work,
 //!     grads: M::Grads,
 //!     dlogits: M::Out,
+//!     /// Kept, not made anew each step: its generator moves on, so dropout masks differ
+//!     /// from step to step and a run is fixed by the one seed.
+//!     ctx: Context,
 //! }
 //!
 //! fn step<M, N>(
@@ -83,8 +86,7 @@
 //!     M: Module<f32, Tensor<(N, U4)>, Out = Tensor<(N, U3)>>,
 //!     N: Dim,
 //! {
-//!     let mut ctx = Context::new(0);
-//!     let logits = model.forward_train(x, &mut t.work, &mut ctx);
+//!     let logits = model.forward_train(x, &mut t.work, &mut t.ctx);
 //!     let loss = softmax_cross_entropy_into(logits, labels, &mut t.dlogits).expect("labels");
 //!     t.grads.zero();
 //!     model.backward_train(x, &t.dlogits, &mut t.work, &mut t.grads, false);
@@ -96,7 +98,12 @@
 //! let mut model = Mlp::init(&mut StdRng::seed_from_u64(0));
 //! let mut opt = Adam::new(1e-2)?;
 //! let rows = Tensor::<(Dyn, U4)>::from_vec(vec![0.5; 3 * 4])?; // 3 rows, counted at run time
-//! let mut t = Trainer { work: Default::default(), grads: model.zero_grads(), dlogits: Tensor::default() };
+//! let mut t = Trainer {
+//!     work: Default::default(),
+//!     grads: model.zero_grads(),
+//!     dlogits: Tensor::default(),
+//!     ctx: Context::new(0),
+//! };
 //! for _ in 0..3 {
 //!     step(&mut model, &mut t, &mut opt, &rows, &[1, 1, 0]);
 //! }

@@ -9,7 +9,7 @@
 //!
 //! // A size without a name: a product, or what `Flatten` makes of a convolution's output.
 //! type Head = Affine<Flat<U2, U7, U7>, Prod<U2, U5>>;
-//! assert_eq!(<Head as Seeded>::seeded(0).weight.dims(), [10, 98]);
+//! assert_eq!(Head::seeded(0).weight.dims(), [10, 98]);
 //! # Ok::<(), shaped::ShapeError>(())
 //! ```
 

@@ -1,5 +1,5 @@
-//! The one place matrix products are computed: small products on a kernel of our own that
-//! allocates nothing, larger ones on the `gemm` crate.
+//! The one place matrix products are computed, on a kernel of our own that allocates nothing
+//! ([`small`]), shared between the cores in blocks for large products.
 #![allow(unsafe_code)]
 
 mod small;
@@ -7,7 +7,6 @@ mod small;
 use small::Init;
 pub(crate) use small::{cast, cast_mut, lanes};
 
-use core::any::TypeId;
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
@@ -143,8 +142,8 @@ impl<'a, E> View<'a, E> {
 /// process, medians of 700–6,700 pairs). So 4 MFLOP on both.
 const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 
-/// A parallel product is split into column blocks of `dst`, each computed on one thread by
-/// the gemm crate, shared with the idle core through `crate::par` (which never waits for a
+/// A parallel product is split into column blocks of `dst`, each computed on one thread (by
+/// the gemm crate when this was measured; by [`small`] since), shared with the idle core through `crate::par` (which never waits for a
 /// helper to wake, unlike entering rayon's pool from outside it). Measured (f32, 2-core Zen 4
 /// VM, other work paused, medians of 200 calls of `Affine::forward_train`):
 ///
@@ -166,37 +165,26 @@ const SPLIT_MIN: usize = 32;
 /// …and there are at most this many, so a helper that wakes late still finds blocks to take.
 const SPLIT_TASKS: usize = 4;
 
-/// Products that run on one thread go to [`small`] below this many flops, and to the gemm
-/// crate above: it allocates on every call (a packing buffer, a vector of flags), but its
-/// cache blocking is faster on large products without a transpose.
-///
-/// Measured on a Zen 4 core (shared with other builds), f32, GFLOP/s, `small` (AVX-512, AVX2
-/// for a transposed B, broadcasts from registers as before `Lhs::at`) vs gemm 0.19 on one
-/// thread, medians of 201 interleaved samples, median of three runs:
-///
-/// | (m, n, k)          | product    | small | gemm |
-/// |--------------------|------------|-------|------|
-/// | (32, 128, 64)      | `X·Wᵀ`     | 64    | 65   |
-/// | (32, 10, 128)      | `X·Wᵀ`     | 41    | 29   |
-/// | (32, 64, 512)      | `X·Wᵀ`     | 83    | 25   |
-/// | (32, 64, 128)      | `dY·W`     | 103   | 110  |
-/// | (128, 64, 32)      | `dYᵀ·X`    | 99    | 101  |
-/// | (32, 64, 9)        | `W·cols`   | 81    | 76   |
-/// | (9, 32, 64)        | `cols·dYᵀ` | 55    | 37   |
-/// | (9, 64, 32)        | `Wᵀ·dY`    | 80    | 90   |
-/// | (64, 256, 784)     | `X·Wᵀ`     | 88    | 84   |
-/// | (64, 784, 256)     | `dY·W`     | 87    | 98   |
-/// | (256, 784, 64)     | `dYᵀ·X`    | 88    | 100  |
-/// | (128, 256, 256)    | `A·B`      | 89    | 106  |
-/// | (256, 1024, 1024)  | `X·Wᵀ`     | 80    | 65   |
-/// | (256, 1024, 1024)  | `A·B`      | 76    | 96   |
-/// | (1024, 1024, 256)  | `Aᵀ·B`     | 78    | 97   |
-///
-/// With a transposed B `small` is as fast or faster at every size; without one the gemm crate
-/// is 10-20 % faster from a few MFLOP on. Below 4 MFLOP (the crate runs a product on one
-/// thread there anyway) `small` is within 12 % where it is slower, and allocates nothing:
-/// every product of a training step of a small model is below it.
-const SMALL_MAX_FLOPS: usize = 4_000_000;
+// Every product runs on [`small`], which allocates nothing: the gemm crate, which ran the
+// products of 4 MFLOP and more before, allocates a packing buffer and a vector of flags on
+// every call (gemm-common 0.19, `src/gemm.rs` lines 437 and 490) and takes no memory from its
+// caller, so a training step of the digits CNN at a batch of 64 or more made 10 allocations
+// (about 300 KB) where the allocation guarantee says none. Measured on the 2-core Zen 5 VM
+// (f32, medians of 5–1,000 interleaved calls, time of `small` over the gemm crate's with
+// its allocations):
+//
+// - one thread, the whole product on each: `X·Wᵀ` (64..256, 64, 512) 0.57–0.88, (64, 256,
+//   784) 1.11, (256, 1024, 1024) 0.66; `A·B` (64..256, 512, 64) 0.93–1.09, (256, 1024, 1024)
+//   1.14; `Aᵀ·B` (64, 512, 64..256) 0.90–1.00, (1024, 1024, 256) 1.15;
+// - two threads, in the column blocks below (the gemm crate's blocks as before): `X·Wᵀ`
+//   0.50–1.18, `A·B` 0.94–1.25, `Aᵀ·B` with a short depth 1.05–1.54 (its transposed `A` read
+//   again by every block).
+//
+// In `benches/vs_pytorch.py` (2 threads, 9 rounds, against the previous commit in the same
+// hour) the affine layers of 64 × 784 → 256 and 256 × 1024 → 1024 took 1.15–1.25× the time
+// (ratios to PyTorch 0.43–0.47 → 0.49–0.59); every other workload, whose products were
+// already on `small`, moved within the noise. Blocks of rows instead of columns (each block
+// packing all of `B` again) took those layers 0.56–0.80.
 
 /// Whether `r x c` with strides `rs`, `cs` fits in a slice of `len`.
 fn fits(rows: usize, cols: usize, rs: usize, cs: usize, len: usize) -> bool {
@@ -221,10 +209,9 @@ pub(crate) fn matmul<E: Element>(
 }
 
 /// `dst (m x n) = bias · 1ᵀ + a (m x k) · b (k x n)`: `bias[i]` added to row `i` of the
-/// product. The small kernel (row tables, and products on one thread below
-/// [`SMALL_MAX_FLOPS`]) adds it as it stores each tile; the gemm crate's products fill `dst`
-/// with it first and add to it. Either way each element is `bias + (partial sums in order)`,
-/// bit for bit what a fill and an accumulating product give.
+/// product. A product on one thread adds it as it stores each tile; a split one fills `dst`
+/// with it first and its blocks add to it. Either way each element is `bias + (partial sums
+/// in order)`, bit for bit what a fill and an accumulating product give.
 ///
 /// # Panics
 ///
@@ -259,14 +246,10 @@ fn matmul_init<E: Element>(
 pub(crate) enum Out<'a, E> {
     /// The caller's `dst`, rows `dst_rs` apart, written or (`true`) added to.
     Slice(&'a mut [E], usize, bool),
-    /// A new `m × n` result in this `Vec` (cleared, then `m · n` elements, rows `n` apart),
-    /// written by the product without being filled first: a split product's blocks write
-    /// their parts of its spare capacity through the gemm crate, which does not read a
-    /// destination it is told not to add to. (The allocating `Affine::backward` returns its
-    /// `dX` and `dW` this way: zeroing a fresh 4 MiB `dW` and then adding to it cost 4–6 % of
-    /// that call.) Written rather than added to zeros, an element whose sum is −0.0 stays
-    /// −0.0 (added to +0.0 it is +0.0): equal as numbers, as PyTorch's first backward pass
-    /// writes a fresh `.grad`.
+    /// A new `m × n` result in this `Vec` (cleared, then `m · n` zeros, rows `n` apart),
+    /// written by the product. Written rather than added to the zeros, an element whose sum
+    /// is −0.0 stays −0.0 (added to +0.0 it is +0.0): equal as numbers, as PyTorch's first
+    /// backward pass writes a fresh `.grad`.
     Fresh(&'a mut Vec<E>),
 }
 
@@ -317,16 +300,13 @@ fn matmul_two_with<E: Element>(
                     q.block(t - tasks)
                 }
             });
-            p.finish();
-            q.finish();
         }
         (Some(p), None) | (None, Some(p)) => p.run(),
         (None, None) => {}
     }
 }
 
-/// [`start`] for an [`Out`]. A fresh product that is not split (the small kernel, or the
-/// gemm crate on this thread) writes a zero-filled `Vec`.
+/// [`start`] for an [`Out`]: a fresh product writes a zero-filled `Vec`.
 fn start_out<'a, E: Element>(
     [m, n, k]: [usize; 3],
     out: Out<'a, E>,
@@ -334,52 +314,22 @@ fn start_out<'a, E: Element>(
     b: View<'a, E>,
     choose: impl FnOnce([usize; 3]) -> Option<Split>,
 ) -> Option<SplitProduct<'a, E>> {
-    let v = match out {
+    match out {
         Out::Slice(dst, dst_rs, accumulate) => {
-            return start_with([m, n, k], dst, dst_rs, accumulate.into(), a, b, choose);
+            start_with([m, n, k], dst, dst_rs, accumulate.into(), a, b, choose)
         }
-        Out::Fresh(v) => v,
-    };
-    // `m · n` fits: the lhs holds `m` rows and the rhs `n` columns of one depth, and the
-    // callers' products are the size of tensors that exist (`dX` is `X`'s, `dW` is `W`'s).
-    let len = m * n;
-    v.clear();
-    let can_split = a.rows.is_none() && b.rows.is_none() && m > 0 && n > 0;
-    let split = if can_split { choose([m, n, k]) } else { None };
-    let Some(split) = split else {
-        v.resize(len, E::zero());
-        // Not split (asked once: `split` notes a pass that ran alone).
-        start_with([m, n, k], v, n, Init::Write, a, b, |_| None);
-        return None;
-    };
-    assert!(a.fits(m, k), "gemm: lhs out of bounds");
-    assert!(b.fits(k, n), "gemm: rhs out of bounds");
-    assert!(a.wrap.is_none(), "gemm: only B may wrap");
-    // A product of one row or one column reaches the gemm crate's matrix-vector kernel, which
-    // takes its destination as a slice even when it only writes it: such a destination (one
-    // vector, cheap to fill) is zero-filled first.
-    let vector = m == 1 || n == 1;
-    if vector {
-        v.resize(len, E::zero());
-    } else {
-        v.reserve(len);
+        Out::Fresh(v) => {
+            // `m · n` fits: the lhs holds `m` rows and the rhs `n` columns of one depth, and
+            // the callers' products are the size of tensors that exist (`dX` is `X`'s, `dW`
+            // is `W`'s).
+            v.clear();
+            v.resize(m * n, E::zero());
+            start_with([m, n, k], v, n, Init::Write, a, b, choose)
+        }
     }
-    let out = v.as_mut_ptr();
-    let fresh = (!vector).then_some((v, len));
-    Some(SplitProduct {
-        split,
-        mnk: [m, n, k],
-        out: SharedDst(out),
-        dst_rs: n,
-        accumulate: false,
-        a,
-        b,
-        fresh,
-    })
 }
 
-/// Checks a product and runs it now when it is not split (on this thread: the small kernel or
-/// the gemm crate); a split product is returned with `dst` prepared (filled with the bias
+/// Checks a product and runs it now when it is not split (on this thread); a split product is returned with `dst` prepared (filled with the bias
 /// when it has one), for its blocks to run.
 fn start<'a, E: Element>(
     mnk: [usize; 3],
@@ -416,7 +366,7 @@ fn start_with<'a, E: Element>(
         return None;
     }
     let Some(split) = choose([m, n, k]) else {
-        one_thread([m, n, k], dst, dst_rs, init, a, b);
+        small::matmul([m, n, k], dst, dst_rs, init, a, b);
         return None;
     };
     let accumulate = init.fill([m, n], dst, dst_rs);
@@ -428,13 +378,11 @@ fn start_with<'a, E: Element>(
         accumulate,
         a,
         b,
-        fresh: None,
     })
 }
 
 /// A product split in blocks (see [`start`]), its destination borrowed for `'a` (through `out`,
-/// a pointer into a `&'a mut [E]`, or into the spare capacity of the `fresh` `Vec`, whose
-/// length is set to the given one by [`SplitProduct::finish`] once every block has run).
+/// a pointer into a `&'a mut [E]`).
 struct SplitProduct<'a, E> {
     split: Split,
     mnk: [usize; 3],
@@ -443,28 +391,13 @@ struct SplitProduct<'a, E> {
     accumulate: bool,
     a: View<'a, E>,
     b: View<'a, E>,
-    fresh: Option<(&'a mut Vec<E>, usize)>,
 }
 
 impl<E: Element> SplitProduct<'_, E> {
-    /// Every block, on this thread and the helpers, then [`SplitProduct::finish`].
+    /// Every block, on this thread and the helpers.
     fn run(self) {
         // SAFETY: `for_tasks` runs each task below `tasks` once.
         crate::par::for_tasks(self.split.tasks, |t| unsafe { self.block(t) });
-        self.finish();
-    }
-
-    /// Called once every block has run: a fresh destination takes its length (every element
-    /// below it written by the blocks, which cover all of its `m` rows of `n`; a block that
-    /// panicked never gets here, and the `Vec` stays empty).
-    fn finish(self) {
-        if let Some((v, len)) = self.fresh {
-            // SAFETY: `start_out` reserved `len = m · n` elements, and the blocks wrote each of
-            // them: they cover every row or column of the `m × n` product (see `block`), rows
-            // `n` apart, and the gemm crate writes every element of its destination (zeros
-            // when the depth is 0), reading none when it does not add (`accumulate` is false).
-            unsafe { v.set_len(len) };
-        }
     }
 
     /// Block `t` of the product, on this thread.
@@ -479,6 +412,7 @@ impl<E: Element> SplitProduct<'_, E> {
                 by_rows,
                 len,
                 tasks,
+                ..
             },
             [m, n, k],
         ) = (&self.split, self.mnk);
@@ -499,13 +433,10 @@ impl<E: Element> SplitProduct<'_, E> {
             };
             ([m, size, k], start, a, b)
         };
-        let none = gemm_common::Parallelism::None;
         // SAFETY: block `t` writes rows (or columns) `start..start + size` of the `m × n`
-        // product in `dst`, which all lie in `dst` (asserted in `start`, or allocated by
-        // `start_out`); no other block writes them (each `t` runs once), and `dst` is borrowed
-        // mutably for `'a`.
-        let out = self.out.at(offset);
-        unsafe { on_gemm_crate(mnk, out, dst_rs, self.accumulate, a, b, none) };
+        // product in `dst`, which all lie in `dst` (asserted in `start_with`); no other block
+        // writes them (each `t` runs once), and `dst` is borrowed mutably for `'a`.
+        unsafe { on_this_thread(mnk, self.out.at(offset), dst_rs, self.accumulate, a, b) };
     }
 }
 
@@ -535,14 +466,6 @@ fn split([m, n, k]: [usize; 3]) -> Option<Split> {
         return None;
     };
     let tasks = tasks(len);
-    // The gemm crate multiplies a destination of at most 16 × 16 elements with another kernel
-    // (`gemm_common`'s "horizontal" one, another order of the sums) when `b` is transposed: a
-    // product split into blocks that small and run whole on one thread would differ in the
-    // last bits between thread counts. Such a product (a batch of 8 or fewer against a long
-    // depth) runs on one thread.
-    if horizontal_blocks(len, tasks, if by_rows { n } else { m }) {
-        return None;
-    }
     // `share` is asked last, for a product that can be split: it starts the helpers (small
     // products never ask; nor does anything under a cap of one thread) and notes a pass that
     // ran alone.
@@ -556,25 +479,17 @@ fn split([m, n, k]: [usize; 3]) -> Option<Split> {
     })
 }
 
-/// Whether some block of `len` rows or columns cut in `tasks`, against `other` columns or
-/// rows, is at most 16 × 16 elements when the whole product is larger (see [`split`]).
-fn horizontal_blocks(len: usize, tasks: usize, other: usize) -> bool {
-    let smallest = (0..tasks).map(|t| block(len, tasks, t).len()).min();
-    smallest.is_some_and(|s| s * other <= 16 * 16) && len * other > 16 * 16
-}
-
 /// How many blocks `len` rows or columns are split in: blocks of about [`SPLIT_MIN`] or more,
 /// at most [`SPLIT_TASKS`] of them.
 fn tasks(len: usize) -> usize {
     (len / SPLIT_MIN).clamp(1, SPLIT_TASKS)
 }
 
-/// Rows or columns are given to blocks in whole units of this many: the gemm crate's kernels cover
-/// `dst`'s columns (its rows, transposed) 16 f32 at a time (a vector of AVX-512, two of f64; 64 f32
-/// in a full tile), and a block whose width is not a multiple of 16 ends in a tile computed at full
-/// cost for a few columns. The affine layer's backward products split 784 columns in 4 blocks of
-/// 196 = 3 · 64 + 4 (the last 4 columns a 16-wide tile); in units of 16 they are 192, 192, 192 and
-/// 208.
+/// Rows or columns are given to blocks in whole units of this many: [`small`] covers `dst`'s
+/// columns in panels of 32 f32 on AVX-512 (16 on a narrow last panel: a vector), and a block
+/// whose width is not a multiple of 16 ends in a panel computed at full cost for a few columns.
+/// The affine layer's backward products split 784 columns in 4 blocks of 196 (the last 4
+/// columns a 16-wide panel); in units of 16 they are 192, 192, 192 and 208.
 const BLOCK_UNIT: usize = 16;
 
 /// Block `t` of `tasks` over `0..len`: whole [`BLOCK_UNIT`]s shared out as evenly as they go
@@ -679,12 +594,11 @@ pub(crate) fn matmul_padded<E: Element>(
             // writes them; the `size` rows lie inside the reserved `n · stride`.
             let p = unsafe { core::slice::from_raw_parts(rows.at(start * stride), size * stride) };
             let b = View::transposed(&p[..(size - 1) * stride + k], stride);
-            let none = gemm_common::Parallelism::None;
             // SAFETY: block `t` writes columns `start..start + size` of the `m × n` product in
             // `dst`, which all lie in `dst` (asserted above); no other block writes them, and
             // `dst` is borrowed mutably for the whole call. `b` is the `k × size` transpose of
             // the block's rows.
-            unsafe { on_gemm_crate([m, size, k], out.at(start), dst_rs, accumulate, a, b, none) };
+            unsafe { on_this_thread([m, size, k], out.at(start), dst_rs, accumulate, a, b) };
         };
         if parallel {
             crate::par::for_tasks(tasks, task);
@@ -708,109 +622,6 @@ pub(crate) fn matmul_padded<E: Element>(
     }
 }
 
-/// Whether [`matmul_xwt`] is the faster way to `x (m × k) · wᵀ` (`w` row-major `n × k`): a
-/// product for the gemm crate (from [`SMALL_MAX_FLOPS`]) with at least four times as many
-/// columns as rows, so that each of up to two column blocks is at least twice as wide as the
-/// batch is tall. The gemm crate packs its left operand by gathering it across rows on every
-/// call: `W`'s rows of a block when `dst` is the product, all of `X` when it is `Z = W·Xᵀ`, so
-/// the second packs less where a block has more columns than `X` has rows. Measured on the
-/// 2-core Intel VM (one core, the gemm crate alone, time with `Z` over time with `dst`; `(m,
-/// k, block of n)`): (32, 784, 128) 0.78×, (64, 784, 128) 0.83–0.87×, (64, 784, 256) 0.79×,
-/// (64, 512, 256) 0.63×, (64, 1000, 128) 0.86×, (64, 784, 512 of 1024) 0.72×; (64, 784, 64)
-/// 1.00×, (128, 784, 128) 0.98×, (256, 784, 128) 1.10×.
-pub(crate) fn xwt_pays(m: usize, n: usize, k: usize) -> bool {
-    2 * m * n * k >= SMALL_MAX_FLOPS && n >= 4 * m
-}
-
-/// `dst (m × n) = bias · 1ᵀ + x (m × k) · wᵀ` for a row-major `w` (`n` rows `w_rs` apart, of
-/// which the first `k` are read), computed as `Z = W·Xᵀ` (`n × m`, in `scratch`) and written
-/// into `dst` transposed: the orientation that packs `X` rather than `W` (see [`xwt_pays`]).
-/// `Z` is cut in row blocks (column blocks of `dst`), each at least twice as many rows as `m`
-/// has (at most [`SPLIT_TASKS`] blocks), by the shape alone, so the result is the same bits on
-/// any number of threads; each block is multiplied, then transposed into `dst` with the bias
-/// added by the task that made it, shared with the helpers where [`split`] would share the
-/// product. Each element is `(partial sums in order) + bias`: equal to a fill and an
-/// accumulating `matmul` to rounding, not bit for bit. `scratch` only grows: its old contents
-/// are overwritten by the product, never read.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn matmul_xwt<E: Element>(
-    [m, n, k]: [usize; 3],
-    dst: &mut [E],
-    dst_rs: usize,
-    x: View<'_, E>,
-    w: &[E],
-    w_rs: usize,
-    bias: &[E],
-    scratch: &mut Vec<E>,
-) {
-    let share = |mnk| split(mnk).is_some();
-    matmul_xwt_with([m, n, k], dst, dst_rs, x, w, w_rs, bias, scratch, share);
-}
-
-/// [`matmul_xwt`], its blocks shared with the helpers when `share` says so (asked only for a
-/// product of more than one block; the tests share products of any size, or none).
-#[allow(clippy::too_many_arguments)]
-fn matmul_xwt_with<E: Element>(
-    [m, n, k]: [usize; 3],
-    dst: &mut [E],
-    dst_rs: usize,
-    x: View<'_, E>,
-    w: &[E],
-    w_rs: usize,
-    bias: &[E],
-    scratch: &mut Vec<E>,
-    share: impl FnOnce([usize; 3]) -> bool,
-) {
-    let wv = View::rows(w, w_rs);
-    assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
-    assert!(x.rows.is_none() && x.fits(m, k), "gemm: lhs out of bounds");
-    assert!(wv.fits(n, k), "gemm: rhs out of bounds");
-    assert!(bias.len() >= n, "gemm: bias too short");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if scratch.len() < n * m {
-        scratch.resize(n * m, E::zero());
-    }
-    // The blocks depend on the shape alone, never on who runs them: the gemm crate's sums for
-    // an element depend on where its block starts and ends, so a split chosen by the thread
-    // count would change the last bits with it.
-    let tasks = (n / (2 * m)).clamp(1, SPLIT_TASKS);
-    let parallel = tasks > 1 && share([m, n, k]);
-    let xt = View::transposed(x.data, x.rs);
-    let (z, out) = (SharedDst(scratch.as_mut_ptr()), SharedDst(dst.as_mut_ptr()));
-    let task = |t: usize| {
-        let Range { start, end } = block(n, tasks, t);
-        if start == end {
-            return;
-        }
-        // SAFETY: rows `start..end` of `Z` (`m` long each, inside `scratch`, which holds
-        // `n · m`) belong to this block alone; `scratch` is borrowed mutably for the call.
-        let zb = unsafe { core::slice::from_raw_parts_mut(z.at(start * m), (end - start) * m) };
-        let wb = View::rows(w.get(start * w_rs..).unwrap_or_default(), w_rs);
-        let none = gemm_common::Parallelism::None;
-        // SAFETY: `zb` is this block's `(end − start) × m` rows, rows `m` apart, written by
-        // this task only (the product writes it without reading it); the views fit their
-        // slices (asserted above: a block of `w`'s rows is inside `w`).
-        unsafe { on_gemm_crate([end - start, m, k], zb.as_mut_ptr(), m, false, wb, xt, none) };
-        let bias = &bias[start..end];
-        for i in 0..m {
-            // SAFETY: columns `start..end` of row `i < m` of `dst` (which fits `m × n`, rows
-            // `dst_rs` apart) are this block's alone; `dst` is borrowed mutably for the call.
-            let row =
-                unsafe { core::slice::from_raw_parts_mut(out.at(i * dst_rs + start), end - start) };
-            for ((d, zr), &b) in row.iter_mut().zip(zb.chunks_exact(m)).zip(bias) {
-                *d = zr[i] + b;
-            }
-        }
-    };
-    if parallel {
-        crate::par::for_tasks(tasks, task);
-    } else {
-        (0..tasks).for_each(task);
-    }
-}
-
 /// The destination of a product split in blocks (or the padded copy of `matmul_padded`),
 /// shared by the blocks' tasks.
 struct SharedDst<E>(*mut E);
@@ -824,87 +635,24 @@ impl<E> SharedDst<E> {
     }
 }
 
-/// The product on this thread: [`small`] below [`SMALL_MAX_FLOPS`], the gemm crate above.
-fn one_thread<E: Element>(
-    [m, n, k]: [usize; 3],
-    dst: &mut [E],
-    dst_rs: usize,
-    init: Init<'_, E>,
-    a: View<'_, E>,
-    b: View<'_, E>,
-) {
-    if 2 * m * n * k < SMALL_MAX_FLOPS {
-        small::matmul([m, n, k], dst, dst_rs, init, a, b);
-    } else {
-        let accumulate = init.fill([m, n], dst, dst_rs);
-        let none = gemm_common::Parallelism::None;
-        // SAFETY: `dst` holds the `m × n` product (checked by `start`), borrowed mutably.
-        unsafe { on_gemm_crate([m, n, k], dst.as_mut_ptr(), dst_rs, accumulate, a, b, none) };
-    }
-}
-
-/// The product on the gemm crate. The views fit their slices (checked by `start` or
-/// [`matmul_padded`]).
+/// A block of a product, on this thread.
 ///
 /// # Safety
 ///
-/// `dst[r * dst_rs + c]` for `r < m`, `c < n` is memory the caller may write, that nothing
-/// else reads or writes during the call.
-unsafe fn on_gemm_crate<E: Element>(
+/// `dst[r * dst_rs + c]` for `r < m`, `c < n` is initialised memory the caller may write, that
+/// nothing else reads or writes during the call (rows do not overlap: `dst_rs ≥ n`).
+unsafe fn on_this_thread<E: Element>(
     [m, n, k]: [usize; 3],
     dst: *mut E,
     dst_rs: usize,
     accumulate: bool,
     a: View<'_, E>,
     b: View<'_, E>,
-    parallelism: gemm_common::Parallelism,
 ) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    // The gemm kernels want a column-major destination: a row-major product `dst = a·b` is
-    // given to them as `dstᵀ = bᵀ·aᵀ` (what the `gemm` umbrella crate does before it calls
-    // them; without it the 256 × 1024 × 1024 product ran at 56 instead of 93 GFLOP/s).
-    let (lhs, rhs) = (b, a);
-    let [lhs_data, rhs_data] = [lhs.data.as_ptr().cast_mut(), rhs.data.as_ptr().cast_mut()];
-    // One call, spelled for each element type the gemm crates provide (`E` is sealed to these).
-    macro_rules! call {
-        ($t:ty, $gemm:path) => {
-            // SAFETY: every index the product touches is inside its slice (asserted by
-            // `matmul`, and transposing both sides keeps each element where it is); `dst` is
-            // the caller's to write (this function's contract), so it aliases neither input; `E` is `$t` (the `TypeId`s are equal), so
-            // the pointer casts change nothing; the inputs are only read.
-            unsafe {
-                $gemm()(
-                    n,
-                    m,
-                    k,
-                    dst.cast::<$t>(),
-                    dst_rs as isize,
-                    1,
-                    accumulate,
-                    lhs_data.cast::<$t>(),
-                    lhs.rs as isize,
-                    lhs.cs as isize,
-                    rhs_data.cast::<$t>(),
-                    rhs.rs as isize,
-                    rhs.cs as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                )
-            }
-        };
-    }
-    if TypeId::of::<E>() == TypeId::of::<f32>() {
-        call!(f32, gemm_f32::gemm::f32::get_gemm_fn);
-    } else if TypeId::of::<E>() == TypeId::of::<f64>() {
-        call!(f64, gemm_f64::gemm::f64::get_gemm_fn);
-    } else {
-        unreachable!("gemm: an element type other than f32 and f64 (`Element` is sealed)");
+    if m > 0 && n > 0 {
+        // SAFETY: the caller's contract.
+        let dst = unsafe { small::Dst::from_raw(dst, dst_rs, m, n) };
+        small::matmul_dst([m, n, k], dst, accumulate.into(), a, b);
     }
 }
 
@@ -1281,8 +1029,7 @@ mod tests {
     fn fresh_products_write_every_element_split_or_not() {
         // A fresh destination whose spare capacity holds NaN: split by columns or rows into 1
         // to 5 blocks run in reverse, or not split; every element equals the definition.
-        // One row or column (the gemm crate's matrix-vector kernel), depths of 1 and 2 (its
-        // vector-vector kernel) and over one depth block, tiny blocks (its horizontal kernel).
+        // One row or column, depths of 0, 1 and 2 and over one depth block, tiny blocks.
         for ([m, n, k], by_rows) in [
             ([8, 250, 33], false),
             ([250, 7, 20], true),
@@ -1312,7 +1059,6 @@ mod tests {
                 if let Some(p) = start_out([m, n, k], Out::Fresh(&mut v), av, bv, choose) {
                     // SAFETY: each block once, on this thread.
                     (0..tasks).rev().for_each(|t| unsafe { p.block(t) });
-                    p.finish();
                 }
                 assert_eq!(v, want, "{m}x{n}x{k} in {tasks} blocks, by rows {by_rows}");
             }
@@ -1378,80 +1124,50 @@ mod tests {
     }
 
     #[test]
-    fn a_transposed_product_matches_the_definition_and_its_bits_do_not_depend_on_the_split() {
-        // `matmul_xwt` (Z = W·Xᵀ, transposed into dst) on values whose sums round (f64 and
-        // f32), shared with the helpers (forced, and as `split` chooses) and not: the same bits
-        // every time, and close to the definition; dst rows longer than n, w rows longer than
-        // k, stale (NaN) scratch. (m, n, k): the affine benchmark's, a batch of 1, odd sizes.
-        fn check<E: Element + core::fmt::Debug>(m: usize, n: usize, k: usize, tol: f64) {
+    fn a_products_bits_do_not_depend_on_how_it_is_split() {
+        // On values whose sums round (f64 and f32), in every orientation, with a bias: on this
+        // thread, and in 1 to 5 blocks of columns or of rows run in reverse. Each element is
+        // the same sum whoever computes it, so the result of a step is the same bits on any
+        // number of threads. (m, n, k): the affine layers' products, odd sizes, one over two
+        // depth blocks.
+        fn check<E: Element + core::fmt::Debug>(mnk: [usize; 3]) {
+            let [m, n, k] = mnk;
             let wave = |len: usize, f: f64| -> Vec<E> {
                 (0..len)
                     .map(|i| E::from((i as f64 * f + 0.3).sin()).unwrap())
                     .collect()
             };
-            let (dst_rs, w_rs) = (n + 3, k + 5);
-            let (x, w, bias) = (wave(m * k, 0.37), wave(n * w_rs, 0.71), wave(n, 1.3));
-            let xv = View::rows(&x, k);
-            let mut first: Option<Vec<E>> = None;
-            for shared in [None, Some(false), Some(true)] {
-                let mut dst = vec![E::zero(); m * dst_rs];
-                let mut scratch = vec![E::from(f64::NAN).unwrap(); 7];
-                let share = |mnk: [usize; 3]| shared.unwrap_or_else(|| split(mnk).is_some());
-                matmul_xwt_with(
-                    [m, n, k],
-                    &mut dst,
-                    dst_rs,
-                    xv,
-                    &w,
-                    w_rs,
-                    &bias,
-                    &mut scratch,
-                    share,
-                );
-                for (i, row) in dst.chunks(dst_rs).enumerate() {
-                    for (j, &got) in row[..n].iter().enumerate() {
-                        let dot: f64 = (0..k)
-                            .map(|p| {
-                                x[i * k + p].to_f64().unwrap() * w[j * w_rs + p].to_f64().unwrap()
-                            })
-                            .sum();
-                        let want = bias[j].to_f64().unwrap() + dot;
-                        let err = (got.to_f64().unwrap() - want).abs();
-                        assert!(
-                            err <= tol * (1.0 + want.abs()),
-                            "({m}, {n}, {k}) [{i}, {j}]: {err}"
-                        );
+            let (a, b, bias) = (wave(m * k, 0.37), wave(k * n, 0.71), wave(m, 1.3));
+            for (av, bv) in [
+                (View::rows(&a, k), View::rows(&b, n)),
+                (View::rows(&a, k), View::transposed(&b, k)),
+                (View::transposed(&a, m), View::rows(&b, n)),
+            ] {
+                let mut whole = vec![E::zero(); m * n];
+                let init = Init::Bias(&bias);
+                assert!(start_with(mnk, &mut whole, n, init, av, bv, |_| None).is_none());
+                for (by_rows, len) in [(false, n), (true, m)] {
+                    for tasks in 1..=5 {
+                        let mut dst = vec![E::zero(); m * n];
+                        let split = Split {
+                            by_rows,
+                            len,
+                            tasks,
+                        };
+                        let init = Init::Bias(&bias);
+                        let p = start_with(mnk, &mut dst, n, init, av, bv, |_| Some(split));
+                        let p = p.expect("split as chosen");
+                        // SAFETY: each block once, on this thread.
+                        (0..tasks).rev().for_each(|t| unsafe { p.block(t) });
+                        assert!(dst == whole, "{mnk:?} in {tasks} blocks, by rows {by_rows}");
                     }
-                }
-                let dst: Vec<E> = dst.chunks(dst_rs).flat_map(|r| r[..n].to_vec()).collect();
-                match &first {
-                    None => first = Some(dst),
-                    Some(f) => assert!(f == &dst, "({m}, {n}, {k}), shared {shared:?}"),
                 }
             }
         }
-        for (m, n, k) in [
-            (64, 256, 784),
-            (1, 600, 4000),
-            (5, 500, 1000),
-            (16, 130, 1100),
-        ] {
-            assert!(xwt_pays(m, n, k), "({m}, {n}, {k})");
-            check::<f64>(m, n, k, 1e-12);
-            check::<f32>(m, n, k, 1e-4);
+        for mnk in [[64, 256, 784], [256, 64, 64], [5, 500, 1000], [33, 130, 45]] {
+            check::<f64>(mnk);
+            check::<f32>(mnk);
         }
-        assert!(!xwt_pays(128, 256, 784) && !xwt_pays(8, 256, 784));
-    }
-
-    #[test]
-    fn products_whose_blocks_the_gemm_crate_would_sum_otherwise_are_not_split() {
-        // 64 columns in 2 blocks of 32 against 8 rows: blocks of 256 elements, the whole 512.
-        assert!(horizontal_blocks(64, tasks(64), 8));
-        assert!(horizontal_blocks(100, tasks(100), 5));
-        // Blocks of 32 × 9, or the whole product that small anyway: split as usual.
-        assert!(!horizontal_blocks(64, tasks(64), 9));
-        assert!(!horizontal_blocks(16, 1, 16));
-        assert!(!horizontal_blocks(784, tasks(784), 64));
     }
 
     #[test]

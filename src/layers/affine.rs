@@ -2,7 +2,7 @@
 
 use crate::dims::Dim;
 
-use crate::gemm::{matmul, matmul_padded, matmul_two, matmul_xwt, xwt_pays, Out, View};
+use crate::gemm::{matmul, matmul_padded, matmul_two, Out, View};
 use crate::module::{weight_bias_tensors, Context, LayerWork, Module, Params, Tensors};
 use crate::rules::{check_dim, check_dims, check_non_zero, AffineGradOutput, AffineInput};
 use crate::rules::{AffineBiasShape, AffineWeightShape, ParamIs};
@@ -166,9 +166,8 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
         N: Dim,
         D: Dim + DimEq<DI, AffineInput>,
     {
-        // A padded copy of `W` (see `padded_rows`), or the transposed product of a short batch
-        // (`matmul_xwt`), would need memory this call does not own: `forward_into` never
-        // allocates, and multiplies directly (equal to `forward` to rounding there); the
+        // A padded copy of `W` (see `padded_rows`) would need memory this call does not own:
+        // `forward_into` never allocates, and multiplies `W` where it is (the same sums); the
         // training path keeps that memory in its work.
         self.forward_rows(x, y, None);
     }
@@ -213,11 +212,6 @@ impl<DI: Dim, DO: Dim, E: Element> Affine<DI, DO, E> {
             (Some(stride), Some(pad)) => {
                 let bias = Some(bias);
                 matmul_padded([n, d_o, di], y, d_o, false, x, w, bias, pad, stride);
-            }
-            // A batch short against the outputs: `Y` transposed, through `pad` (see
-            // `matmul_xwt`; a kept `pad` keeps its capacity).
-            (None, Some(scratch)) if xwt_pays(n, d_o, di) => {
-                matmul_xwt([n, d_o, di], y, d_o, x, w, di, bias, scratch);
             }
             _ => {
                 for row in y.chunks_exact_mut(d_o.max(1)) {
@@ -476,8 +470,7 @@ where
     E: Element,
 {
     type Out = Tensor<(S::Batch, DO), E>;
-    /// Room for a padded copy of `W` (see `padded_rows`), or for the transposed product of a
-    /// short batch (`matmul_xwt`), is kept.
+    /// Room for a padded copy of `W` (see `padded_rows`) is kept.
     type Work = LayerWork<S, (S::Batch, DO), E, Vec<E>>;
 
     fn infer(&self, x: &Tensor<S, E>) -> Self::Out {
@@ -563,52 +556,6 @@ mod tests {
                         .map(|i| x.as_slice()[r * 512 + i] * w[o * 512 + i])
                         .sum::<f64>();
                 assert_eq!(v, want);
-            }
-        }
-    }
-
-    #[test]
-    fn a_batch_short_against_the_outputs_is_multiplied_transposed() {
-        // 16 rows against 256 outputs of 784 (2·16·256·784 flops from 4 M on, 256 ≥ 4·16):
-        // `forward`, `infer` and the training pass compute `Y` transposed (`matmul_xwt`, its
-        // scratch in the work) and agree bit for bit; `forward_into`, which has no scratch,
-        // multiplies directly, equal to rounding; all of them the definition to rounding.
-        assert!(crate::gemm::xwt_pays(16, 256, 784));
-        let mut layer = Affine::<U784, U256, f64>::new(
-            Tensor::from_fn(|i| ((i[0] * 784 + i[1]) as f64 * 0.37).sin()),
-            Tensor::from_fn(|i| (i[0] as f64).cos()),
-        );
-        let x = Tensor::<(U16, U784), f64>::from_fn(|i| ((i[0] * 784 + i[1]) as f64 * 0.71).sin());
-        let y = layer.forward(&x);
-        assert_eq!(Module::infer(&layer, &x), y);
-        let mut work = Default::default();
-        let trained = layer
-            .forward_train(&x, &mut work, &mut Context::new(0))
-            .clone();
-        assert_eq!(trained, y);
-        assert_eq!(work.keep.len(), 256 * 16, "the work holds Y transposed");
-        let mut direct = Tensor::default();
-        layer.forward_into(&x, &mut direct);
-        let (w, b, xs) = (layer.weight.as_slice(), layer.bias.as_slice(), x.as_slice());
-        for (r, (row, direct)) in y
-            .as_slice()
-            .chunks(256)
-            .zip(direct.as_slice().chunks(256))
-            .enumerate()
-        {
-            for (o, (&v, &d)) in row.iter().zip(direct).enumerate() {
-                let want: f64 = b[o]
-                    + (0..784)
-                        .map(|i| xs[r * 784 + i] * w[o * 784 + i])
-                        .sum::<f64>();
-                assert!(
-                    (v - want).abs() < 1e-12 * (1.0 + want.abs()),
-                    "[{r}, {o}] {v} {want}"
-                );
-                assert!(
-                    (d - v).abs() < 1e-12 * (1.0 + v.abs()),
-                    "[{r}, {o}] {d} {v}"
-                );
             }
         }
     }

@@ -143,8 +143,9 @@ impl<'a, E> View<'a, E> {
 const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 
 /// A parallel product is split into column blocks of `dst`, each computed on one thread (by
-/// the gemm crate when this was measured; by [`small`] since), shared with the idle core through `crate::par` (which never waits for a
-/// helper to wake, unlike entering rayon's pool from outside it). Measured (f32, 2-core Zen 4
+/// the gemm crate when this was measured; by [`small`] since), shared with the idle core
+/// through `crate::par` (which never waits for a helper to wake, unlike entering rayon's pool
+/// from outside it). Measured (f32, 2-core Zen 4
 /// VM, other work paused, medians of 200 calls of `Affine::forward_train`):
 ///
 /// | `X·Wᵀ` (m, n, k)   | one thread | gemm crate on rayon | 2 row blocks | 4 column blocks | 8 column blocks |
@@ -911,8 +912,8 @@ mod tests {
                 .collect();
             let want = naive(m, n, k, View::rows(&a64, k), View::rows(&b64, n));
             let b = View::wrapped(&data, &starts, width, pitch);
-            // The bias added as the tiles are stored (a row table), and by a fill first (a
-            // plain B: the same product on the gemm crate's side of the dispatch).
+            // The bias added as the tiles are stored (a row table), and the same product of a
+            // plain B (split in blocks when large: a fill first).
             let bias: Vec<E> = (0..m).map(|i| E::from_usize(3 * i + 1).unwrap()).collect();
             let plain_b: Vec<E> = b64.iter().map(|&x| E::from_f64(x).unwrap()).collect();
             for bv in [b, View::rows(&plain_b, n)] {
@@ -976,7 +977,7 @@ mod tests {
 
     #[test]
     fn products_past_the_small_kernel_match_the_definition() {
-        // 34 MFLOP: the gemm crate, on two threads where the pool has them.
+        // 34 MFLOP: in column blocks, on two threads where the pool has them.
         check_orientations::<f32>([128, 256, 520], &[(false, true), (true, false)]);
     }
 

@@ -1,6 +1,6 @@
-//! Products small enough that the gemm crate's per-call heap allocation is a cost that matters
-//! (a training step of a small model must not allocate): a register-tiled kernel that packs
-//! into stack arrays only and allocates nothing.
+//! Every matrix product of the crate (a training step must not allocate, and the gemm crate
+//! allocates on every call): a register-tiled kernel that packs into stack arrays only and
+//! allocates nothing.
 //!
 //! The tile is `MR × NR` accumulators held in vector registers: each step of the depth loop
 //! broadcasts `MR` elements of a column of A and multiplies them by one row of `NR` elements of
@@ -49,7 +49,7 @@ impl<E> From<bool> for Init<'_, E> {
 }
 
 impl<E: Element> Init<'_, E> {
-    /// For a product that writes or adds (the gemm crate's, or one of depth 0): fills the
+    /// For a product that writes or adds (one split in blocks): fills the
     /// first `m` rows of `dst` with the bias if there is one, and says whether the product
     /// adds to `dst`.
     pub(super) fn fill(self, [m, n]: [usize; 2], dst: &mut [E], dst_rs: usize) -> bool {

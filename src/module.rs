@@ -319,6 +319,32 @@ impl Context {
         }
     }
 
+    /// The context of step `step` of a run seeded with `seed`: its generator is keyed by both
+    /// (the two as the 32-byte seed of the generator, the rest zero), so step `step` draws the
+    /// same dropout masks whether or not the run was saved and resumed before it.
+    ///
+    /// A context kept across steps cannot be saved (its generator's state is not readable), so
+    /// a run that resumes from a save with a fresh [`Context::new`] draws the first steps'
+    /// masks again, and differs from one that never stopped. A run that makes its context
+    /// with `for_step` every step, and saves the step number beside the model and optimizer
+    /// (`Adam::steps` counts them), resumes bit for bit. Making one costs no allocation.
+    ///
+    /// ```
+    /// use shaped::{rand::Rng, Context};
+    /// let draw = |seed, step| Context::for_step(seed, step).rng().random::<u64>();
+    /// assert_eq!(draw(7, 3), draw(7, 3)); // the same step of the same run
+    /// assert_ne!(draw(7, 3), draw(7, 4)); // another step
+    /// assert_ne!(draw(7, 3), draw(8, 3)); // another run
+    /// ```
+    pub fn for_step(seed: u64, step: u64) -> Self {
+        let mut key = [0; 32];
+        key[..8].copy_from_slice(&seed.to_le_bytes());
+        key[8..16].copy_from_slice(&step.to_le_bytes());
+        Self {
+            rng: StdRng::from_seed(key),
+        }
+    }
+
     /// The random generator.
     ///
     /// For a layer of your own that draws in training, as [`Dropout`](crate::Dropout) does:

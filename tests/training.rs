@@ -202,6 +202,80 @@ fn adam_resumes_bit_for_bit_after_save_and_load() {
     assert_eq!(opt2.steps(), 4);
 }
 
+/// An MLP with dropout: its masks come from the step's context.
+type DropMlp = (Affine<U64, U32, f64>, ReLU, Dropout, Affine<U32, U10, f64>);
+
+/// `steps` Adam steps of `model` from step `from`: in the context `kept` when given, else in
+/// one made for each step (`Context::for_step(11, step)`).
+fn dropout_steps(
+    model: &mut DropMlp,
+    opt: &mut Adam<DropMlp, f64>,
+    from: usize,
+    steps: usize,
+    mut kept: Option<&mut Context>,
+) {
+    let mut work = Default::default();
+    let mut grads = model.zero_grads();
+    let mut dlogits = Tensor::default();
+    for s in from..from + steps {
+        let (x, labels) = batch(s, 6);
+        let x: Tensor<(Dyn, U64), f64> = x.reshape();
+        let mut per_step = Context::for_step(11, s as u64);
+        let ctx = kept.as_deref_mut().unwrap_or(&mut per_step);
+        grads.zero();
+        let logits = model.forward_train(&x, &mut work, ctx);
+        softmax_cross_entropy_into(logits, &labels, &mut dlogits).unwrap();
+        model.backward_train(&x, &dlogits, &mut work, &mut grads, false);
+        opt.step(model, &grads);
+    }
+}
+
+#[test]
+fn training_with_dropout_resumes_bit_for_bit_with_a_context_made_per_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model_path, opt_path) = (dir.path().join("m.safetensors"), dir.path().join("o.st"));
+    let fresh = || {
+        let mut m = DropMlp::init(&mut StdRng::seed_from_u64(5));
+        m.2 = Dropout::new(0.5).unwrap();
+        m
+    };
+    let new_opt = || Adam::<DropMlp, f64>::new(1e-2).unwrap();
+    // Two steps, saved, loaded into new values, two more: from the step count saved with the
+    // optimizer, each in a context made anew (`None`), or in a context kept across steps and
+    // made anew on resuming.
+    let two_plus_two = |kept: bool| {
+        let (mut first, mut opt1) = (fresh(), new_opt());
+        let mut ctx = Context::new(11);
+        dropout_steps(&mut first, &mut opt1, 0, 2, kept.then_some(&mut ctx));
+        io::save(&first, &model_path).unwrap();
+        io::save_optimizer(&opt1, &opt_path).unwrap();
+        let mut resumed = fresh();
+        io::load(&mut resumed, &model_path).unwrap();
+        let mut opt2 = new_opt();
+        io::load_optimizer(&mut opt2, &resumed, &opt_path).unwrap();
+        let from = opt2.steps() as usize;
+        let mut ctx = Context::new(11);
+        dropout_steps(&mut resumed, &mut opt2, from, 2, kept.then_some(&mut ctx));
+        resumed
+    };
+    let four = |kept: bool| {
+        let (mut model, mut opt) = (fresh(), new_opt());
+        let mut ctx = Context::new(11);
+        dropout_steps(&mut model, &mut opt, 0, 4, kept.then_some(&mut ctx));
+        model
+    };
+    assert_eq!(two_plus_two(false), four(false), "2 + 2 steps equal 4");
+    // A kept context made anew draws the first steps' masks again on resuming.
+    assert_ne!(two_plus_two(true), four(true));
+    // The masks matter: another seed of the steps' contexts trains differently.
+    let (mut other, mut opt) = (fresh(), new_opt());
+    let mut ctx = Context::for_step(12, 0);
+    dropout_steps(&mut other, &mut opt, 0, 1, Some(&mut ctx));
+    let (mut same, mut opt) = (fresh(), new_opt());
+    dropout_steps(&mut same, &mut opt, 0, 1, None);
+    assert_ne!(other, same);
+}
+
 #[test]
 fn sgd_momentum_resumes_bit_for_bit_after_save_and_load() {
     let dir = tempfile::tempdir().unwrap();

@@ -49,6 +49,11 @@ WORKLOADS = {
     "relu_256x4096_stateless": ("relu", (256, 4096)),
     "affine_256x1024_1024_stateless": ("affine", (256, 1024, 1024)),
     "conv_stride2_stateless": ("conv", (32, 16, 32, 32, 32, 3, 3, 2, 1)),
+    "affine_1x4_3_stateless": ("affine", (1, 4, 3)),
+    "affine_32x64_32_stateless": ("affine", (32, 64, 32)),
+    "affine_relu_64x784_256_stateless": ("affine_relu", (64, 784, 256)),
+    "conv_small_stateless": ("conv", (8, 3, 32, 32, 16, 3, 3, 1, 1)),
+    "conv_lenet_stateless": ("conv", (64, 1, 28, 28, 6, 5, 5, 1, 0)),
     # Whole training steps: "forward" is the model's forward pass (PyTorch's in train mode
     # under no_grad, as shaped's forward_train), "forward+backward" a step (forward,
     # cross-entropy, backward, Adam). (model, batch)

@@ -19,6 +19,7 @@ use shaped::{typenum::*, Adam, Affine, Context, Conv, ConvOut, Flatten, Gradient
 use shaped::{BatchNorm2d, GlobalAvgPool, MaxPool2d, Module, Projected, ReLU, Residual};
 use shaped::{Tensor, Width};
 use std::hint::black_box;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Deterministic inputs in [-0.5, 0.5).
@@ -240,6 +241,66 @@ macro_rules! conv {
     }};
 }
 
+/// The stateless calls of an affine layer `N × DI → DO`, followed by a ReLU when `relu` (the
+/// backward pass then takes the ReLU's gradient at the forward pass's pre-activation, computed
+/// once beforehand: the same work as a backward after that forward).
+fn affine_stateless<N: shaped::ConstDim, DI: shaped::ConstDim, DO: shaped::ConstDim>(
+    relu: bool,
+) -> Timings {
+    let layer = Rc::new(Affine::<DI, DO>::new(
+        Tensor::from_fn(noise(1)),
+        Tensor::from_fn(noise(2)),
+    ));
+    let x = Rc::new(Tensor::<(N, DI)>::from_fn(noise(3)));
+    let dy = Tensor::<(N, DO)>::from_fn(noise(4));
+    let z = layer.forward(&*x);
+    let (l2, x2) = (layer.clone(), x.clone());
+    stateless(
+        move || {
+            let z = layer.forward(black_box(&*x));
+            if relu {
+                black_box(ReLU.forward(&z));
+            } else {
+                black_box(z);
+            }
+        },
+        move || {
+            if relu {
+                let dz = ReLU.backward(&z, black_box(&dy));
+                black_box(l2.backward(black_box(&*x2), &dz));
+            } else {
+                black_box(l2.backward(black_box(&*x2), black_box(&dy)));
+            }
+        },
+    )
+}
+
+/// The stateless calls of a convolution (as `conv!`).
+macro_rules! conv_stateless {
+    ($n:ty, $c:ty, $h:ty, $w:ty, $k:ty, $hf:ty, $wf:ty, $s:ty, $p:ty) => {{
+        let conv = Rc::new(Conv::<$c, $k, $hf, $wf, $s, $p>::new(
+            Tensor::from_fn(noise(1)),
+            Tensor::from_fn(noise(2)),
+        ));
+        let x = Rc::new(Tensor::<($n, $c, $h, $w)>::from_fn(noise(3)));
+        let dy = Tensor::<(
+            $n,
+            $k,
+            ConvOut<$h, $hf, $s, $p>,
+            ConvOut<$w, $wf, $s, $p, Width>,
+        )>::from_fn(noise(4));
+        let (c2, x2) = (conv.clone(), x.clone());
+        stateless(
+            move || {
+                black_box(conv.forward(black_box(&*x)));
+            },
+            move || {
+                black_box(c2.backward(black_box(&*x2), black_box(&dy)));
+            },
+        )
+    }};
+}
+
 fn main() {
     let mut cases: Vec<(&str, Timings)> = vec![
         ("affine_1x4_3", affine::<U1, U4, U3>()),
@@ -266,7 +327,7 @@ fn main() {
             workload(ReLU, x, dy)
         }),
         ("relu_256x4096_stateless", {
-            let x = std::rc::Rc::new(Tensor::<(U256, U4096)>::from_fn(noise(3)));
+            let x = Rc::new(Tensor::<(U256, U4096)>::from_fn(noise(3)));
             let dy = Tensor::<(U256, U4096)>::from_fn(noise(4));
             let x2 = x.clone();
             stateless(
@@ -278,40 +339,34 @@ fn main() {
                 },
             )
         }),
-        ("affine_256x1024_1024_stateless", {
-            let layer = std::rc::Rc::new(Affine::<U1024, U1024>::new(
-                Tensor::from_fn(noise(1)),
-                Tensor::from_fn(noise(2)),
-            ));
-            let x = std::rc::Rc::new(Tensor::<(U256, U1024)>::from_fn(noise(3)));
-            let dy = Tensor::<(U256, U1024)>::from_fn(noise(4));
-            let (l2, x2) = (layer.clone(), x.clone());
-            stateless(
-                move || {
-                    black_box(layer.forward(black_box(&*x)));
-                },
-                move || {
-                    black_box(l2.backward(black_box(&*x2), black_box(&dy)));
-                },
-            )
-        }),
-        ("conv_stride2_stateless", {
-            let conv = std::rc::Rc::new(Conv::<U16, U32, U3, U3, U2, U1>::new(
-                Tensor::from_fn(noise(1)),
-                Tensor::from_fn(noise(2)),
-            ));
-            let x = std::rc::Rc::new(Tensor::<(U32, U16, U32, U32)>::from_fn(noise(3)));
-            let dy = Tensor::<(U32, U32, U16, U16)>::from_fn(noise(4));
-            let (c2, x2) = (conv.clone(), x.clone());
-            stateless(
-                move || {
-                    black_box(conv.forward(black_box(&*x)));
-                },
-                move || {
-                    black_box(c2.backward(black_box(&*x2), black_box(&dy)));
-                },
-            )
-        }),
+        (
+            "affine_256x1024_1024_stateless",
+            affine_stateless::<U256, U1024, U1024>(false),
+        ),
+        (
+            "conv_stride2_stateless",
+            conv_stateless!(U32, U16, U32, U32, U32, U3, U3, U2, U1),
+        ),
+        (
+            "affine_1x4_3_stateless",
+            affine_stateless::<U1, U4, U3>(false),
+        ),
+        (
+            "affine_32x64_32_stateless",
+            affine_stateless::<U32, U64, U32>(false),
+        ),
+        (
+            "affine_relu_64x784_256_stateless",
+            affine_stateless::<U64, U784, U256>(true),
+        ),
+        (
+            "conv_small_stateless",
+            conv_stateless!(U8, U3, U32, U32, U16, U3, U3, U1, U1),
+        ),
+        (
+            "conv_lenet_stateless",
+            conv_stateless!(U64, U1, U28, U28, U6, U5, U5, U1, U0),
+        ),
         ("step_lenet5_b64", {
             type LeNet5 = (
                 Conv<U1, U6, U5, U5, U1, U2>, // (64, 1, 28, 28) -> (64, 6, 28, 28)

@@ -224,7 +224,9 @@ fn affine<N: shaped::ConstDim, DI: shaped::ConstDim, DO: shaped::ConstDim>() -> 
     workload(layer, x, dy)
 }
 
-macro_rules! conv {
+/// A convolution `(N, C, H, W) → K` filters `HF × WF`, stride `S`, padding `P`, with its input
+/// and an output gradient: `(conv, x, dy)`.
+macro_rules! conv_case {
     ($n:ty, $c:ty, $h:ty, $w:ty, $k:ty, $hf:ty, $wf:ty, $s:ty, $p:ty) => {{
         let conv = Conv::<$c, $k, $hf, $wf, $s, $p>::new(
             Tensor::from_fn(noise(1)),
@@ -237,6 +239,14 @@ macro_rules! conv {
             ConvOut<$h, $hf, $s, $p>,
             ConvOut<$w, $wf, $s, $p, Width>,
         )>::from_fn(noise(4));
+        (conv, x, dy)
+    }};
+}
+
+/// The training calls of a convolution (see `conv_case!`).
+macro_rules! conv {
+    ($($dims:ty),+) => {{
+        let (conv, x, dy) = conv_case!($($dims),+);
         workload(conv, x, dy)
     }};
 }
@@ -275,20 +285,11 @@ fn affine_stateless<N: shaped::ConstDim, DI: shaped::ConstDim, DO: shaped::Const
     )
 }
 
-/// The stateless calls of a convolution (as `conv!`).
+/// The stateless calls of a convolution (see `conv_case!`).
 macro_rules! conv_stateless {
-    ($n:ty, $c:ty, $h:ty, $w:ty, $k:ty, $hf:ty, $wf:ty, $s:ty, $p:ty) => {{
-        let conv = Rc::new(Conv::<$c, $k, $hf, $wf, $s, $p>::new(
-            Tensor::from_fn(noise(1)),
-            Tensor::from_fn(noise(2)),
-        ));
-        let x = Rc::new(Tensor::<($n, $c, $h, $w)>::from_fn(noise(3)));
-        let dy = Tensor::<(
-            $n,
-            $k,
-            ConvOut<$h, $hf, $s, $p>,
-            ConvOut<$w, $wf, $s, $p, Width>,
-        )>::from_fn(noise(4));
+    ($($dims:ty),+) => {{
+        let (conv, x, dy) = conv_case!($($dims),+);
+        let (conv, x) = (Rc::new(conv), Rc::new(x));
         let (c2, x2) = (conv.clone(), x.clone());
         stateless(
             move || {

@@ -181,11 +181,11 @@ const SPLIT_TASKS: usize = 4;
 //   0.50–1.18, `A·B` 0.94–1.25, `Aᵀ·B` with a short depth 1.05–1.54 (its transposed `A` read
 //   again by every block).
 //
-// In `benches/vs_pytorch.py` (2 threads, 9 rounds, against the previous commit in the same
-// hour) the affine layers of 64 × 784 → 256 and 256 × 1024 → 1024 took 1.15–1.25× the time
-// (ratios to PyTorch 0.43–0.47 → 0.49–0.59); every other workload, whose products were
+// In `benches/vs_pytorch.py` (2 threads, 9 rounds, two runs of each build alternated in one
+// hour) the affine layers of 64 × 784 → 256 and 256 × 1024 → 1024 took 1.15–1.31× the time
+// (ratios to PyTorch 0.42–0.49 → 0.47–0.60); every other workload, whose products were
 // already on `small`, moved within the noise. Blocks of rows instead of columns (each block
-// packing all of `B` again) took those layers 0.56–0.80.
+// packing all of `B` again) took those layers 0.56–0.80 of PyTorch's time.
 
 /// Whether `r x c` with strides `rs`, `cs` fits in a slice of `len`.
 fn fits(rows: usize, cols: usize, rs: usize, cs: usize, len: usize) -> bool {
@@ -354,6 +354,8 @@ fn start_with<'a, E: Element>(
     choose: impl FnOnce([usize; 3]) -> Option<Split>,
 ) -> Option<SplitProduct<'a, E>> {
     assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
+    // Rows that overlap would be written by two blocks at once (see `on_this_thread`).
+    assert!(m < 2 || dst_rs >= n, "gemm: dst rows overlap");
     assert!(a.fits(m, k), "gemm: lhs out of bounds");
     assert!(b.fits(k, n), "gemm: rhs out of bounds");
     assert!(a.wrap.is_none(), "gemm: only B may wrap");
@@ -529,6 +531,7 @@ pub(crate) fn matmul_padded<E: Element>(
     // With a bias, each block writes it into its columns first (on its own core, in cache).
     let accumulate = accumulate || bias.is_some();
     assert!(fits(m, n, dst_rs, 1, dst.len()), "gemm: dst out of bounds");
+    assert!(m < 2 || dst_rs >= n, "gemm: dst rows overlap");
     assert!(a.fits(m, k), "gemm: lhs out of bounds");
     let len = n * stride;
     pad.clear();
@@ -976,7 +979,7 @@ mod tests {
     }
 
     #[test]
-    fn products_past_the_small_kernel_match_the_definition() {
+    fn large_products_split_in_column_blocks_match_the_definition() {
         // 34 MFLOP: in column blocks, on two threads where the pool has them.
         check_orientations::<f32>([128, 256, 520], &[(false, true), (true, false)]);
     }
@@ -1028,9 +1031,10 @@ mod tests {
 
     #[test]
     fn fresh_products_write_every_element_split_or_not() {
-        // A fresh destination whose spare capacity holds NaN: split by columns or rows into 1
-        // to 5 blocks run in reverse, or not split; every element equals the definition.
-        // One row or column, depths of 0, 1 and 2 and over one depth block, tiny blocks.
+        // A fresh destination (its old contents and spare capacity NaN, overwritten with zeros
+        // before the product): split by columns or rows into 1 to 5 blocks run in reverse, or
+        // not split; every element equals the definition. One row or column, depths of 0, 1
+        // and 2 and over one depth block, tiny blocks.
         for ([m, n, k], by_rows) in [
             ([8, 250, 33], false),
             ([250, 7, 20], true),
@@ -1126,8 +1130,8 @@ mod tests {
 
     #[test]
     fn a_products_bits_do_not_depend_on_how_it_is_split() {
-        // On values whose sums round (f64 and f32), in every orientation, with a bias: on this
-        // thread, and in 1 to 5 blocks of columns or of rows run in reverse. Each element is
+        // On values whose sums round (f64 and f32), in every orientation, with a bias or added
+        // to the old `dst`: on this thread, and in 1 to 5 blocks of columns or of rows run in reverse. Each element is
         // the same sum whoever computes it, so the result of a step is the same bits on any
         // number of threads. (m, n, k): the affine layers' products, odd sizes, one over two
         // depth blocks.
@@ -1144,23 +1148,34 @@ mod tests {
                 (View::rows(&a, k), View::transposed(&b, k)),
                 (View::transposed(&a, m), View::rows(&b, n)),
             ] {
-                let mut whole = vec![E::zero(); m * n];
-                let init = Init::Bias(&bias);
-                assert!(start_with(mnk, &mut whole, n, init, av, bv, |_| None).is_none());
-                for (by_rows, len) in [(false, n), (true, m)] {
-                    for tasks in 1..=5 {
-                        let mut dst = vec![E::zero(); m * n];
-                        let split = Split {
-                            by_rows,
-                            len,
-                            tasks,
-                        };
-                        let init = Init::Bias(&bias);
-                        let p = start_with(mnk, &mut dst, n, init, av, bv, |_| Some(split));
-                        let p = p.expect("split as chosen");
-                        // SAFETY: each block once, on this thread.
-                        (0..tasks).rev().for_each(|t| unsafe { p.block(t) });
-                        assert!(dst == whole, "{mnk:?} in {tasks} blocks, by rows {by_rows}");
+                // With a bias, and added to what `dst` held.
+                for bias_or_add in [true, false] {
+                    let init = || {
+                        if bias_or_add {
+                            Init::Bias(&bias)
+                        } else {
+                            Init::Add
+                        }
+                    };
+                    let old = wave(m * n, 0.53);
+                    let mut whole = old.clone();
+                    let p = start_with(mnk, &mut whole, n, init(), av, bv, |_| None);
+                    assert!(p.is_none());
+                    for (by_rows, len) in [(false, n), (true, m)] {
+                        for tasks in 1..=5 {
+                            let mut dst = old.clone();
+                            let split = Split {
+                                by_rows,
+                                len,
+                                tasks,
+                            };
+                            let p = start_with(mnk, &mut dst, n, init(), av, bv, |_| Some(split));
+                            let p = p.expect("split as chosen");
+                            // SAFETY: each block once, on this thread.
+                            (0..tasks).rev().for_each(|t| unsafe { p.block(t) });
+                            let at = format!("{mnk:?} in {tasks} blocks, by rows {by_rows}");
+                            assert!(dst == whole, "{at}, bias {bias_or_add}");
+                        }
                     }
                 }
             }
@@ -1215,6 +1230,24 @@ mod tests {
     fn products_inside_a_parallel_pass_match_the_definition() {
         // 5 MFLOP inside a pass (as in a batch-parallel layer): one thread, whichever kernel.
         crate::par::for_tasks(2, |_| check_orientations::<f64>([64, 256, 160], &ALL));
+    }
+
+    #[test]
+    #[should_panic(expected = "dst rows overlap")]
+    fn a_destination_whose_rows_overlap_is_refused() {
+        // 4 rows of 128, 100 apart: split in column blocks, two threads would write the same
+        // elements; on one thread the product would be wrong. Refused before either.
+        let (a, b) = ([1.0f32; 4 * 8], [1.0f32; 8 * 128]);
+        let mut dst = [0.0f32; 3 * 100 + 128];
+        let split = Split {
+            by_rows: false,
+            len: 128,
+            tasks: 2,
+        };
+        let (av, bv) = (View::rows(&a, 8), View::rows(&b, 128));
+        let _ = start_with([4, 128, 8], &mut dst, 100, Init::Write, av, bv, |_| {
+            Some(split)
+        });
     }
 
     #[test]

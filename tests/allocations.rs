@@ -192,8 +192,9 @@ fn a_digits_cnn_step_allocates_nothing_after_the_first_of_each_batch_size() {
 
 fn a_digits_cnn_step_at_batches_of_64_to_256_allocates_nothing_after_the_first_of_each() {
     // From batch 64 on the products of the 512 → 64 layer pass 4 MFLOP (8.4 at 128, 16.8 at
-    // 256) and are shared between the cores where the machine has two; and the MLP's 64 → 128
-    // at 256. Each batch size in turn: its first two steps (a full batch, then the partial
+    // 256), and the MLP's 64 → 128 at 256: the size from which a product may be split between
+    // the cores (when the helpers are awake), and from which they went to the gemm crate until
+    // 0dc65c9. Each batch size in turn: its first two steps (a full batch, then the partial
     // last one) size the buffers.
     for batch in [64, 128, 256] {
         let mut model = Cnn::init(&mut StdRng::seed_from_u64(0));

@@ -104,7 +104,12 @@ impl<'a, E> Dst<'a, E> {
     ///
     /// If they do not lie in `dst`, or rows would overlap (`rs < cols` with two or more).
     pub(crate) fn new(dst: &'a mut [E], rs: usize, rows: usize, cols: usize) -> Self {
-        let fits = rows == 0 || cols == 0 || (rows - 1) * rs + cols <= dst.len();
+        // Every row's start lies in `dst` or at its end (`row` offsets the pointer to it, even
+        // for rows of no columns), and its `cols` elements in `dst`.
+        let end = (rows.saturating_sub(1))
+            .checked_mul(rs)
+            .and_then(|start| start.checked_add(cols));
+        let fits = rows == 0 || end.is_some_and(|end| end <= dst.len());
         assert!(fits && (rows < 2 || rs >= cols), "gemm: dst out of bounds");
         // SAFETY: checked just above.
         unsafe { Self::from_raw(dst.as_mut_ptr(), rs, rows, cols) }

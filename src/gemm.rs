@@ -1131,10 +1131,10 @@ mod tests {
     #[test]
     fn a_products_bits_do_not_depend_on_how_it_is_split() {
         // On values whose sums round (f64 and f32), in every orientation, with a bias or added
-        // to the old `dst`: on this thread, and in 1 to 5 blocks of columns or of rows run in reverse. Each element is
-        // the same sum whoever computes it, so the result of a step is the same bits on any
-        // number of threads. (m, n, k): the affine layers' products, odd sizes, one over two
-        // depth blocks.
+        // to the old `dst`: on this thread, and in 1 to 5 blocks of columns or of rows run in
+        // reverse. Each element is the same sum whoever computes it, so the result of a step is
+        // the same bits on any number of threads. (m, n, k): the affine layers' products, odd
+        // sizes, one over two depth blocks.
         fn check<E: Element + core::fmt::Debug>(mnk: [usize; 3]) {
             let [m, n, k] = mnk;
             let wave = |len: usize, f: f64| -> Vec<E> {

@@ -307,7 +307,10 @@ fn matmul_two_with<E: Element>(
     }
 }
 
-/// [`start`] for an [`Out`]: a fresh product writes a zero-filled `Vec`.
+/// [`start`] for an [`Out`]: a fresh product writes a zero-filled `Vec`. (Zeroing each split
+/// block's part on the core that then writes it, as `par::Buf::Fresh` does, measured slower:
+/// the 256 × 1024 → 1024 layer's allocating forward+backward took 5.34–5.56 ms against
+/// 4.86–5.02 ms, 2 threads, three runs of each build alternated.)
 fn start_out<'a, E: Element>(
     [m, n, k]: [usize; 3],
     out: Out<'a, E>,
@@ -330,8 +333,8 @@ fn start_out<'a, E: Element>(
     }
 }
 
-/// Checks a product and runs it now when it is not split (on this thread); a split product is returned with `dst` prepared (filled with the bias
-/// when it has one), for its blocks to run.
+/// Checks a product and runs it now when it is not split (on this thread); a split product is
+/// returned with `dst` prepared (filled with the bias when it has one), for its blocks to run.
 fn start<'a, E: Element>(
     mnk: [usize; 3],
     dst: &'a mut [E],

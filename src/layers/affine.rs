@@ -536,6 +536,41 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_short_against_the_outputs_is_the_same_product_on_every_path() {
+        // 16 rows against 256 outputs of 784 (6.4 MFLOP; computed transposed until the gemm
+        // crate left the library): `forward`, `infer`, the training pass and `forward_into`
+        // agree bit for bit, and with the definition to rounding.
+        let mut layer = Affine::<U784, U256, f64>::new(
+            Tensor::from_fn(|i| ((i[0] * 784 + i[1]) as f64 * 0.37).sin()),
+            Tensor::from_fn(|i| (i[0] as f64).cos()),
+        );
+        let x = Tensor::<(U16, U784), f64>::from_fn(|i| ((i[0] * 784 + i[1]) as f64 * 0.71).sin());
+        let y = layer.forward(&x);
+        assert_eq!(Module::infer(&layer, &x), y);
+        let mut work = Default::default();
+        let trained = layer
+            .forward_train(&x, &mut work, &mut Context::new(0))
+            .clone();
+        assert_eq!(trained, y);
+        let mut direct = Tensor::default();
+        layer.forward_into(&x, &mut direct);
+        assert_eq!(direct, y);
+        let (w, b, xs) = (layer.weight.as_slice(), layer.bias.as_slice(), x.as_slice());
+        for (r, row) in y.as_slice().chunks(256).enumerate() {
+            for (o, &v) in row.iter().enumerate() {
+                let want: f64 = b[o]
+                    + (0..784)
+                        .map(|i| xs[r * 784 + i] * w[o * 784 + i])
+                        .sum::<f64>();
+                assert!(
+                    (v - want).abs() < 1e-12 * (1.0 + want.abs()),
+                    "[{r}, {o}] {v} {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn rows_of_4_kib_are_read_from_a_padded_copy_with_the_same_result() {
         // DI = 512 f64 values: 4 KiB rows; 2·8·512·512 flops is above the copy's cutoff.
         assert_eq!(padded_rows::<f64>(8, 512, 512), Some(520));
